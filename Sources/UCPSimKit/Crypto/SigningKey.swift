@@ -1,0 +1,92 @@
+import CLibCrypto
+import Foundation
+
+/// A private signing key with its key id: generates, loads and saves PEM, signs, and exports its public JWK.
+public struct SigningKey: Sendable {
+    /// The key id published in the JWK and sent as `keyid`.
+    public let kid: String
+    /// The algorithm, derived from the key itself.
+    public let algorithm: SignatureAlgorithm
+    let key: EVPKey
+
+    private init(kid: String, algorithm: SignatureAlgorithm, key: EVPKey) {
+        self.kid = kid
+        self.algorithm = algorithm
+        self.key = key
+    }
+
+    /// Generates a new key pair.
+    public static func generate(_ algorithm: SignatureAlgorithm, kid: String) throws(CryptoError) -> SigningKey {
+        let typeName = algorithm == .ed25519 ? "ED25519" : "EC"
+        guard let context = EVP_PKEY_CTX_new_from_name(nil, typeName, nil) else {
+            throw CryptoError.openSSL("creating a \(algorithm.curve) key generator")
+        }
+        defer { EVP_PKEY_CTX_free(context) }
+        try check(EVP_PKEY_keygen_init(context), "initialising \(algorithm.curve) key generation")
+        if algorithm != .ed25519 {
+            try check(ucpsim_EVP_PKEY_CTX_set_group_name(context, algorithm.curve), "selecting curve \(algorithm.curve)")
+        }
+        var generated: OpaquePointer?
+        try check(EVP_PKEY_generate(context, &generated), "generating a \(algorithm.curve) key")
+        guard let generated else { throw CryptoError.openSSL("generating a \(algorithm.curve) key") }
+        return SigningKey(kid: kid, algorithm: algorithm, key: EVPKey(taking: generated))
+    }
+
+    /// Loads a PEM private key (PKCS#8 `PRIVATE KEY` or SEC 1 `EC PRIVATE KEY`). Encrypted keys are refused.
+    public init(pem: [UInt8], kid: String) throws(CryptoError) {
+        let loaded: OpaquePointer? = pem.withUnsafeBytes { bytes in
+            // BIO_new_mem_buf does not copy: the BIO lives only inside this closure, while `bytes` is pinned.
+            guard let bio = BIO_new_mem_buf(bytes.baseAddress, Int32(bytes.count)) else { return nil }
+            defer { BIO_free(bio) }
+            // A password callback that declines, so an encrypted key fails instead of prompting on the terminal.
+            return PEM_read_bio_PrivateKey(bio, nil, { _, _, _, _ in 0 }, nil)
+        }
+        guard let loaded else {
+            throw CryptoError.malformedKey("not a PEM private key (or an encrypted one, which ucpsim does not read)")
+        }
+        let key = EVPKey(taking: loaded)
+        guard let algorithm = key.detectAlgorithm() else {
+            throw CryptoError.unsupportedKey("unsupported key type: ucpsim signs with EC P-256, EC P-384 or Ed25519")
+        }
+        self.init(kid: kid, algorithm: algorithm, key: key)
+    }
+
+    /// The private key as PKCS#8 PEM. Handle with care: the caller writes it with mode 0600.
+    public func privateKeyPEM() throws(CryptoError) -> String {
+        guard let bio = BIO_new(BIO_s_mem()) else { throw CryptoError.openSSL("allocating a memory BIO") }
+        defer { BIO_free(bio) }
+        try check(PEM_write_bio_PrivateKey(bio, key.pointer, nil, nil, 0, nil, nil), "encoding the private key")
+        var data: UnsafeMutablePointer<CChar>?
+        let length = ucpsim_BIO_get_mem_data(bio, &data)
+        guard let data, length > 0 else { throw CryptoError.openSSL("reading the encoded private key") }
+        return String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+    }
+
+    /// The public half as a JWK, with `use: "sig"` and `alg`.
+    public func publicJWK() throws(CryptoError) -> JWK {
+        try publicKey().jwk
+    }
+
+    /// The public half, for verification.
+    public func publicKey() throws(CryptoError) -> PublicKey {
+        let bytes = try key.publicKeyBytes(for: algorithm)
+        return try PublicKey(kid: kid, algorithm: algorithm, rawPublicKey: bytes)
+    }
+
+    /// Signs `message`: raw `r || s` for ECDSA (not DER), the RFC 8032 signature for Ed25519.
+    public func sign(_ message: [UInt8]) throws(CryptoError) -> [UInt8] {
+        let signature = try withDigestContext { context throws(CryptoError) -> [UInt8] in
+            try check(
+                EVP_DigestSignInit(context, nil, algorithm.digest?.evpMD, nil, key.pointer),
+                "initialising \(algorithm.jwsName) signing"
+            )
+            var length = 0
+            try check(EVP_DigestSign(context, nil, &length, message, message.count), "sizing the signature")
+            var output = [UInt8](repeating: 0, count: length)
+            try check(EVP_DigestSign(context, &output, &length, message, message.count), "signing")
+            return Array(output.prefix(length))
+        }
+        if algorithm == .ed25519 { return signature }
+        return try ECDSASignature.raw(fromDER: signature, scalarLength: algorithm.scalarLength)
+    }
+}

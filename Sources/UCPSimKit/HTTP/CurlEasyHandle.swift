@@ -1,0 +1,184 @@
+import CLibCurl
+
+/// `curl_global_init` exactly once, before any thread uses curl (a static let initialises once, thread-safely).
+enum CurlGlobal {
+    static let initialised: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+}
+
+/// Owns one libcurl easy handle and everything curl points into while a transfer runs.
+///
+/// One handle serves one thread at a time; reusing it keeps connections alive across requests.
+final class CurlEasyHandle {
+    private let handle: UnsafeMutableRawPointer
+    /// curl writes error text here; must stay at a stable address for the handle's life.
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    /// The request header list curl reads during the transfer.
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    /// The request body curl reads during the transfer (CURLOPT_POSTFIELDS does not copy).
+    private var requestBody = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 1)
+    fileprivate var responseBody: [UInt8] = []
+    fileprivate var responseHeaders = HTTPFieldList()
+    fileprivate var bodyLimit = 0
+    fileprivate var truncated = false
+
+    init() throws(TransportError) {
+        guard CurlGlobal.initialised, let handle = curl_easy_init() else {
+            throw TransportError(kind: .other, curlCode: -1, message: "libcurl could not be initialised")
+        }
+        self.handle = handle
+        self.errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        curl_slist_free_all(headerList)
+        errorBuffer.deallocate()
+        requestBody.deallocate()
+    }
+
+    /// Performs one exchange, blocking the calling thread. Never call this on Swift's cooperative pool.
+    func perform(_ request: OutgoingRequest, options: HTTPClientOptions) throws(TransportError) -> ReceivedResponse {
+        curl_easy_reset(handle)
+        errorBuffer[0] = 0
+        responseBody = []
+        responseHeaders = HTTPFieldList()
+        bodyLimit = options.maxResponseBody
+        truncated = false
+        curl_slist_free_all(headerList)
+        headerList = nil
+        requestBody.deallocate()
+        requestBody = .allocate(byteCount: max(1, request.body.count), alignment: 1)
+        requestBody.copyBytes(from: request.body)
+
+        try setopt(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
+        try setopt(CURLOPT_URL, string: request.url)
+        try setopt(CURLOPT_PROTOCOLS_STR, string: "http,https")
+        try setopt(CURLOPT_NOSIGNAL, long: 1)
+        try setopt(CURLOPT_FOLLOWLOCATION, long: 0)
+        try setopt(CURLOPT_TCP_NODELAY, long: 1)
+        try setopt(CURLOPT_CONNECTTIMEOUT_MS, long: options.connectTimeoutMilliseconds)
+        try setopt(CURLOPT_TIMEOUT_MS, long: options.totalTimeoutMilliseconds)
+        try setopt(CURLOPT_SSL_VERIFYPEER, long: options.insecure ? 0 : 1)
+        try setopt(CURLOPT_SSL_VERIFYHOST, long: options.insecure ? 0 : 2)
+
+        if request.method == "GET" {
+            try setopt(CURLOPT_HTTPGET, long: 1)
+        } else {
+            try setopt(CURLOPT_CUSTOMREQUEST, string: request.method)
+            try setopt(CURLOPT_POSTFIELDSIZE_LARGE, offset: curl_off_t(request.body.count))
+            try setopt(CURLOPT_POSTFIELDS, pointer: requestBody.baseAddress)
+        }
+        for (name, value) in request.headers {
+            headerList = curl_slist_append(headerList, value.isEmpty ? "\(name);" : "\(name): \(value)")
+        }
+        // curl adds these unless told not to; neither is a part of what ucpsim signs or sends.
+        for suppressed in ["Accept:", "Expect:"] where request.headers[String(suppressed.dropLast())] == nil {
+            headerList = curl_slist_append(headerList, suppressed)
+        }
+        try setopt(CURLOPT_HTTPHEADER, slist: headerList)
+
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        try setopt(CURLOPT_WRITEDATA, pointer: context)
+        try setopt(CURLOPT_HEADERDATA, pointer: context)
+        try checkCode(ucpsim_curl_easy_setopt_write_function(handle, CURLOPT_WRITEFUNCTION, curlWriteBody))
+        try checkCode(ucpsim_curl_easy_setopt_write_function(handle, CURLOPT_HEADERFUNCTION, curlWriteHeader))
+
+        let result = curl_easy_perform(handle)
+        guard result == CURLE_OK else { throw transportError(result) }
+
+        var status = 0
+        _ = ucpsim_curl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        var seconds = 0.0
+        _ = ucpsim_curl_easy_getinfo_double(handle, CURLINFO_TOTAL_TIME, &seconds)
+        var connects = 0
+        _ = ucpsim_curl_easy_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connects)
+        return ReceivedResponse(
+            status: status,
+            headers: responseHeaders,
+            body: responseBody,
+            bodyTruncated: truncated,
+            elapsed: seconds,
+            newConnections: connects
+        )
+    }
+
+    fileprivate func appendBody(_ bytes: UnsafeRawBufferPointer) {
+        let room = bodyLimit - responseBody.count
+        if bytes.count > room { truncated = true }
+        responseBody.append(contentsOf: bytes.prefix(Swift.max(0, room)))
+    }
+
+    fileprivate func appendHeaderLine(_ bytes: UnsafeRawBufferPointer) {
+        let line = String(decoding: bytes, as: UTF8.self).trimmingSuffix("\r\n")
+        if line.hasPrefix("HTTP/") {
+            responseHeaders = HTTPFieldList()  // a new response (after 1xx): start over
+        } else if let colon = line.firstIndex(of: ":") {
+            let value = line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" }
+            responseHeaders.append(String(line[..<colon]), String(value))
+        }
+    }
+
+    private func transportError(_ code: CURLcode) -> TransportError {
+        let detail = String(cString: errorBuffer)
+        let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+        let kind: TransportError.Kind =
+            switch code {
+            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_GOT_NOTHING,
+                CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_PARTIAL_FILE:
+                .connectionFailed
+            case CURLE_OPERATION_TIMEDOUT: .timedOut
+            case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE: .tls
+            case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL: .badURL
+            default: .other
+            }
+        return TransportError(kind: kind, curlCode: Int(code.rawValue), message: message)
+    }
+
+    private func checkCode(_ code: CURLcode) throws(TransportError) {
+        guard code == CURLE_OK else { throw transportError(code) }
+    }
+
+    private func setopt(_ option: CURLoption, long value: Int) throws(TransportError) {
+        try checkCode(ucpsim_curl_easy_setopt_long(handle, option, value))
+    }
+
+    private func setopt(_ option: CURLoption, string value: String) throws(TransportError) {
+        // curl copies string options.
+        try checkCode(ucpsim_curl_easy_setopt_string(handle, option, value))
+    }
+
+    private func setopt(_ option: CURLoption, pointer value: UnsafeMutableRawPointer?) throws(TransportError) {
+        try checkCode(ucpsim_curl_easy_setopt_pointer(handle, option, value))
+    }
+
+    private func setopt(_ option: CURLoption, slist value: UnsafeMutablePointer<curl_slist>?) throws(TransportError) {
+        try checkCode(ucpsim_curl_easy_setopt_slist(handle, option, value))
+    }
+
+    private func setopt(_ option: CURLoption, offset value: curl_off_t) throws(TransportError) {
+        try checkCode(ucpsim_curl_easy_setopt_off_t(handle, option, value))
+    }
+}
+
+private func curlWriteBody(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
+    guard let data, let context else { return 0 }
+    let handle = Unmanaged<CurlEasyHandle>.fromOpaque(context).takeUnretainedValue()
+    handle.appendBody(UnsafeRawBufferPointer(start: data, count: size * count))
+    return size * count
+}
+
+private func curlWriteHeader(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
+    guard let data, let context else { return 0 }
+    let handle = Unmanaged<CurlEasyHandle>.fromOpaque(context).takeUnretainedValue()
+    handle.appendHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
+    return size * count
+}
+
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> String {
+        var result = self
+        while let last = result.last, suffix.contains(last) { result.removeLast() }
+        return result
+    }
+}

@@ -1,0 +1,66 @@
+/// An outgoing HTTP request, as the libcurl client sends it.
+public struct OutgoingRequest: Sendable {
+    public var method: String
+    /// The URL exactly as curl is given it (and as `@authority`/`@path` were derived from).
+    public var url: String
+    public var headers: HTTPFieldList
+    public var body: [UInt8]
+
+    public init(method: String, url: String, headers: HTTPFieldList = HTTPFieldList(), body: [UInt8] = []) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// What came back.
+public struct ReceivedResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPFieldList
+    /// The body, capped at the client's limit.
+    public var body: [UInt8]
+    /// True when the body was longer than the cap.
+    public var bodyTruncated: Bool
+    /// Wall time of the exchange in seconds.
+    public var elapsed: Double
+    /// New connections opened for this exchange (0 when a kept-alive one was reused).
+    public var newConnections: Int
+
+    /// The body as text, for reports; at most `limit` characters.
+    public func bodyExcerpt(limit: Int = 200) -> String {
+        let text = String(decoding: body.prefix(limit * 4), as: UTF8.self)
+        return text.count > limit ? String(text.prefix(limit)) + "…" : text
+    }
+}
+
+/// Client-side options for one exchange.
+public struct HTTPClientOptions: Sendable {
+    public var connectTimeoutMilliseconds = 5_000
+    public var totalTimeoutMilliseconds = 15_000
+    /// Allow self-signed or mismatched TLS certificates on the receiver.
+    public var insecure = false
+    /// How many response-body bytes to keep.
+    public var maxResponseBody = 64 * 1024
+
+    public init() {}
+}
+
+/// A transport failure: the request did not produce an HTTP response.
+public struct TransportError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, coarsely, for retry decisions and exit codes.
+    public enum Kind: Sendable {
+        case connectionFailed
+        case timedOut
+        case tls
+        case badURL
+        case other
+    }
+
+    public let kind: Kind
+    /// The libcurl result code.
+    public let curlCode: Int
+    public let message: String
+
+    public var description: String { message }
+}

@@ -1,0 +1,45 @@
+/// Why a received message did not authenticate, with the UCP error code and HTTP status a receiver answers.
+public struct SignatureFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The reason, as ucpsim names it in logs and reports.
+    public enum Reason: String, Sendable, CaseIterable {
+        case signatureMissing = "signature_missing"
+        case signatureInvalid = "signature_invalid"
+        case keyNotFound = "key_not_found"
+        case digestMismatch = "digest_mismatch"
+        case algorithmUnsupported = "algorithm_unsupported"
+        case coverageInsufficient = "coverage_insufficient"
+        case invalidProfileURL = "invalid_profile_url"
+        case profileUnreachable = "profile_unreachable"
+        case profileMalformed = "profile_malformed"
+        case headerMissing = "header_missing"
+
+        /// The UCP error code sent in the response body (the spec's registry; coverage failures count as unsigned).
+        public var errorCode: String {
+            switch self {
+            case .coverageInsufficient: "signature_missing"
+            case .headerMissing: "invalid_request"
+            default: rawValue
+            }
+        }
+
+        /// The HTTP status the UCP error-code registry assigns.
+        public var httpStatus: Int {
+            switch self {
+            case .signatureMissing, .signatureInvalid, .keyNotFound, .coverageInsufficient: 401
+            case .digestMismatch, .algorithmUnsupported, .invalidProfileURL, .headerMissing: 400
+            case .profileUnreachable: 424
+            case .profileMalformed: 422
+            }
+        }
+    }
+
+    public let reason: Reason
+    public let detail: String
+
+    public init(_ reason: Reason, _ detail: String) {
+        self.reason = reason
+        self.detail = detail
+    }
+
+    public var description: String { "\(reason.rawValue): \(detail)" }
+}

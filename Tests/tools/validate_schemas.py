@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Validate JSON documents emitted by ucpsim against the official UCP schemas.
+
+Usage:
+    python3 Tests/tools/validate_schemas.py --kind order|profile|error [--many] FILE [FILE...]
+
+FILE may be "-" for stdin. With --many, each FILE must hold a JSON array and
+every element is validated as a separate document (labelled FILE[i]).
+
+Every document is validated against BOTH schema sets found under the schema
+root (env UCP_SCHEMAS_DIR, default <repo root>/../shared/ucp-schemas):
+
+    kind     2026-04-08 set                                         main set
+    order    schemas/shopping/order.json                            schemas/shopping/order.json
+    profile  discovery/profile_schema.json#/$defs/business_profile  schemas/profile.json#/$defs/business_schema
+    error    schemas/shopping/types/error_response.json             schemas/common/types/error_response.json
+
+Output, one line per document per schema set:
+    ok <set> <file>
+    invalid <set> <file>: <json path>: <message>      (one line per error)
+
+Exit status: 0 all valid; 1 any document invalid; 2 usage error, unreadable
+file, not JSON (or the schemas themselves cannot be loaded/resolved);
+3 schema root absent (prints "SKIPPED: UCP schemas not found at <path>" on
+stderr). 2 takes precedence over 1.
+
+Requires: jsonschema >= 4.18 (with referencing).  pip install jsonschema
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+try:
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry, Resource
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+except ImportError as exc:  # pragma: no cover
+    print(f"error: missing dependency ({exc}); run: pip install 'jsonschema>=4.18'", file=sys.stderr)
+    sys.exit(2)
+
+SCRIPT_DIR = Path(__file__).resolve().parent
+REPO_ROOT = SCRIPT_DIR.parent.parent
+DEFAULT_SCHEMAS_DIR = REPO_ROOT.parent / "shared" / "ucp-schemas"
+
+# Every schema's $id lives under this base. Both sets reuse the same $ids, so
+# each set gets its own registry.
+ID_BASE = "https://ucp.dev/"
+
+SETS = ("2026-04-08", "main")
+
+# (set, kind) -> path of the entry schema relative to the set folder, plus a
+# JSON pointer fragment (or "").
+ENTRY_POINTS = {
+    ("2026-04-08", "order"): ("schemas/shopping/order.json", ""),
+    ("main", "order"): ("schemas/shopping/order.json", ""),
+    ("2026-04-08", "profile"): ("discovery/profile_schema.json", "/$defs/business_profile"),
+    ("main", "profile"): ("schemas/profile.json", "/$defs/business_schema"),
+    ("2026-04-08", "error"): ("schemas/shopping/types/error_response.json", ""),
+    ("main", "error"): ("schemas/common/types/error_response.json", ""),
+}
+
+MAX_MESSAGE = 300
+
+
+class UsageError(Exception):
+    pass
+
+
+def path_uri(rel: str) -> str:
+    """URI a schema file would have if its $id mirrored its on-disk location."""
+    return ID_BASE + rel
+
+
+def load_registry(set_dir: Path) -> tuple[Registry, dict[str, str]]:
+    """Load every *.json schema in set_dir into one registry keyed by $id.
+
+    Returns the registry and a map relpath -> URI to use for entry lookups.
+
+    Quirk handled here: 2026-04-08/discovery/profile_schema.json declares
+    $id https://ucp.dev/schemas/discovery/profile.json but refers to
+    "../schemas/ucp.json", which only resolves relative to the *file*
+    (against its $id it would be https://ucp.dev/schemas/schemas/ucp.json).
+    For any file whose $id differs from its on-disk location, we also register
+    an in-memory copy whose $id is rewritten to the location-derived URI
+    (https://ucp.dev/<relpath>), so relative $refs resolve file-relatively,
+    and we use that URI as its entry point. The files are never modified.
+    """
+    resources: list[tuple[str, Resource]] = []
+    uri_for: dict[str, str] = {}
+    for path in sorted(set_dir.rglob("*.json")):
+        rel = path.relative_to(set_dir).as_posix()
+        try:
+            contents = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RuntimeError(f"cannot load schema {path}: {exc}") from exc
+        if not isinstance(contents, dict):
+            continue
+        if "openapi" in contents:
+            continue  # rest.openapi.json is not a JSON Schema document
+        schema_id = contents.get("$id")
+        location = path_uri(rel)
+        if isinstance(schema_id, str) and schema_id:
+            resources.append((schema_id, Resource(contents=contents, specification=DRAFT202012)))
+            uri_for[rel] = schema_id
+        if schema_id != location:
+            copy = dict(contents)
+            copy["$id"] = location
+            resources.append((location, Resource(contents=copy, specification=DRAFT202012)))
+            uri_for[rel] = location
+    registry = Registry().with_resources(resources).crawl()
+    return registry, uri_for
+
+
+def make_format_checker() -> FormatChecker:
+    """Format assertions (Draft 2020-12 treats "format" as annotation only by
+    default; we opt in). date-time needs rfc3339-validator and uuid is
+    built in. jsonschema's own "uri" checker needs the rfc3987 package, which
+    is usually absent; in that case we install a cheap stand-in: an absolute
+    URI per RFC 3986 (scheme ":" ...), no whitespace or characters that are
+    never allowed in a URI, and a host for http(s). "uri-reference" is only
+    checked if jsonschema has a checker for it."""
+    checker = FormatChecker()
+    if "uri" not in checker.checkers:
+        scheme_re = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+        bad_re = re.compile(r'[\s<>"{}|\\^`\x00-\x1f\x7f]')
+
+        @checker.checks("uri", raises=ValueError)
+        def is_uri(value: object) -> bool:
+            if not isinstance(value, str):
+                return True
+            if not scheme_re.match(value) or bad_re.search(value):
+                return False
+            parts = urlsplit(value)  # raises ValueError on e.g. bad IPv6
+            if parts.scheme.lower() in ("http", "https") and not parts.hostname:
+                return False
+            return True
+
+    return checker
+
+
+def build_validators(root: Path, kind: str) -> dict[str, Draft202012Validator]:
+    format_checker = make_format_checker()
+    validators = {}
+    for set_name in SETS:
+        set_dir = root / set_name
+        if not set_dir.is_dir():
+            raise FileNotFoundError(set_dir)
+        registry, uri_for = load_registry(set_dir)
+        rel, fragment = ENTRY_POINTS[(set_name, kind)]
+        if rel not in uri_for:
+            raise RuntimeError(f"entry schema {set_dir / rel} missing or has no $id")
+        ref = uri_for[rel] + ("#" + fragment if fragment else "")
+        # Fail early (exit 2) if the entry point itself does not resolve.
+        registry.resolver().lookup(ref)
+        validators[set_name] = Draft202012Validator(
+            {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": ref},
+            registry=registry,
+            format_checker=format_checker,
+        )
+    return validators
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_documents(name: str, many: bool) -> list[tuple[str, object]]:
+    try:
+        if name == "-":
+            text = sys.stdin.buffer.read().decode("utf-8")
+        else:
+            text = Path(name).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {name}: {exc}") from exc
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise UsageError(f"{name}: not JSON: {exc}") from exc
+    if not many:
+        return [(name, doc)]
+    if not isinstance(doc, list):
+        raise UsageError(f"{name}: --many given but the file does not hold a JSON array")
+    return [(f"{name}[{i}]", item) for i, item in enumerate(doc)]
+
+
+def short(message: str) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
+
+
+def describe(error) -> str:
+    text = f"{error.json_path}: {short(error.message)}"
+    if error.context:  # anyOf / oneOf: say which branch came closest
+        from jsonschema.exceptions import best_match
+
+        best = best_match(error.context)
+        if best is not None:
+            text += f" [closest: {best.json_path}: {short(best.message)}]"
+    return text
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description="Validate UCP documents against both UCP schema sets.")
+    parser.add_argument("--kind", required=True, choices=["order", "profile", "error"])
+    parser.add_argument("--many", action="store_true", help="each FILE holds a JSON array of documents")
+    parser.add_argument("files", nargs="+", metavar="FILE", help='JSON file, or "-" for stdin')
+    args = parser.parse_args(argv)  # exits 2 on usage errors
+
+    if sum(1 for f in args.files if f == "-") > 1:
+        print("error: stdin (-) may be given only once", file=sys.stderr)
+        return 2
+
+    root = Path(os.environ.get("UCP_SCHEMAS_DIR") or DEFAULT_SCHEMAS_DIR).resolve()
+    if not root.is_dir() or not all((root / s).is_dir() for s in SETS):
+        print(f"SKIPPED: UCP schemas not found at {root}", file=sys.stderr)
+        return 3
+
+    try:
+        validators = build_validators(root, args.kind)
+    except (RuntimeError, Unresolvable, FileNotFoundError) as exc:
+        print(f"error: cannot load UCP schemas from {root}: {exc}", file=sys.stderr)
+        return 2
+
+    status = 0
+    for name in args.files:
+        try:
+            documents = read_documents(name, args.many)
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        for label, doc in documents:
+            for set_name in SETS:
+                try:
+                    errors = sorted(
+                        validators[set_name].iter_errors(doc),
+                        key=lambda e: (e.json_path, e.message),
+                    )
+                except Unresolvable as exc:
+                    print(f"error: {set_name}: schema $ref does not resolve: {exc}", file=sys.stderr)
+                    return 2
+                if not errors:
+                    print(f"ok {set_name} {label}")
+                    continue
+                if status == 0:
+                    status = 1
+                seen = set()  # allOf branches often report the same failure twice
+                for error in errors:
+                    line = f"invalid {set_name} {label}: {describe(error)}"
+                    if line not in seen:
+                        seen.add(line)
+                        print(line)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
