@@ -1,0 +1,116 @@
+import Foundation
+
+/// The shop's keys: all of them are published, one signs. Publishing several and choosing one is key rotation.
+public struct KeyRing: Sendable {
+    /// Every key, published in the profile.
+    public let keys: [SigningKey]
+    /// The key that signs.
+    public let active: SigningKey
+
+    public init(keys: [SigningKey], signWith kid: String? = nil) throws(UCPSimError) {
+        guard let last = keys.last else { throw UCPSimError(.config, "no signing keys") }
+        if let kid {
+            guard let chosen = keys.first(where: { $0.kid == kid }) else {
+                throw UCPSimError(
+                    .usage,
+                    "--sign-with \(kid): no such key (have \(keys.map(\.kid).joined(separator: ", ")))"
+                )
+            }
+            active = chosen
+        } else {
+            active = last
+        }
+        self.keys = keys
+    }
+
+    /// A fresh ES256 key that lives only in memory.
+    public static func ephemeral(kid: String = "ucpsim-ephemeral-es256") throws(UCPSimError) -> KeyRing {
+        let key: SigningKey
+        do {
+            key = try SigningKey.generate(.es256, kid: kid)
+        } catch {
+            throw UCPSimError(.software, "could not generate an ephemeral key: \(error)")
+        }
+        return try KeyRing(keys: [key])
+    }
+
+    /// Loads every `*.pem` in `directory`; the file name without `.pem` is the kid.
+    /// Without `signWith`, the newest file (by modification time) signs.
+    public static func load(directory: String, signWith kid: String? = nil) throws(UCPSimError) -> KeyRing {
+        let fileManager = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fileManager.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw UCPSimError(.noInput, "keys directory \(directory) does not exist")
+        }
+        let names: [String]
+        do {
+            names = try fileManager.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".pem") }
+        } catch {
+            throw UCPSimError(.noInput, "cannot read keys directory \(directory)")
+        }
+        guard !names.isEmpty else {
+            throw UCPSimError(.config, "no *.pem keys in \(directory) (create one with: ucpsim keys generate --out \(directory))")
+        }
+        var dated: [(date: Date, key: SigningKey)] = []
+        for name in names {
+            let path = (directory as NSString).appendingPathComponent(name)
+            let key = try loadKey(path: path, kid: String(name.dropLast(4)))
+            let date = (try? fileManager.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
+            dated.append((date, key))
+        }
+        dated.sort { ($0.date, $0.key.kid) < ($1.date, $1.key.kid) }
+        return try KeyRing(keys: dated.map(\.key), signWith: kid)
+    }
+
+    /// Loads one PEM private key file.
+    public static func loadKey(path: String, kid: String) throws(UCPSimError) -> SigningKey {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UCPSimError(.noInput, "cannot read key file \(path)")
+        }
+        do {
+            return try SigningKey(pem: [UInt8](data), kid: kid)
+        } catch {
+            throw UCPSimError(.config, "key file \(path): \(error)")
+        }
+    }
+
+    /// Generates a key and writes it as `DIR/KID.pem` with mode 0600. Refuses to overwrite.
+    public static func generateKey(
+        _ algorithm: SignatureAlgorithm,
+        kid: String,
+        directory: String
+    ) throws(UCPSimError) -> (key: SigningKey, path: String) {
+        guard !kid.isEmpty, kid.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), kid.first != "." else {
+            throw UCPSimError(.usage, "kid \"\(kid)\" must be letters, digits, '-', '_' or '.' (it names the file)")
+        }
+        let key: SigningKey
+        let pem: String
+        do {
+            key = try SigningKey.generate(algorithm, kid: kid)
+            pem = try key.privateKeyPEM()
+        } catch {
+            throw UCPSimError(.software, "could not generate a \(algorithm.jwsName) key: \(error)")
+        }
+        let fileManager = FileManager.default
+        do {
+            try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw UCPSimError(.cannotCreate, "cannot create directory \(directory)")
+        }
+        let path = (directory as NSString).appendingPathComponent("\(kid).pem")
+        guard !fileManager.fileExists(atPath: path) else {
+            throw UCPSimError(.cannotCreate, "\(path) already exists; choose another --kid")
+        }
+        guard fileManager.createFile(atPath: path, contents: Data(pem.utf8), attributes: [.posixPermissions: 0o600])
+        else {
+            throw UCPSimError(.cannotCreate, "cannot write \(path)")
+        }
+        return (key, path)
+    }
+
+    /// The public JWK set, one entry per key.
+    public func publicJWKs() -> [JWK] {
+        // A key that loaded always exports its public half; a failure here would be an OpenSSL fault.
+        keys.compactMap { try? $0.publicJWK() }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+
+/// A JSON order snapshot as bytes, checked to be an order. The bytes are what gets signed and sent, unchanged.
+public struct OrderDocument: Sendable {
+    /// The order id.
+    public let id: String
+    /// The exact bytes.
+    public let bytes: [UInt8]
+
+    /// The fields `schemas/shopping/order.json` requires.
+    static let requiredFields = ["ucp", "id", "checkout_id", "permalink_url", "line_items", "fulfillment", "currency", "totals"]
+
+    /// Checks that `bytes` hold a JSON object shaped like a UCP order; `source` names it in errors.
+    public init(bytes: [UInt8], source: String) throws(UCPSimError) {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(bytes))
+        } catch {
+            throw UCPSimError(.dataError, "\(source) is not JSON: \(Self.reason(error))")
+        }
+        guard let order = object as? [String: Any] else {
+            throw UCPSimError(.dataError, "\(source) is not an order: the top level is not a JSON object")
+        }
+        let missing = Self.requiredFields.filter { order[$0] == nil }
+        guard missing.isEmpty else {
+            throw UCPSimError(.dataError, "\(source) is not an order: missing \(missing.joined(separator: ", "))")
+        }
+        guard let id = order["id"] as? String, !id.isEmpty else {
+            throw UCPSimError(.dataError, "\(source) is not an order: id is not a non-empty string")
+        }
+        guard order["line_items"] is [Any], order["totals"] is [Any], order["ucp"] is [String: Any] else {
+            throw UCPSimError(.dataError, "\(source) is not an order: line_items and totals must be arrays, ucp an object")
+        }
+        self.id = id
+        self.bytes = bytes
+    }
+
+    /// Reads and checks a file.
+    public static func load(path: String) throws(UCPSimError) -> OrderDocument {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UCPSimError(.noInput, "cannot read \(path)")
+        }
+        return try OrderDocument(bytes: [UInt8](data), source: path)
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+        return text ?? "malformed JSON"
+    }
+}
+
+/// The shop's current order snapshots, served at `GET /orders/{id}`.
+public actor OrderStore {
+    private var snapshots: [String: [UInt8]] = [:]
+
+    public init() {}
+
+    /// Records the latest snapshot of an order.
+    public func put(_ document: OrderDocument) {
+        snapshots[document.id] = document.bytes
+    }
+
+    /// The latest snapshot, or nil.
+    public func get(_ id: String) -> [UInt8]? {
+        snapshots[id]
+    }
+}

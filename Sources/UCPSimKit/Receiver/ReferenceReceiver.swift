@@ -1,0 +1,156 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// A webhook as the reference receiver got it, and its verdict.
+public struct ReceivedWebhook: Sendable {
+    /// The request as received: method, reconstructed URL, header fields in order, body bytes.
+    public let method: String
+    public let url: String
+    public let headers: HTTPFieldList
+    public let body: [UInt8]
+    /// The status the receiver answered.
+    public let status: Int
+    /// `verified` with the key id, or the failure.
+    public let verdict: Result<String, SignatureFailure>
+    /// True when this `Webhook-Id` had been accepted before (acknowledged again, processed once).
+    public let duplicate: Bool
+
+    /// The `Webhook-Id` header, if any.
+    public var webhookID: String? { headers["webhook-id"] }
+
+    /// One line for the log.
+    public var logLine: String {
+        let id = webhookID ?? "-"
+        switch verdict {
+        case .success(let kid):
+            let order = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["id"] as? String ?? "-"
+            return "verified\(duplicate ? " (duplicate)" : "")  webhook-id=\(id) order=\(order) kid=\(kid) -> \(status)"
+        case .failure(let failure):
+            return "rejected  \(failure.reason.rawValue): \(failure.detail)  webhook-id=\(id) -> \(status)"
+        }
+    }
+}
+
+/// The reference platform receiver: resolves the shop's keys from `UCP-Agent`, checks digest, coverage and
+/// signature, and answers 2xx or the spec's error status and code.
+public final class ReferenceReceiver: Sendable {
+    /// Options for what the receiver tolerates.
+    public struct Options: Sendable {
+        /// Accept `http://` profile URLs on loopback hosts (the spec requires HTTPS; local testing needs HTTP).
+        public var allowLoopbackHTTP = true
+        /// Require `Webhook-Id` and `Webhook-Timestamp` headers.
+        public var requireWebhookHeaders = true
+
+        public init() {}
+    }
+
+    private let profiles: ProfileCache
+    private let verifier = MessageVerifier()
+    private let options: Options
+    private let log = Mutex<[ReceivedWebhook]>([])
+    private let seen = Mutex<Set<String>>([])
+    private let onReceive: @Sendable (ReceivedWebhook) -> Void
+
+    public init(client: HTTPClient, options: Options = Options(), onReceive: @escaping @Sendable (ReceivedWebhook) -> Void = { _ in }) {
+        self.profiles = ProfileCache(client: client)
+        self.options = options
+        self.onReceive = onReceive
+    }
+
+    /// Everything received so far, in order.
+    public var received: [ReceivedWebhook] { log.withLock { $0 } }
+
+    /// Routes every POST to the verifier.
+    public func addRoutes(to router: Router<BasicRequestContext>) {
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [self] request, _ in
+            var request = request
+            let buffer = try await request.collectBody(upTo: 16 * 1024 * 1024)
+            let body = [UInt8](buffer: buffer)
+            var headers = HTTPFieldList()
+            for field in request.headers { headers.append(field.name.rawName, field.value) }
+            let authority = request.head.authority ?? headers["host"] ?? "localhost"
+            let url = "http://\(authority)\(request.uri.string)"
+            let (status, responseBody) = await receive(method: request.method.rawValue, url: url, headers: headers, body: body)
+            return .json(responseBody, status: .init(code: status))
+        }
+        router.post("/", use: handler)
+        router.post("/**", use: handler)
+    }
+
+    /// Verifies one request and returns the status and JSON body to answer with.
+    public func receive(method: String, url: String, headers: HTTPFieldList, body: [UInt8]) async -> (Int, [UInt8]) {
+        let verdict: Result<String, SignatureFailure>
+        do {
+            verdict = .success(try await verify(method: method, url: url, headers: headers, body: body))
+        } catch {
+            verdict = .failure(error)
+        }
+        var duplicate = false
+        if case .success = verdict, let id = headers["webhook-id"] {
+            duplicate = !seen.withLock { $0.insert(id).inserted }
+        }
+        let status: Int
+        let response: [String: String]
+        switch verdict {
+        case .success:
+            status = 200
+            response = ["status": duplicate ? "duplicate" : "accepted"]
+        case .failure(let failure):
+            status = failure.reason.httpStatus
+            response = ["code": failure.reason.errorCode, "content": "\(failure.reason.rawValue): \(failure.detail)"]
+        }
+        let record = ReceivedWebhook(
+            method: method, url: url, headers: headers, body: body, status: status, verdict: verdict, duplicate: duplicate
+        )
+        log.withLock { $0.append(record) }
+        onReceive(record)
+        let bytes = (try? JSONSerialization.data(withJSONObject: response, options: [.sortedKeys])) ?? Data()
+        return (status, [UInt8](bytes))
+    }
+
+    private func verify(method: String, url: String, headers: HTTPFieldList, body: [UInt8]) async throws(SignatureFailure) -> String {
+        let target: RequestTarget
+        do {
+            target = try RequestTarget(url)
+        } catch {
+            throw SignatureFailure(.signatureInvalid, "cannot reconstruct the request target: \(error)")
+        }
+        let message = SignableMessage(method: method, target: target, headers: headers)
+        _ = try verifier.parameters(of: message)
+        guard let agent = headers["ucp-agent"] else {
+            throw SignatureFailure(.invalidProfileURL, "no UCP-Agent header: the signer's profile is unknown")
+        }
+        let profileURL = try checkedProfileURL(agent)
+        if options.requireWebhookHeaders {
+            for name in ["Webhook-Id", "Webhook-Timestamp"] where headers[name] == nil {
+                throw SignatureFailure(.headerMissing, "no \(name) header")
+            }
+        }
+        let keys = try await profiles.keys(at: profileURL)
+        do {
+            return try verifier.verify(message, body: body, keys: keys)
+        } catch let failure where failure.reason == .keyNotFound {
+            // The shop may have rotated keys since the profile was cached: fetch it again once.
+            let fresh = try await profiles.keys(at: profileURL, refresh: true)
+            return try verifier.verify(message, body: body, keys: fresh)
+        }
+    }
+
+    private func checkedProfileURL(_ agent: String) throws(SignatureFailure) -> String {
+        guard let url = UCPAgent.profileURL(from: agent) else {
+            throw SignatureFailure(.invalidProfileURL, "UCP-Agent is not a dictionary with a profile string")
+        }
+        guard let target = try? RequestTarget(url) else {
+            throw SignatureFailure(.invalidProfileURL, "UCP-Agent profile \(url) is not an http(s) URL")
+        }
+        guard target.scheme == "https" || (options.allowLoopbackHTTP && target.isLoopback) else {
+            throw SignatureFailure(.invalidProfileURL, "UCP-Agent profile \(url) is not HTTPS")
+        }
+        guard target.path == "/.well-known/ucp", target.query == nil else {
+            throw SignatureFailure(.invalidProfileURL, "a business profile URL must be <origin>/.well-known/ucp, got \(url)")
+        }
+        return url
+    }
+}

@@ -1,0 +1,90 @@
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// A Hummingbird server started in the background, with the port it really bound (port 0 picks a free one).
+public final class RunningServer: Sendable {
+    /// The bound host.
+    public let host: String
+    /// The bound port.
+    public let port: Int
+    private let task: Task<Void, any Error>
+    private let group: ServiceGroup
+
+    private init(host: String, port: Int, task: Task<Void, any Error>, group: ServiceGroup) {
+        self.host = host
+        self.port = port
+        self.task = task
+        self.group = group
+    }
+
+    /// `http://host:port`.
+    public var baseURL: String {
+        host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)"
+    }
+
+    /// Binds and starts serving `router`; returns once the socket is listening.
+    public static func start(
+        router: Router<BasicRequestContext>,
+        host: String,
+        port: Int,
+        logger: Logger
+    ) async throws(UCPSimError) -> RunningServer {
+        let started = Mutex<CheckedContinuation<Int, any Error>?>(nil)
+        let resume: @Sendable (Result<Int, any Error>) -> Void = { result in
+            started.withLock { continuation in
+                continuation?.resume(with: result)
+                continuation = nil
+            }
+        }
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "ucpsim"),
+            onServerRunning: { channel in resume(.success(channel.localAddress?.port ?? port)) },
+            logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        do {
+            var task: Task<Void, any Error>?
+            let boundPort = try await withCheckedThrowingContinuation { continuation in
+                started.withLock { $0 = continuation }
+                task = Task {
+                    do {
+                        try await group.run()
+                        resume(.failure(UCPSimError(.unavailable, "server on \(host):\(port) stopped before it started")))
+                    } catch {
+                        resume(.failure(error))
+                        throw error
+                    }
+                }
+            }
+            return RunningServer(host: host, port: boundPort, task: task!, group: group)
+        } catch let error as UCPSimError {
+            throw error
+        } catch {
+            throw UCPSimError(.unavailable, "cannot listen on \(host):\(port): \(error)")
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    /// Waits until the server stops (for foreground `serve`/`listen`).
+    public func wait() async throws {
+        try await task.value
+    }
+}
+
+extension Response {
+    /// A JSON response from raw bytes.
+    static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) -> Response {
+        var headers = extra
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import Logging
+import UCPSimKit
+
+extension SignatureAlgorithm: ExpressibleByArgument {}
+
+/// Options for the shop's identity: keys and public URL.
+struct ShopOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Directory of PEM private keys (*.pem; the file name is the kid). All are published.", valueName: "dir"))
+    var keys: String?
+
+    @Option(name: .customLong("sign-with"), help: ArgumentHelp("Key id that signs (default: the newest key file).", valueName: "kid"))
+    var signWith: String?
+
+    @Option(name: .customLong("public-url"), help: ArgumentHelp("Base URL for UCP-Agent and permalink_url (default: http://HOST:PORT).", valueName: "url"))
+    var publicURL: String?
+
+    @Option(name: .customLong("ucp-version"), help: "UCP version the profile and webhooks declare.")
+    var ucpVersion = BusinessProfile.defaultVersion
+
+    /// Loads `--keys`, or makes an ephemeral ES256 key and says so on stderr.
+    func keyRing() throws(UCPSimError) -> KeyRing {
+        if let keys { return try KeyRing.load(directory: keys, signWith: signWith) }
+        if let signWith { throw UCPSimError(.usage, "--sign-with \(signWith) needs --keys") }
+        let ring = try KeyRing.ephemeral()
+        stderrLine("note: no --keys given; signing with an ephemeral ES256 key (kid \(ring.active.kid)), published only while this runs")
+        return ring
+    }
+}
+
+/// Options for outgoing HTTP.
+struct ClientOptions: ParsableArguments {
+    @Flag(help: "Accept a receiver's self-signed or mismatched TLS certificate (never do this in production).")
+    var insecure = false
+
+    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Connect timeout in milliseconds.", valueName: "ms"))
+    var connectTimeout = 5_000
+
+    @Option(help: ArgumentHelp("Total timeout per request in milliseconds.", valueName: "ms"))
+    var timeout = 15_000
+
+    var httpOptions: HTTPClientOptions {
+        var options = HTTPClientOptions()
+        options.insecure = insecure
+        options.connectTimeoutMilliseconds = connectTimeout
+        options.totalTimeoutMilliseconds = timeout
+        if insecure {
+            stderrLine("WARNING: --insecure: TLS certificates of the receiver are NOT verified")
+        }
+        return options
+    }
+}
+
+func stderrLine(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Runs `body`, turning a `UCPSimError` into one line on stderr and its documented exit code.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as UCPSimError {
+        stderrLine("ucpsim: error: \(error.message)")
+        throw ExitCode(error.exitCode.rawValue)
+    }
+}
+
+/// Parses a URL argument into a request target, or a usage error.
+func parseTarget(_ url: String, option: String) throws(UCPSimError) -> RequestTarget {
+    do {
+        return try RequestTarget(url)
+    } catch {
+        throw UCPSimError(.usage, "\(option): \(error.message)")
+    }
+}
+
+/// A logger on stderr, quiet unless verbose.
+func makeLogger(_ label: String, verbose: Bool = false) -> Logger {
+    var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    logger.logLevel = verbose ? .info : .warning
+    return logger
+}
+
+/// Blocks until SIGINT or SIGTERM.
+func waitForTermination() async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let once = OnceFlag()
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
+            source.setEventHandler { if once.take() { continuation.resume() } }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+}
+
+nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
+
+private final class OnceFlag: @unchecked Sendable {
+    // Only touched on the main dispatch queue, where the signal handlers run.
+    private var taken = false
+    func take() -> Bool {
+        defer { taken = true }
+        return !taken
+    }
+}

@@ -1,0 +1,20 @@
+import ArgumentParser
+import UCPSimKit
+
+@main
+struct UCPSim: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ucpsim",
+        abstract: "Play the shop in the Universal Commerce Protocol: signed order webhooks for platform receivers.",
+        discussion: """
+            ucpsim serves a UCP business profile with its public keys and sends RFC 9421-signed order webhooks \
+            (ES256 by default) to a platform's receiver.
+
+            Exit codes: 0 success; 1 a delivery was not accepted; 64 usage; 65 bad data (not JSON, not an order); \
+            66 unreadable input; 69 receiver or port unavailable; 70 internal error; 73 cannot write output; \
+            78 bad key.
+            """,
+        version: "0.1.0",
+        subcommands: [Demo.self, Send.self, Serve.self, Listen.self, Keys.self]
+    )
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Hummingbird
+import Logging
+import UCPSimKit
+
+/// Paths and helpers shared by the tests.
+enum TestSupport {
+    /// The repository root, found by walking up from this file.
+    static let repoRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while url.path != "/" {
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+            url = url.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }()
+
+    static func path(_ relative: String) -> String { repoRoot.appendingPathComponent(relative).path }
+
+    static func read(_ relative: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: repoRoot.appendingPathComponent(relative)))
+    }
+
+    static let quietLogger: Logger = {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// The RFC 9421 B.1.3 `test-key-ecc-p256`, also the UCP spec's example key.
+    static let p256PEM = """
+        -----BEGIN EC PRIVATE KEY-----
+        MHcCAQEEIFKbhfNZfpDsW43+0+JjUr9K+bTeuxopu653+hBaXGA7oAoGCCqGSM49
+        AwEHoUQDQgAEqIVYZVLCrPZHGHjP17CTW0/+D9Lfw0EkjqF7xB4FivAxzic30tMM
+        4GF+hR6Dxh71Z50VGGdldkkDXZCnTNnoXQ==
+        -----END EC PRIVATE KEY-----
+        """
+
+    /// The RFC 9421 B.1.4 `test-key-ed25519` (PKCS#8).
+    static let ed25519PEM = """
+        -----BEGIN PRIVATE KEY-----
+        MC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF
+        -----END PRIVATE KEY-----
+        """
+
+    /// Runs a process and returns exit status, stdout and stderr.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = repoRoot
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// The python3 on PATH.
+    static var python: String {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            let candidate = "\(dir)/python3"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return "/usr/bin/python3"
+    }
+
+    /// Writes JSON to a temporary file and returns its path.
+    static func temporaryJSON(_ object: Any, name: String) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let url = dir.appendingPathComponent(name)
+        try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: url)
+        return url.path
+    }
+
+    /// A reference receiver on loopback port 0.
+    static func startReceiver() async throws -> (ReferenceReceiver, RunningServer, HTTPClient) {
+        let client = HTTPClient(workers: 2)
+        let receiver = ReferenceReceiver(client: client)
+        let router = Router()
+        receiver.addRoutes(to: router)
+        let server = try await RunningServer.start(router: router, host: "127.0.0.1", port: 0, logger: quietLogger)
+        return (receiver, server, client)
+    }
+}
+
+extension ReceivedWebhook {
+    /// The request in the independent verifier's REQUEST.json shape.
+    var verifierRequest: [String: Any] {
+        [
+            "method": method,
+            "url": url,
+            "headers": headers.fields.map { [$0.name, $0.value] },
+            "body_base64": Data(body).base64EncodedString(),
+        ]
+    }
+}
