@@ -18,27 +18,30 @@ struct Demo: AsyncParsableCommand {
         try await reportingErrors {
             let document = try OrderDocument.load(path: fixture)
             let receiverClient = HTTPClient(workers: 2)
-            let receiver = ReferenceReceiver(client: receiverClient) { print("receiver: \($0.logLine)") }
+            let receiver = ReferenceReceiver(client: receiverClient) { outputLine("receiver: \($0.logLine)") }
             let router = Router()
             receiver.addRoutes(to: router)
             let receiverServer = try await RunningServer.start(
-                router: router, host: "127.0.0.1", port: 0, logger: makeLogger("ucpsim.listen")
+                router: router,
+                host: "127.0.0.1",
+                port: 0,
+                logger: makeLogger("ucpsim.listen")
             )
             let ring = try KeyRing.ephemeral(kid: "demo-es256")
             let shop = try await Shop.start(keys: ring, logger: makeLogger("ucpsim.shop"))
-            print("shop:     \(shop.profile.profileURL)  (ES256 key \(ring.active.kid))")
-            print("receiver: \(receiverServer.baseURL)/webhooks/ucp/orders")
+            outputLine("shop:     \(shop.profile.profileURL)  (ES256 key \(ring.active.kid))")
+            outputLine("receiver: \(receiverServer.baseURL)/webhooks/ucp/orders")
             let target = try parseTarget("\(receiverServer.baseURL)/webhooks/ucp/orders", option: "receiver")
             let attempt = try await shop.send(document, to: target)
-            print("shop:     \(DeliveryReport.line(attempt))")
-            if verbose { print(DeliveryReport.details(attempt)) }
+            outputLine("shop:     \(DeliveryReport.line(attempt))")
+            if verbose { outputLine(DeliveryReport.details(attempt)) }
             await shop.stop()
             await receiverServer.stop()
             receiverClient.shutdown()
             guard attempt.accepted, case .success = receiver.received.last?.verdict else {
                 throw UCPSimError(.deliveryFailed, "the reference receiver did not verify the delivery")
             }
-            print("ok: the reference receiver verified the signed webhook")
+            outputLine("ok: the reference receiver verified the signed webhook")
         }
     }
 }

@@ -24,14 +24,18 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withYear, .withMonth, .withDay, .withTime])
+                let stamp = ISO8601DateFormatter.string(
+                    from: Date(),
+                    timeZone: .gmt,
+                    formatOptions: [.withYear, .withMonth, .withDay, .withTime]
+                )
                 let kid = kid ?? "shop-\(alg.rawValue)-\(stamp)"
                 let (key, path) = try KeyRing.generateKey(alg, kid: kid, directory: out)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 let jwk = try encoder.encode(try key.publicJWK())
                 stderrLine("wrote \(path) (private key, mode 0600)")
-                print(String(decoding: jwk, as: UTF8.self))
+                outputLine(String(decoding: jwk, as: UTF8.self))
             }
         }
     }

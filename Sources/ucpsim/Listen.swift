@@ -23,11 +23,16 @@ struct Listen: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let httpClient = HTTPClient(workers: 4, options: client.httpOptions)
-            let receiver = ReferenceReceiver(client: httpClient) { print($0.logLine) }
+            let receiver = ReferenceReceiver(client: httpClient) { outputLine($0.logLine) }
             let router = Router()
             receiver.addRoutes(to: router)
-            let server = try await RunningServer.start(router: router, host: host, port: port, logger: makeLogger("ucpsim.listen"))
-            print("receiver listening on \(server.baseURL) (POST any path)")
+            let server = try await RunningServer.start(
+                router: router,
+                host: host,
+                port: port,
+                logger: makeLogger("ucpsim.listen")
+            )
+            outputLine("receiver listening on \(server.baseURL) (POST any path)")
             await waitForTermination()
             await server.stop()
         }

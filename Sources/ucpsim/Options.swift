@@ -7,13 +7,24 @@ extension SignatureAlgorithm: ExpressibleByArgument {}
 
 /// Options for the shop's identity: keys and public URL.
 struct ShopOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Directory of PEM private keys (*.pem; the file name is the kid). All are published.", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Directory of PEM private keys (*.pem; the file name is the kid). All are published.",
+            valueName: "dir"
+        )
+    )
     var keys: String?
 
-    @Option(name: .customLong("sign-with"), help: ArgumentHelp("Key id that signs (default: the newest key file).", valueName: "kid"))
+    @Option(
+        name: .customLong("sign-with"),
+        help: ArgumentHelp("Key id that signs (default: the newest key file).", valueName: "kid")
+    )
     var signWith: String?
 
-    @Option(name: .customLong("public-url"), help: ArgumentHelp("Base URL for UCP-Agent and permalink_url (default: http://HOST:PORT).", valueName: "url"))
+    @Option(
+        name: .customLong("public-url"),
+        help: ArgumentHelp("Base URL for UCP-Agent and permalink_url (default: http://HOST:PORT).", valueName: "url")
+    )
     var publicURL: String?
 
     @Option(name: .customLong("ucp-version"), help: "UCP version the profile and webhooks declare.")
@@ -24,7 +35,9 @@ struct ShopOptions: ParsableArguments {
         if let keys { return try KeyRing.load(directory: keys, signWith: signWith) }
         if let signWith { throw UCPSimError(.usage, "--sign-with \(signWith) needs --keys") }
         let ring = try KeyRing.ephemeral()
-        stderrLine("note: no --keys given; signing with an ephemeral ES256 key (kid \(ring.active.kid)), published only while this runs")
+        stderrLine(
+            "note: no --keys given; signing with an ephemeral ES256 key (kid \(ring.active.kid)), published only while this runs"
+        )
         return ring
     }
 }
@@ -34,7 +47,10 @@ struct ClientOptions: ParsableArguments {
     @Flag(help: "Accept a receiver's self-signed or mismatched TLS certificate (never do this in production).")
     var insecure = false
 
-    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Connect timeout in milliseconds.", valueName: "ms"))
+    @Option(
+        name: .customLong("connect-timeout"),
+        help: ArgumentHelp("Connect timeout in milliseconds.", valueName: "ms")
+    )
     var connectTimeout = 5_000
 
     @Option(help: ArgumentHelp("Total timeout per request in milliseconds.", valueName: "ms"))
@@ -105,4 +121,9 @@ private final class OnceFlag: @unchecked Sendable {
         defer { taken = true }
         return !taken
     }
+}
+
+/// Writes one line to stdout unbuffered, so `listen` and `serve` show each line at once even when piped.
+func outputLine(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }

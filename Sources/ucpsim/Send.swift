@@ -11,7 +11,9 @@ struct Send: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("An order snapshot (JSON, the shape of schemas/shopping/order.json).", valueName: "file"))
+    @Argument(
+        help: ArgumentHelp("An order snapshot (JSON, the shape of schemas/shopping/order.json).", valueName: "file")
+    )
     var file: String
 
     @Option(name: .customLong("webhook-url"), help: ArgumentHelp("The platform's order webhook URL.", valueName: "url"))
@@ -35,13 +37,18 @@ struct Send: AsyncParsableCommand {
             let document = try OrderDocument.load(path: file)
             let ring = try shop.keyRing()
             let running = try await Shop.start(
-                keys: ring, host: host, port: port, publicURL: shop.publicURL, version: shop.ucpVersion,
-                clientOptions: client.httpOptions, logger: makeLogger("ucpsim.shop", verbose: verbose)
+                keys: ring,
+                host: host,
+                port: port,
+                publicURL: shop.publicURL,
+                version: shop.ucpVersion,
+                clientOptions: client.httpOptions,
+                logger: makeLogger("ucpsim.shop", verbose: verbose)
             )
             let attempt = try await running.send(document, to: target)
             await running.stop()
-            print(DeliveryReport.line(attempt))
-            if verbose { print(DeliveryReport.details(attempt)) }
+            outputLine(DeliveryReport.line(attempt))
+            if verbose { outputLine(DeliveryReport.details(attempt)) }
             if case .failure(let error) = attempt.outcome {
                 throw UCPSimError(.unavailable, "receiver \(webhookURL) unreachable: \(error.message)")
             }
@@ -55,7 +62,8 @@ enum DeliveryReport {
     static func line(_ attempt: DeliveryAttempt) -> String {
         let verdict = attempt.accepted ? "delivered" : "FAILED   "
         let ms = String(format: "%.1f ms", attempt.elapsed * 1000)
-        var line = "\(verdict)  \(attempt.summary)  order=\(attempt.event.orderID)  webhook-id=\(attempt.event.webhookID)  \(ms)"
+        var line =
+            "\(verdict)  \(attempt.summary)  order=\(attempt.event.orderID)  webhook-id=\(attempt.event.webhookID)  \(ms)"
         if case .success(let response) = attempt.outcome, !attempt.accepted {
             line += "\n           response: \(response.bodyExcerpt())"
         }

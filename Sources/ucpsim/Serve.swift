@@ -19,11 +19,17 @@ struct Serve: AsyncParsableCommand {
         try await reportingErrors {
             let ring = try shop.keyRing()
             let running = try await Shop.start(
-                keys: ring, host: host, port: port, publicURL: shop.publicURL, version: shop.ucpVersion,
+                keys: ring,
+                host: host,
+                port: port,
+                publicURL: shop.publicURL,
+                version: shop.ucpVersion,
                 logger: makeLogger("ucpsim.shop")
             )
-            print("shop listening on \(running.server.baseURL)")
-            print("profile: \(running.profile.profileURL)  (keys: \(ring.keys.map(\.kid).joined(separator: ", ")); signing with \(ring.active.kid))")
+            outputLine("shop listening on \(running.server.baseURL)")
+            outputLine(
+                "profile: \(running.profile.profileURL)  (keys: \(ring.keys.map(\.kid).joined(separator: ", ")); signing with \(ring.active.kid))"
+            )
             await waitForTermination()
             await running.stop()
         }

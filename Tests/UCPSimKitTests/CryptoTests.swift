@@ -4,7 +4,10 @@ import Testing
 
 @Suite struct CryptoTests {
     @Test func rfc9530VectorDigestsHelloWorld() {
-        #expect(ContentDigest.header(for: Array(#"{"hello": "world"}"#.utf8)) == "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:")
+        #expect(
+            ContentDigest.header(for: Array(#"{"hello": "world"}"#.utf8))
+                == "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"
+        )
     }
 
     @Test func p256TestKeyExportsTheSpecJWK() throws {
@@ -26,7 +29,12 @@ import Testing
             "content-length": 23
             "@signature-params": ("@status" "content-type" "content-digest" "content-length");created=1618884473;keyid="test-key-ecc-p256"
             """
-        let signature = [UInt8](Data(base64Encoded: "wNmSUAhwb5LxtOtOpNa6W5xj067m5hFrj0XQ4fvpaCLx0NKocgPquLgyahnzDnDAUy5eCdlYUEkLIj+32oiasw==")!)
+        let signature = [UInt8](
+            Data(
+                base64Encoded:
+                    "wNmSUAhwb5LxtOtOpNa6W5xj067m5hFrj0XQ4fvpaCLx0NKocgPquLgyahnzDnDAUy5eCdlYUEkLIj+32oiasw=="
+            )!
+        )
         let key = try SigningKey(pem: Array(TestSupport.p256PEM.utf8), kid: "test-key-ecc-p256").publicKey()
         #expect(key.verify(signature: signature, message: Array(base.utf8)))
         #expect(!key.verify(signature: signature, message: Array((base + " ").utf8)))
@@ -45,7 +53,10 @@ import Testing
             "@signature-params": ("date" "@method" "@path" "@authority" "content-type" "content-length");created=1618884473;keyid="test-key-ed25519"
             """
         let signature = try key.sign(Array(base.utf8))
-        #expect(Data(signature).base64EncodedString() == "wqcAqbmYJ2ji2glfAMaRy4gruYYnx2nEFN2HN6jrnDnQCK1u02Gb04v9EDgwUPiu4A0w6vuQv5lIp5WPpBKRCw==")
+        #expect(
+            Data(signature).base64EncodedString()
+                == "wqcAqbmYJ2ji2glfAMaRy4gruYYnx2nEFN2HN6jrnDnQCK1u02Gb04v9EDgwUPiu4A0w6vuQv5lIp5WPpBKRCw=="
+        )
         let jwk = try key.publicJWK()
         #expect(jwk.kty == "OKP" && jwk.crv == "Ed25519" && jwk.y == nil)
         #expect(try PublicKey(jwk: jwk).verify(signature: signature, message: Array(base.utf8)))
@@ -97,7 +108,13 @@ import Testing
 
     @Test func badKeyMaterialIsRefusedWithAReadableError() throws {
         #expect(throws: CryptoError.self) { try SigningKey(pem: Array("not a key".utf8), kid: "x") }
-        let badPoint = JWK(kid: "x", kty: "EC", crv: "P-256", x: Base64URL.encode([UInt8](repeating: 1, count: 32)), y: Base64URL.encode([UInt8](repeating: 2, count: 32)))
+        let badPoint = JWK(
+            kid: "x",
+            kty: "EC",
+            crv: "P-256",
+            x: Base64URL.encode([UInt8](repeating: 1, count: 32)),
+            y: Base64URL.encode([UInt8](repeating: 2, count: 32))
+        )
         #expect(throws: CryptoError.self) { try PublicKey(jwk: badPoint) }
         let rsa = JWK(kid: "r", kty: "RSA")
         #expect { try PublicKey(jwk: rsa) } throws: { ($0 as? CryptoError)?.isUnsupportedKey == true }

@@ -8,7 +8,10 @@ import Testing
             .utf8
     )
     static let goldenEvent = WebhookEvent(
-        webhookID: "0f8e2a4c-6b1d-4e3f-9a7b-2c5d8e1f4a60", timestamp: 1_775_913_000, orderID: "ord_1", body: goldenBody
+        webhookID: "0f8e2a4c-6b1d-4e3f-9a7b-2c5d8e1f4a60",
+        timestamp: 1_775_913_000,
+        orderID: "ord_1",
+        body: goldenBody
     )
 
     func sender(pem: String, kid: String) throws -> WebhookSender {
@@ -48,7 +51,10 @@ import Testing
         #expect(try MessageVerifier().verify(message, body: Self.goldenBody, keys: jwks) == "shop-es256-2026")
         // The published golden signature verifies against the same base.
         var published = request.headers
-        published.set("Signature", "sig1=:LCGEgAjwhfp9Oymt9q1jec6Z80H/VqH7HS6Xz6baF+FSN8EPBbLjerP/+kFqnvLS4w6o3lNWf8F4Ji7EmeZ2uA==:")
+        published.set(
+            "Signature",
+            "sig1=:LCGEgAjwhfp9Oymt9q1jec6Z80H/VqH7HS6Xz6baF+FSN8EPBbLjerP/+kFqnvLS4w6o3lNWf8F4Ji7EmeZ2uA==:"
+        )
         let goldenMessage = SignableMessage(method: "POST", target: target, headers: published)
         #expect(try MessageVerifier().verify(goldenMessage, body: Self.goldenBody, keys: jwks) == "shop-es256-2026")
     }
@@ -100,11 +106,21 @@ import Testing
         VectorCase(request: "ucp-golden", jwks: "ucp-unsupported-kty", expected: "algorithm_unsupported"),
     ])
     func vectorFilesVerifyAsLabelled(_ vector: VectorCase) throws {
-        let request = try JSONSerialization.jsonObject(with: Data(TestSupport.read("Tests/tools/vectors/\(vector.request).request.json"))) as! [String: Any]
-        let jwks = try JSONDecoder().decode([String: [JWK]].self, from: Data(TestSupport.read("Tests/tools/vectors/\(vector.jwks).jwks.json")))["keys"]!
+        let request =
+            try JSONSerialization.jsonObject(
+                with: Data(TestSupport.read("Tests/tools/vectors/\(vector.request).request.json"))
+            ) as! [String: Any]
+        let jwks = try JSONDecoder().decode(
+            [String: [JWK]].self,
+            from: Data(TestSupport.read("Tests/tools/vectors/\(vector.jwks).jwks.json"))
+        )["keys"]!
         let headers = HTTPFieldList((request["headers"] as! [[String]]).map { ($0[0], $0[1]) })
         let body = [UInt8](Data(base64Encoded: request["body_base64"] as! String)!)
-        let message = SignableMessage(method: request["method"] as! String, target: try RequestTarget(request["url"] as! String), headers: headers)
+        let message = SignableMessage(
+            method: request["method"] as! String,
+            target: try RequestTarget(request["url"] as! String),
+            headers: headers
+        )
         let outcome: String
         do {
             _ = try MessageVerifier().verify(message, body: body, keys: jwks)
@@ -126,7 +142,9 @@ import Testing
             try ContentDigest.verify(header: "\(good), \(otherBody)", body: body)
         }
         #expect(throws: ContentDigest.Mismatch.self) { try ContentDigest.verify(header: "md5=:AAAA:", body: body) }
-        #expect(throws: ContentDigest.Mismatch.unparseable) { try ContentDigest.verify(header: "sha-256=nope", body: body) }
+        #expect(throws: ContentDigest.Mismatch.unparseable) {
+            try ContentDigest.verify(header: "sha-256=nope", body: body)
+        }
     }
 
     @Test func ucpAgentRoundTripsThroughStructuredFields() {

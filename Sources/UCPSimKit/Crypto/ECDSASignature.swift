@@ -8,7 +8,9 @@ public enum ECDSASignature {
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             return d2i_ECDSA_SIG(nil, &cursor, buffer.count)
         }
-        guard let signature = parsed else { throw CryptoError.malformedSignature("the ECDSA signature is not valid DER") }
+        guard let signature = parsed else {
+            throw CryptoError.malformedSignature("the ECDSA signature is not valid DER")
+        }
         defer { ECDSA_SIG_free(signature) }
         var r: OpaquePointer?
         var s: OpaquePointer?

@@ -23,7 +23,8 @@ final class EVPKey: @unchecked Sendable {
         case Int32(UCPSIM_EVP_PKEY_EC):
             var name = [CChar](repeating: 0, count: 64)
             var length = 0
-            guard EVP_PKEY_get_utf8_string_param(pointer, ucpsim_param_group_name(), &name, name.count, &length) == 1 else {
+            guard EVP_PKEY_get_utf8_string_param(pointer, ucpsim_param_group_name(), &name, name.count, &length) == 1
+            else {
                 _ = drainOpenSSLErrors()
                 return nil
             }

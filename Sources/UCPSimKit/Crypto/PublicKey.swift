@@ -23,7 +23,9 @@ public struct PublicKey: Sendable {
             )
         }
         guard let x = jwk.x.flatMap(Base64URL.decode), x.count == algorithm.scalarLength else {
-            throw CryptoError.malformedKey("key \(jwk.kid): x is missing or not \(algorithm.scalarLength) base64url bytes")
+            throw CryptoError.malformedKey(
+                "key \(jwk.kid): x is missing or not \(algorithm.scalarLength) base64url bytes"
+            )
         }
         var raw = x
         if algorithm != .ed25519 {
@@ -93,10 +95,16 @@ public struct PublicKey: Sendable {
         let status = algorithm.curve.withCString { group in
             raw.withUnsafeBytes { point in
                 var params = [
-                    OSSL_PARAM_construct_utf8_string(ucpsim_param_group_name(), UnsafeMutablePointer(mutating: group), 0),
+                    OSSL_PARAM_construct_utf8_string(
+                        ucpsim_param_group_name(),
+                        UnsafeMutablePointer(mutating: group),
+                        0
+                    ),
                     OSSL_PARAM_construct_octet_string(
                         ucpsim_param_pub_key(),
-                        UnsafeMutableRawPointer(mutating: point.baseAddress), point.count),
+                        UnsafeMutableRawPointer(mutating: point.baseAddress),
+                        point.count
+                    ),
                     OSSL_PARAM_construct_end(),
                 ]
                 return EVP_PKEY_fromdata(context, &imported, Int32(UCPSIM_EVP_PKEY_PUBLIC_KEY), &params)

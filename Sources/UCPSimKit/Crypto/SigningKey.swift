@@ -24,7 +24,10 @@ public struct SigningKey: Sendable {
         defer { EVP_PKEY_CTX_free(context) }
         try check(EVP_PKEY_keygen_init(context), "initialising \(algorithm.curve) key generation")
         if algorithm != .ed25519 {
-            try check(ucpsim_EVP_PKEY_CTX_set_group_name(context, algorithm.curve), "selecting curve \(algorithm.curve)")
+            try check(
+                ucpsim_EVP_PKEY_CTX_set_group_name(context, algorithm.curve),
+                "selecting curve \(algorithm.curve)"
+            )
         }
         var generated: OpaquePointer?
         try check(EVP_PKEY_generate(context, &generated), "generating a \(algorithm.curve) key")

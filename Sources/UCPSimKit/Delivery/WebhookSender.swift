@@ -47,7 +47,9 @@ public struct WebhookSender: Sendable {
     }
 
     /// The signed request for `event` to `target`, with a fresh `created`.
-    public func signedRequest(for event: WebhookEvent, to target: RequestTarget, created: Int64) throws -> OutgoingRequest {
+    public func signedRequest(for event: WebhookEvent, to target: RequestTarget, created: Int64) throws
+        -> OutgoingRequest
+    {
         var headers = HTTPFieldList()
         headers.append("Content-Type", "application/json")
         headers.append("UCP-Agent", UCPAgent.header(profileURL: profileURL))

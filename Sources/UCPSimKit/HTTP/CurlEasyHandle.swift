@@ -161,14 +161,24 @@ final class CurlEasyHandle {
     }
 }
 
-private func curlWriteBody(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
+private func curlWriteBody(
+    _ data: UnsafeMutablePointer<CChar>?,
+    _ size: Int,
+    _ count: Int,
+    _ context: UnsafeMutableRawPointer?
+) -> Int {
     guard let data, let context else { return 0 }
     let handle = Unmanaged<CurlEasyHandle>.fromOpaque(context).takeUnretainedValue()
     handle.appendBody(UnsafeRawBufferPointer(start: data, count: size * count))
     return size * count
 }
 
-private func curlWriteHeader(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
+private func curlWriteHeader(
+    _ data: UnsafeMutablePointer<CChar>?,
+    _ size: Int,
+    _ count: Int,
+    _ context: UnsafeMutableRawPointer?
+) -> Int {
     guard let data, let context else { return 0 }
     let handle = Unmanaged<CurlEasyHandle>.fromOpaque(context).takeUnretainedValue()
     handle.appendHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))

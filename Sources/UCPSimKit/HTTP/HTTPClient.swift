@@ -56,7 +56,9 @@ public final class HTTPClient: Sendable {
                 return true
             }
             guard accepted else {
-                continuation.resume(throwing: TransportError(kind: .other, curlCode: -1, message: "the HTTP client is shut down"))
+                continuation.resume(
+                    throwing: TransportError(kind: .other, curlCode: -1, message: "the HTTP client is shut down")
+                )
                 return
             }
             signal.lock()

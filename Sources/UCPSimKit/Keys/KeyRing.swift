@@ -49,7 +49,10 @@ public struct KeyRing: Sendable {
             throw UCPSimError(.noInput, "cannot read keys directory \(directory)")
         }
         guard !names.isEmpty else {
-            throw UCPSimError(.config, "no *.pem keys in \(directory) (create one with: ucpsim keys generate --out \(directory))")
+            throw UCPSimError(
+                .config,
+                "no *.pem keys in \(directory) (create one with: ucpsim keys generate --out \(directory))"
+            )
         }
         var dated: [(date: Date, key: SigningKey)] = []
         for name in names {
@@ -80,7 +83,8 @@ public struct KeyRing: Sendable {
         kid: String,
         directory: String
     ) throws(UCPSimError) -> (key: SigningKey, path: String) {
-        guard !kid.isEmpty, kid.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), kid.first != "." else {
+        guard !kid.isEmpty, kid.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), kid.first != "."
+        else {
             throw UCPSimError(.usage, "kid \"\(kid)\" must be letters, digits, '-', '_' or '.' (it names the file)")
         }
         let key: SigningKey

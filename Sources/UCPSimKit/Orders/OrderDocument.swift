@@ -8,7 +8,9 @@ public struct OrderDocument: Sendable {
     public let bytes: [UInt8]
 
     /// The fields `schemas/shopping/order.json` requires.
-    static let requiredFields = ["ucp", "id", "checkout_id", "permalink_url", "line_items", "fulfillment", "currency", "totals"]
+    static let requiredFields = [
+        "ucp", "id", "checkout_id", "permalink_url", "line_items", "fulfillment", "currency", "totals",
+    ]
 
     /// Checks that `bytes` hold a JSON object shaped like a UCP order; `source` names it in errors.
     public init(bytes: [UInt8], source: String) throws(UCPSimError) {
@@ -29,7 +31,10 @@ public struct OrderDocument: Sendable {
             throw UCPSimError(.dataError, "\(source) is not an order: id is not a non-empty string")
         }
         guard order["line_items"] is [Any], order["totals"] is [Any], order["ucp"] is [String: Any] else {
-            throw UCPSimError(.dataError, "\(source) is not an order: line_items and totals must be arrays, ucp an object")
+            throw UCPSimError(
+                .dataError,
+                "\(source) is not an order: line_items and totals must be arrays, ucp an object"
+            )
         }
         self.id = id
         self.bytes = bytes

@@ -25,7 +25,9 @@ public final class ProfileCache: Sendable {
         }
         let response: ReceivedResponse
         do {
-            response = try await client.send(OutgoingRequest(method: "GET", url: url, headers: HTTPFieldList([("Accept", "application/json")])))
+            response = try await client.send(
+                OutgoingRequest(method: "GET", url: url, headers: HTTPFieldList([("Accept", "application/json")]))
+            )
         } catch {
             throw SignatureFailure(.profileUnreachable, "GET \(url): \(error)")
         }

@@ -53,7 +53,11 @@ public final class ReferenceReceiver: Sendable {
     private let seen = Mutex<Set<String>>([])
     private let onReceive: @Sendable (ReceivedWebhook) -> Void
 
-    public init(client: HTTPClient, options: Options = Options(), onReceive: @escaping @Sendable (ReceivedWebhook) -> Void = { _ in }) {
+    public init(
+        client: HTTPClient,
+        options: Options = Options(),
+        onReceive: @escaping @Sendable (ReceivedWebhook) -> Void = { _ in }
+    ) {
         self.profiles = ProfileCache(client: client)
         self.options = options
         self.onReceive = onReceive
@@ -72,7 +76,12 @@ public final class ReferenceReceiver: Sendable {
             for field in request.headers { headers.append(field.name.rawName, field.value) }
             let authority = request.head.authority ?? headers["host"] ?? "localhost"
             let url = "http://\(authority)\(request.uri.string)"
-            let (status, responseBody) = await receive(method: request.method.rawValue, url: url, headers: headers, body: body)
+            let (status, responseBody) = await receive(
+                method: request.method.rawValue,
+                url: url,
+                headers: headers,
+                body: body
+            )
             return .json(responseBody, status: .init(code: status))
         }
         router.post("/", use: handler)
@@ -102,7 +111,13 @@ public final class ReferenceReceiver: Sendable {
             response = ["code": failure.reason.errorCode, "content": "\(failure.reason.rawValue): \(failure.detail)"]
         }
         let record = ReceivedWebhook(
-            method: method, url: url, headers: headers, body: body, status: status, verdict: verdict, duplicate: duplicate
+            method: method,
+            url: url,
+            headers: headers,
+            body: body,
+            status: status,
+            verdict: verdict,
+            duplicate: duplicate
         )
         log.withLock { $0.append(record) }
         onReceive(record)
@@ -110,7 +125,9 @@ public final class ReferenceReceiver: Sendable {
         return (status, [UInt8](bytes))
     }
 
-    private func verify(method: String, url: String, headers: HTTPFieldList, body: [UInt8]) async throws(SignatureFailure) -> String {
+    private func verify(method: String, url: String, headers: HTTPFieldList, body: [UInt8])
+        async throws(SignatureFailure) -> String
+    {
         let target: RequestTarget
         do {
             target = try RequestTarget(url)
@@ -149,7 +166,10 @@ public final class ReferenceReceiver: Sendable {
             throw SignatureFailure(.invalidProfileURL, "UCP-Agent profile \(url) is not HTTPS")
         }
         guard target.path == "/.well-known/ucp", target.query == nil else {
-            throw SignatureFailure(.invalidProfileURL, "a business profile URL must be <origin>/.well-known/ucp, got \(url)")
+            throw SignatureFailure(
+                .invalidProfileURL,
+                "a business profile URL must be <origin>/.well-known/ucp, got \(url)"
+            )
         }
         return url
     }

@@ -53,7 +53,9 @@ public final class RunningServer: Sendable {
                 task = Task {
                     do {
                         try await group.run()
-                        resume(.failure(UCPSimError(.unavailable, "server on \(host):\(port) stopped before it started")))
+                        resume(
+                            .failure(UCPSimError(.unavailable, "server on \(host):\(port) stopped before it started"))
+                        )
                     } catch {
                         resume(.failure(error))
                         throw error

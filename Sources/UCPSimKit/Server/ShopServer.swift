@@ -16,15 +16,19 @@ public struct ShopServer: Sendable {
     /// Registers the shop's routes on `router`.
     public func addRoutes(to router: Router<BasicRequestContext>) {
         let profileBytes = profile.json()
-        let etag = "\"" + DigestAlgorithm.sha256.hash(profileBytes).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
+        let etag =
+            "\"" + DigestAlgorithm.sha256.hash(profileBytes).prefix(12).map { String(format: "%02x", $0) }.joined()
+            + "\""
         let maxAge = profileMaxAge
         router.get("/.well-known/ucp") { request, _ -> Response in
             var headers: HTTPFields = [:]
             headers[.cacheControl] = "public, max-age=\(maxAge)"
             headers[.eTag] = etag
-            if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: {
-                $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*"
-            }) {
+            if let match = request.headers[.ifNoneMatch],
+                match.split(separator: ",").contains(where: {
+                    $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*"
+                })
+            {
                 return Response(status: .notModified, headers: headers)
             }
             return .json(profileBytes, headers: headers)

@@ -57,7 +57,11 @@ public final class Shop: Sendable {
         ShopServer(profile: profile, orders: orders).addRoutes(to: shopRouter)
         profileBox.set(shopRouter.buildResponder())
         let client = HTTPClient(workers: 4, options: clientOptions)
-        let sender = WebhookSender(client: client, signer: MessageSigner(key: keys.active), profileURL: profile.profileURL)
+        let sender = WebhookSender(
+            client: client,
+            signer: MessageSigner(key: keys.active),
+            profileURL: profile.profileURL
+        )
         return Shop(keyRing: keys, profile: profile, orders: orders, server: server, sender: sender, client: client)
     }
 

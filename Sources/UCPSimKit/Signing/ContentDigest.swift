@@ -17,7 +17,8 @@ public enum ContentDigest {
         public var description: String {
             switch self {
             case .unparseable: "Content-Digest is not an RFC 8941 dictionary of byte sequences"
-            case .noSupportedAlgorithm(let names): "Content-Digest has no sha-256 or sha-512 member (\(names.joined(separator: ", ")))"
+            case .noSupportedAlgorithm(let names):
+                "Content-Digest has no sha-256 or sha-512 member (\(names.joined(separator: ", ")))"
             case .mismatch(let algorithm): "the \(algorithm) digest does not match the body bytes"
             }
         }

@@ -7,12 +7,15 @@ import RawStructuredFieldValues
 /// enforce coverage, check `Content-Digest`, rebuild the base and verify. Profile fetching is the caller's job.
 public struct MessageVerifier: Sendable {
     /// Headers that, when present, must be covered. UCP's closed set, plus the webhook headers ucpsim also binds.
-    public var requiredHeaderCoverage = ["ucp-agent", "idempotency-key", "signature-agent", "webhook-id", "webhook-timestamp"]
+    public var requiredHeaderCoverage = [
+        "ucp-agent", "idempotency-key", "signature-agent", "webhook-id", "webhook-timestamp",
+    ]
 
     public init() {}
 
     /// The `Signature-Input` parameters of the first signature, for key lookup before verification.
-    public func parameters(of message: SignableMessage) throws(SignatureFailure) -> (label: String, SignatureParameters) {
+    public func parameters(of message: SignableMessage) throws(SignatureFailure) -> (label: String, SignatureParameters)
+    {
         guard let inputHeader = message.headers["signature-input"] else {
             throw SignatureFailure(.signatureMissing, "no Signature-Input header")
         }
@@ -67,19 +70,26 @@ public struct MessageVerifier: Sendable {
         let base = try message.signatureBase(parameters)
         let signature = try signatureBytes(message, label: label)
         guard publicKey.verify(signature: signature, message: Array(base.utf8)) else {
-            throw SignatureFailure(.signatureInvalid, "signature does not verify with key \(keyID) (\(publicKey.algorithm.jwsName))")
+            throw SignatureFailure(
+                .signatureInvalid,
+                "signature does not verify with key \(keyID) (\(publicKey.algorithm.jwsName))"
+            )
         }
         return keyID
     }
 
-    private func checkCoverage(_ components: [String], message: SignableMessage, hasBody: Bool) throws(SignatureFailure) {
+    private func checkCoverage(_ components: [String], message: SignableMessage, hasBody: Bool) throws(SignatureFailure)
+    {
         var required = ["@method", "@authority", "@path"]
         if message.target.query != nil { required.append("@query") }
         if hasBody { required += ["content-digest", "content-type"] }
         required += requiredHeaderCoverage.filter { message.headers[$0] != nil }
         let missing = required.filter { !components.contains($0) }
         guard missing.isEmpty else {
-            throw SignatureFailure(.coverageInsufficient, "the signature does not cover \(missing.joined(separator: ", "))")
+            throw SignatureFailure(
+                .coverageInsufficient,
+                "the signature does not cover \(missing.joined(separator: ", "))"
+            )
         }
     }
 

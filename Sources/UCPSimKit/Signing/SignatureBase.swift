@@ -36,7 +36,10 @@ public struct SignableMessage: Sendable {
                 throw SignatureFailure(.signatureInvalid, "component \"\(component)\" is not lowercase")
             }
             guard let value = componentValue(component) else {
-                throw SignatureFailure(.signatureInvalid, "covered component \"\(component)\" is absent from the message")
+                throw SignatureFailure(
+                    .signatureInvalid,
+                    "covered component \"\(component)\" is absent from the message"
+                )
             }
             lines.append("\"\(component)\": \(value)")
         }

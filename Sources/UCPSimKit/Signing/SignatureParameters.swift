@@ -36,7 +36,9 @@ public struct SignatureParameters: Sendable, Equatable {
     var innerList: InnerList {
         var list = BareInnerList()
         for component in components {
-            list.append(Item(bareItem: RFC9651BareItem.string(component), parameters: OrderedMap<String, RFC9651BareItem>()))
+            list.append(
+                Item(bareItem: RFC9651BareItem.string(component), parameters: OrderedMap<String, RFC9651BareItem>())
+            )
         }
         var parameters = OrderedMap<String, RFC9651BareItem>()
         if let created { parameters["created"] = .integer(created) }

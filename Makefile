@@ -1,0 +1,47 @@
+# ucpsim — `make help` lists the targets.
+SWIFT ?= swift
+PYTHON ?= python3
+APT_PACKAGES := libssl-dev libcurl4-openssl-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BIN := .build/debug/ucpsim
+
+.DEFAULT_GOAL := help
+.PHONY: help deps pydeps build run test ci format lint clean bench
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+deps: ## Install the system packages (libssl-dev, libcurl4-openssl-dev) when missing
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+pydeps: ## Install the Python tools the tests use (independent verifier, schema validator)
+	@$(PYTHON) -c "import http_message_signatures, jsonschema, referencing" 2>/dev/null || \
+		$(PYTHON) -m pip install -q --disable-pip-version-check -r Tests/tools/requirements.txt
+
+build: deps ## Build ucpsim (debug)
+	$(SWIFT) build
+
+run: build ## Set up, build and run the demo: a shop, the reference receiver, one verified webhook
+	$(BIN) demo
+
+test: build pydeps ## Set up, build and run the tests
+	$(SWIFT) test
+
+ci: ## What CI runs: the tests, with the UCP schemas required
+	UCPSIM_REQUIRE_SCHEMAS=1 $(MAKE) test
+
+format: ## Format the Swift sources in place
+	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
+
+lint: ## Check formatting
+	$(SWIFT) format lint --recursive Package.swift Sources Tests
+
+bench: ## Benchmarks (not yet: see the open delivery-engine issue)
+	@echo "make bench: no benchmark yet (the delivery engine issue adds it)"; exit 1
+
+clean: ## Remove build products
+	rm -rf .build

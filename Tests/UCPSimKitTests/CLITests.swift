@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+@testable import UCPSimKit
+
+/// Runs the built `ucpsim` binary and checks stdout, stderr and the exit status.
+@Suite struct CLITests {
+    static var binary: String {
+        for configuration in ["debug", "release"] {
+            let path = TestSupport.path(".build/\(configuration)/ucpsim")
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return TestSupport.path(".build/debug/ucpsim")
+    }
+
+    @Test func demoShowsAVerifiedDelivery() throws {
+        let result = try TestSupport.run(Self.binary, ["demo"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("receiver: verified"))
+        #expect(result.stdout.contains("ok: the reference receiver verified the signed webhook"))
+    }
+
+    struct BadInput: Sendable, CustomTestStringConvertible {
+        let arguments: [String]
+        let status: Int32
+        let message: String
+        var testDescription: String { arguments.joined(separator: " ") }
+    }
+
+    static let fixture = "fixtures/order-created.json"
+
+    @Test(arguments: [
+        BadInput(
+            arguments: ["send", "Package.swift", "--webhook-url", "http://127.0.0.1:9/h"],
+            status: 65,
+            message: "is not JSON"
+        ),
+        BadInput(
+            arguments: ["send", "Tests/tools/example-error.json", "--webhook-url", "http://127.0.0.1:9/h"],
+            status: 65,
+            message: "is not an order: missing"
+        ),
+        BadInput(
+            arguments: ["send", "missing.json", "--webhook-url", "http://127.0.0.1:9/h"],
+            status: 66,
+            message: "cannot read missing.json"
+        ),
+        BadInput(
+            arguments: ["send", fixture, "--webhook-url", "gopher://x/"],
+            status: 64,
+            message: "unsupported scheme"
+        ),
+        BadInput(arguments: ["send", fixture, "--webhook-url", "not a url"], status: 64, message: "malformed URL"),
+        BadInput(
+            arguments: ["send", fixture, "--webhook-url", "http://127.0.0.1:9/h", "--keys", "/nonexistent"],
+            status: 66,
+            message: "does not exist"
+        ),
+        BadInput(
+            arguments: ["send", fixture, "--webhook-url", "http://127.0.0.1:9/h"],
+            status: 69,
+            message: "unreachable"
+        ),
+        BadInput(arguments: ["keys", "generate", "--alg", "rsa", "--out", "/tmp"], status: 64, message: "rsa"),
+    ])
+    func badInputGetsOneLineAndADocumentedExitCode(_ input: BadInput) throws {
+        let result = try TestSupport.run(Self.binary, input.arguments)
+        #expect(result.status == input.status, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains(input.message), "stderr: \(result.stderr)")
+        #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump"))
+    }
+
+    @Test func malformedAndWrongTypeKeysAreRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-keys-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Data("-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n".utf8).write(
+            to: dir.appendingPathComponent("bad.pem")
+        )
+        let malformed = try TestSupport.run(
+            Self.binary,
+            ["send", Self.fixture, "--webhook-url", "http://127.0.0.1:9/h", "--keys", dir.path]
+        )
+        #expect(malformed.status == 78)
+        #expect(malformed.stderr.contains("bad.pem"))
+
+        // An X25519 key is valid PEM but cannot sign.
+        let x25519 = dir.deletingLastPathComponent().appendingPathComponent("ucpsim-x-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: x25519, withIntermediateDirectories: true)
+        try Data(
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VuBCIEIEAxk+5n3xYGzZzTdW1JYqYb8ZlZ0mW2PbZ8mYyHq0x4\n-----END PRIVATE KEY-----\n"
+                .utf8
+        )
+        .write(to: x25519.appendingPathComponent("x.pem"))
+        let wrongType = try TestSupport.run(
+            Self.binary,
+            ["send", Self.fixture, "--webhook-url", "http://127.0.0.1:9/h", "--keys", x25519.path]
+        )
+        #expect(wrongType.status == 78)
+        #expect(wrongType.stderr.contains("unsupported key type"))
+    }
+
+    @Test func generatedKeysArePrivateFilesAndRotateByNewest() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-gen-\(UUID().uuidString)").path
+        let first = try TestSupport.run(
+            Self.binary,
+            ["keys", "generate", "--alg", "es256", "--out", dir, "--kid", "old"]
+        )
+        #expect(first.status == 0, "\(first.stderr)")
+        let jwk = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: String]
+        #expect(jwk?["kid"] == "old" && jwk?["crv"] == "P-256" && jwk?["d"] == nil)
+        let mode = try FileManager.default.attributesOfItem(atPath: "\(dir)/old.pem")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        Thread.sleep(forTimeInterval: 1.1)
+        let second = try TestSupport.run(
+            Self.binary,
+            ["keys", "generate", "--alg", "ed25519", "--out", dir, "--kid", "new"]
+        )
+        #expect(second.status == 0)
+        let again = try TestSupport.run(Self.binary, ["keys", "generate", "--out", dir, "--kid", "new"])
+        #expect(again.status == 73)
+        let ring = try KeyRing.load(directory: dir)
+        #expect(ring.keys.map(\.kid) == ["old", "new"])
+        #expect(ring.active.kid == "new")
+        #expect(try KeyRing.load(directory: dir, signWith: "old").active.kid == "old")
+    }
+
+    @Test func sendToTheReferenceReceiverExitsZeroAndVerbosePrintsTheSignedHeaders() async throws {
+        let (receiver, server, client) = try await TestSupport.startReceiver()
+        let result = try TestSupport.run(
+            Self.binary,
+            ["send", Self.fixture, "--webhook-url", "\(server.baseURL)/hook", "--verbose"]
+        )
+        await server.stop()
+        client.shutdown()
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("delivered  HTTP 200"))
+        #expect(result.stdout.contains("> Signature-Input: sig1=("))
+        #expect(result.stderr.contains("ephemeral ES256 key"))
+        #expect(receiver.received.count == 1)
+    }
+}

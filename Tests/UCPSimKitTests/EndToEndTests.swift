@@ -1,0 +1,161 @@
+import Foundation
+import Testing
+@testable import UCPSimKit
+
+/// Real HTTP over loopback: a running shop, the reference receiver, libcurl in between.
+@Suite struct EndToEndTests {
+    @Test func signedDeliveryIsVerifiedByTheReferenceReceiver() async throws {
+        let (receiver, receiverServer, receiverClient) = try await TestSupport.startReceiver()
+        let shop = try await Shop.start(keys: try KeyRing.ephemeral(), logger: TestSupport.quietLogger)
+        let document = try OrderDocument.load(path: TestSupport.path("fixtures/order-created.json"))
+        let target = try RequestTarget("\(receiverServer.baseURL)/webhooks/ucp/orders?tenant=a")
+        let attempt = try await shop.send(document, to: target)
+        await shop.stop()
+        await receiverServer.stop()
+        receiverClient.shutdown()
+
+        #expect(attempt.accepted)
+        let record = try #require(receiver.received.last)
+        #expect(record.status == 200)
+        #expect(try record.verdict.get() == shop.keyRing.active.kid)
+        #expect(record.body == document.bytes, "the body arrives byte-identical")
+        #expect(record.headers["webhook-id"] == attempt.event.webhookID)
+        #expect(UUID(uuidString: attempt.event.webhookID) != nil)
+        #expect(record.headers["content-type"] == "application/json")
+        #expect(record.headers["signature-input"]?.contains("\"@query\"") == true)
+        #expect(record.headers["signature-input"]?.contains("alg=") == false)
+    }
+
+    @Test func tamperedBodyIsRejectedWithDigestMismatch() async throws {
+        let (receiver, receiverServer, receiverClient) = try await TestSupport.startReceiver()
+        let shop = try await Shop.start(keys: try KeyRing.ephemeral(), logger: TestSupport.quietLogger)
+        let document = try OrderDocument.load(path: TestSupport.path("fixtures/order-created.json"))
+        let target = try RequestTarget("\(receiverServer.baseURL)/hook")
+        let event = WebhookEvent(timestamp: 1_775_913_000, orderID: document.id, body: document.bytes)
+        var request = try shop.sender.signedRequest(
+            for: event,
+            to: target,
+            created: Int64(Date().timeIntervalSince1970)
+        )
+        request.body = Array(
+            String(decoding: document.bytes, as: UTF8.self).replacingOccurrences(of: "2800", with: "0001").utf8
+        )
+        let response = try await shop.client.send(request)
+        await shop.stop()
+        await receiverServer.stop()
+        receiverClient.shutdown()
+
+        #expect(response.status == 400)
+        let body = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: String]
+        #expect(body?["code"] == "digest_mismatch")
+        #expect(receiver.received.last?.verdict.failureReason == .digestMismatch)
+    }
+
+    @Test func unpublishedKeyIsRejectedAndRotationIsPickedUp() async throws {
+        let (receiver, receiverServer, receiverClient) = try await TestSupport.startReceiver()
+        let published = try SigningKey.generate(.es256, kid: "published")
+        let shop = try await Shop.start(keys: try KeyRing(keys: [published]), logger: TestSupport.quietLogger)
+        let target = try RequestTarget("\(receiverServer.baseURL)/hook")
+        let document = try OrderDocument.load(path: TestSupport.path("fixtures/order-created.json"))
+
+        let first = try await shop.send(document, to: target)
+        #expect(first.accepted)
+
+        // A key the profile does not publish, same UCP-Agent: key_not_found (after one refetch of the profile).
+        let rogue = WebhookSender(
+            client: shop.client,
+            signer: MessageSigner(key: try SigningKey.generate(.es256, kid: "rogue")),
+            profileURL: shop.profile.profileURL
+        )
+        let event = WebhookEvent(timestamp: 1, orderID: document.id, body: document.bytes)
+        let rejected = try await rogue.deliver(event, to: target)
+        #expect(!rejected.accepted)
+        #expect(receiver.received.last?.verdict.failureReason == .keyNotFound)
+        #expect(receiver.received.last?.status == 401)
+        await shop.stop()
+
+        // A second shop on another port publishes a new key: the receiver fetches its profile and accepts.
+        let rotated = try await Shop.start(
+            keys: try KeyRing(keys: [published, try SigningKey.generate(.ed25519, kid: "next")]),
+            logger: TestSupport.quietLogger
+        )
+        let afterRotation = try await rotated.send(document, to: target)
+        await rotated.stop()
+        await receiverServer.stop()
+        receiverClient.shutdown()
+        #expect(afterRotation.accepted)
+        #expect(try receiver.received.last?.verdict.get() == "next")
+    }
+
+    @Test func servedProfilePublishesKeysUnderBothNamesWithCachingHeaders() async throws {
+        let ring = try KeyRing(keys: [
+            try SigningKey.generate(.es256, kid: "a"), try SigningKey.generate(.es384, kid: "b"),
+        ])
+        let shop = try await Shop.start(keys: ring, logger: TestSupport.quietLogger)
+        let response = try await shop.client.send(OutgoingRequest(method: "GET", url: shop.profile.profileURL))
+        let etag = try #require(response.headers["etag"])
+        var conditional = OutgoingRequest(method: "GET", url: shop.profile.profileURL)
+        conditional.headers.append("If-None-Match", etag)
+        let notModified = try await shop.client.send(conditional)
+        let order = try await shop.client.send(
+            OutgoingRequest(method: "GET", url: "\(shop.server.baseURL)/orders/ord_missing")
+        )
+        await shop.stop()
+
+        #expect(response.status == 200)
+        #expect(response.headers["content-type"] == "application/json")
+        #expect(response.headers["cache-control"] == "public, max-age=300")
+        #expect(notModified.status == 304)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+        let keys = try #require(json["keys"] as? [[String: Any]])
+        let signingKeys = try #require(json["signing_keys"] as? [[String: Any]])
+        #expect(keys.map { $0["kid"] as? String } == ["a", "b"])
+        #expect(signingKeys.count == 2)
+        #expect(!keys.contains { $0["d"] != nil })
+        let ucp = try #require(json["ucp"] as? [String: Any])
+        #expect(ucp["version"] as? String == "2026-04-08")
+        #expect(FetchedProfile(json: response.body)?.keys.count == 2)
+        let error = try JSONSerialization.jsonObject(with: Data(order.body)) as? [String: Any]
+        #expect((error?["messages"] as? [[String: Any]])?.first?["code"] as? String == "not_found")
+    }
+
+    @Test func ordersAreServedAfterTheyAreSent() async throws {
+        let (_, receiverServer, receiverClient) = try await TestSupport.startReceiver()
+        let shop = try await Shop.start(keys: try KeyRing.ephemeral(), logger: TestSupport.quietLogger)
+        let document = try OrderDocument.load(path: TestSupport.path("fixtures/order-created.json"))
+        _ = try await shop.send(document, to: try RequestTarget("\(receiverServer.baseURL)/hook"))
+        let fetched = try await shop.client.send(
+            OutgoingRequest(method: "GET", url: "\(shop.server.baseURL)/orders/\(document.id)")
+        )
+        await shop.stop()
+        await receiverServer.stop()
+        receiverClient.shutdown()
+        #expect(fetched.status == 200)
+        #expect(fetched.body == document.bytes)
+    }
+
+    @Test func unreachableReceiverIsATransportErrorNotACrash() async throws {
+        let shop = try await Shop.start(keys: try KeyRing.ephemeral(), logger: TestSupport.quietLogger)
+        // Bind and close a port so nothing listens on it.
+        let closed = try await TestSupport.startReceiver()
+        let url = "\(closed.1.baseURL)/hook"
+        await closed.1.stop()
+        closed.2.shutdown()
+        let document = try OrderDocument.load(path: TestSupport.path("fixtures/order-created.json"))
+        let attempt = try await shop.send(document, to: try RequestTarget(url))
+        await shop.stop()
+        #expect(!attempt.accepted)
+        guard case .failure(let error) = attempt.outcome else {
+            Issue.record("expected a transport failure")
+            return
+        }
+        #expect(error.kind == .connectionFailed)
+    }
+}
+
+extension Result where Failure == SignatureFailure {
+    var failureReason: SignatureFailure.Reason? {
+        if case .failure(let failure) = self { return failure.reason }
+        return nil
+    }
+}
