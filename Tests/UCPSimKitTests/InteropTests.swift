@@ -43,10 +43,10 @@ import Testing
     }
 
     /// Runs the schema validator; exit 3 means the schemas are absent, which only a local run may tolerate.
-    func validate(kind: String, bytes: [UInt8]) throws {
+    func validate(kind: String, bytes: [UInt8], extraArguments: [String] = []) throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString).json")
         try Data(bytes).write(to: file)
-        let result = try TestSupport.run(TestSupport.python, [Self.validator, "--kind", kind, file.path])
+        let result = try TestSupport.run(TestSupport.python, [Self.validator, "--kind", kind] + extraArguments + [file.path])
         if result.status == 3, ProcessInfo.processInfo.environment["UCPSIM_REQUIRE_SCHEMAS"] != "1" {
             print(
                 "WARNING: UCP schemas not found; schema validation SKIPPED (\(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))"
@@ -54,6 +54,12 @@ import Testing
             return
         }
         #expect(result.status == 0, "\(kind) failed schema validation:\n\(result.stdout)\(result.stderr)")
+    }
+
+    /// Validates many documents in one validator run (`--many`: a JSON array).
+    func validateMany(kind: String, documents: [[UInt8]]) throws {
+        let joined = "[" + documents.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",") + "]"
+        try validate(kind: kind, bytes: Array(joined.utf8), extraArguments: ["--many"])
     }
 
     @Test func servedProfileIsValidUnderBothSchemaSets() async throws {
