@@ -1,0 +1,135 @@
+import Foundation
+import Yams
+
+/// What a delivery must get back.
+public struct DeliveryExpectation: Sendable, Equatable, CustomStringConvertible {
+    /// `2` for 2xx, `4` for 4xx, …; or an exact status.
+    public enum Status: Sendable, Equatable {
+        case statusClass(Int)
+        case exact(Int)
+    }
+
+    public var status: Status
+    /// Attempts the delivery must have taken, when given.
+    public var attempts: Int?
+
+    public static let accepted = DeliveryExpectation(status: .statusClass(2), attempts: nil)
+
+    public func matches(status code: Int?, attempts count: Int) -> Bool {
+        if let attempts, attempts != count { return false }
+        guard let code else { return false }
+        switch status {
+        case .statusClass(let first): return code / 100 == first
+        case .exact(let exact): return code == exact
+        }
+    }
+
+    public var description: String {
+        let status: String =
+            switch self.status {
+            case .statusClass(let first): "\(first)xx"
+            case .exact(let exact): String(exact)
+            }
+        return attempts.map { "\(status) in \($0) attempt(s)" } ?? status
+    }
+}
+
+/// A scenario file: orders to create and the steps that move them, each delivery with an expectation.
+public struct Scenario: Sendable {
+    public enum Action: Sendable, Equatable {
+        /// Move the scenario clock forward.
+        case advance(TimeInterval)
+        /// Place orders: their "order created" webhook.
+        case place
+        /// Apply a transition.
+        case transition(OrderTransition)
+    }
+
+    public struct Step: Sendable {
+        /// 1-based position in `steps`.
+        public let number: Int
+        /// Line in the file.
+        public let line: Int
+        public let action: Action
+        /// The orders it applies to (empty for `advance`).
+        public let orders: [String]
+        public let expectation: DeliveryExpectation
+    }
+
+    public let name: String
+    public let file: String
+    public let orders: [OrderSpec]
+    public let steps: [Step]
+
+    /// Loads and checks a scenario file, including a dry run of every transition.
+    public static func load(path: String) throws(UCPSimError) -> Scenario {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UCPSimError(.noInput, "cannot read scenario \(path)")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    /// Parses scenario text; errors carry file, line and step.
+    public static func parse(_ text: String, file: String) throws(UCPSimError) -> Scenario {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else { throw ScenarioParser.Failure(line: 1, message: "the file is empty") }
+            root = node
+        } catch let failure as ScenarioParser.Failure {
+            throw UCPSimError(.dataError, "\(file):\(failure.line): \(failure.message)")
+        } catch let error as YamlError {
+            throw UCPSimError(.dataError, "\(file): not valid YAML: \(Self.describe(error))")
+        } catch {
+            throw UCPSimError(.dataError, "\(file): not valid YAML: \(error)")
+        }
+        do {
+            let scenario = try ScenarioParser(file: file).scenario(root)
+            try scenario.dryRun()
+            return scenario
+        } catch let failure as ScenarioParser.Failure {
+            let step = failure.step.map { " step \($0):" } ?? ""
+            throw UCPSimError(.dataError, "\(file):\(failure.line):\(step) \(failure.message)")
+        } catch {
+            throw UCPSimError(.dataError, "\(file): \(error)")
+        }
+    }
+
+    /// Applies every step to fresh state machines, so an invalid transition is found before anything is sent.
+    func dryRun() throws {
+        var machines: [String: OrderStateMachine] = [:]
+        var clock = Date(timeIntervalSince1970: 1_775_913_000)
+        let specs = Dictionary(uniqueKeysWithValues: orders.map { ($0.id, $0) })
+        for step in steps {
+            switch step.action {
+            case .advance(let seconds):
+                clock += seconds
+            case .place:
+                for id in step.orders {
+                    guard machines[id] == nil else {
+                        throw ScenarioParser.Failure(line: step.line, step: step.number, message: "order \(id) is already placed")
+                    }
+                    do {
+                        machines[id] = try OrderStateMachine(spec: specs[id]!, at: clock, shopBaseURL: "http://shop.invalid")
+                    } catch {
+                        throw ScenarioParser.Failure(line: step.line, step: step.number, message: error.description)
+                    }
+                }
+            case .transition(let transition):
+                for id in step.orders {
+                    guard machines[id] != nil else {
+                        throw ScenarioParser.Failure(line: step.line, step: step.number, message: "order \(id) is not placed yet (add a `place` step)")
+                    }
+                    do {
+                        try machines[id]!.apply(transition, at: clock)
+                    } catch {
+                        throw ScenarioParser.Failure(line: step.line, step: step.number, message: error.description)
+                    }
+                }
+            }
+        }
+    }
+
+    private static func describe(_ error: YamlError) -> String {
+        "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+    }
+}

@@ -1,0 +1,224 @@
+import Foundation
+import Yams
+
+/// Reads the YAML node tree of a scenario, keeping line numbers for errors.
+struct ScenarioParser {
+    struct Failure: Error {
+        let line: Int
+        var step: Int? = nil
+        let message: String
+    }
+
+    let file: String
+
+    private static let actionKeys = ["place", "advance"] + OrderTransition.names
+    private static let stepParameters: Set<String> = [
+        "expect", "lines", "carrier", "tracking_number", "tracking_url", "shipment", "adjustment", "amount", "completed",
+    ]
+
+    func scenario(_ root: Node) throws(Failure) -> Scenario {
+        guard let mapping = root.mapping else { throw Failure(line: line(root), message: "the top level must be a mapping with `orders` and `steps`") }
+        try checkKeys(mapping, allowed: ["name", "orders", "steps"], at: root)
+        let name = root["name"]?.string ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        guard let ordersNode = root["orders"], let orderList = ordersNode.sequence, !orderList.isEmpty else {
+            throw Failure(line: line(root), message: "`orders` must be a non-empty list")
+        }
+        var specs: [OrderSpec] = []
+        var groups: [String: [String]] = [:]
+        for node in orderList {
+            let (id, expanded) = try orders(node)
+            guard groups[id] == nil, !specs.contains(where: { spec in expanded.contains { $0.id == spec.id } }) else {
+                throw Failure(line: line(node), message: "order id \(id) is used twice")
+            }
+            groups[id] = expanded.map(\.id)
+            specs += expanded
+        }
+        guard let stepsNode = root["steps"], let stepList = stepsNode.sequence, !stepList.isEmpty else {
+            throw Failure(line: line(root), message: "`steps` must be a non-empty list")
+        }
+        var steps: [Scenario.Step] = []
+        for (index, node) in stepList.enumerated() {
+            do {
+                steps.append(try step(node, number: index + 1, groups: groups, all: specs.map(\.id)))
+            } catch var failure {
+                failure.step = index + 1
+                throw failure
+            }
+        }
+        return Scenario(name: name, file: file, orders: specs, steps: steps)
+    }
+
+    private func orders(_ node: Node) throws(Failure) -> (String, [OrderSpec]) {
+        guard let mapping = node.mapping else { throw Failure(line: line(node), message: "each order must be a mapping") }
+        try checkKeys(mapping, allowed: ["id", "currency", "shipping", "count", "label", "items", "destination"], at: node)
+        let id = try string(node, "id")
+        guard let items = node["items"]?.sequence, !items.isEmpty else {
+            throw Failure(line: line(node), message: "order \(id): `items` must be a non-empty list")
+        }
+        var lines: [OrderSpec.Line] = []
+        for item in items {
+            guard let itemMap = item.mapping else { throw Failure(line: line(item), message: "each item must be a mapping") }
+            try checkKeys(itemMap, allowed: ["id", "sku", "title", "price", "quantity"], at: item)
+            let sku = try string(item, "sku")
+            lines.append(
+                .init(
+                    id: item["id"]?.string, sku: sku, title: item["title"]?.string ?? sku,
+                    price: try integer(item, "price"), quantity: try integer(item, "quantity", default: 1)
+                )
+            )
+        }
+        var destination = OrderSpec.defaultDestination
+        if let node = node["destination"] {
+            guard node.mapping != nil else { throw Failure(line: line(node), message: "`destination` must be a mapping") }
+            destination = .init(
+                streetAddress: node["street_address"]?.string, addressLocality: node["address_locality"]?.string,
+                addressRegion: node["address_region"]?.string, postalCode: node["postal_code"]?.string,
+                addressCountry: node["address_country"]?.string
+            )
+        }
+        let spec = OrderSpec(
+            id: id, label: node["label"]?.string, currency: node["currency"]?.string ?? "USD", lines: lines,
+            destination: destination, shipping: try integer(node, "shipping", default: 0)
+        )
+        let count = try integer(node, "count", default: 0)
+        guard count > 0 else { return (id, [spec]) }
+        guard count <= 100_000 else { throw Failure(line: line(node), message: "count \(count) is more than 100000") }
+        return (id, (1...count).map { index in
+            var copy = spec
+            copy.id = "\(id)_\(String(format: "%03d", index))"
+            return copy
+        })
+    }
+
+    private func step(_ node: Node, number: Int, groups: [String: [String]], all: [String]) throws(Failure) -> Scenario.Step {
+        guard let mapping = node.mapping else { throw Failure(line: line(node), message: "a step must be a mapping") }
+        let actions = mapping.keys.compactMap(\.string).filter { Self.actionKeys.contains($0) }
+        guard actions.count == 1, let action = actions.first, let value = node[action] else {
+            let unknown = mapping.keys.compactMap(\.string).filter { !Self.actionKeys.contains($0) && !Self.stepParameters.contains($0) }
+            let hint = unknown.isEmpty ? "" : " (unknown: \(unknown.joined(separator: ", ")))"
+            throw Failure(
+                line: line(node),
+                message: "a step needs exactly one action: place, advance or a transition (\(OrderTransition.names.joined(separator: ", ")))\(hint)"
+            )
+        }
+        try checkKeys(mapping, allowed: Self.stepParameters.union([action]), at: node)
+        if action == "advance" {
+            return .init(number: number, line: line(node), action: .advance(try duration(value)), orders: [], expectation: .accepted)
+        }
+        let orders = try selector(value, groups: groups, all: all)
+        let expectation = try node["expect"].map { node throws(Failure) in try self.expectation(node) } ?? .accepted
+        let result: Scenario.Action = action == "place" ? .place : .transition(try transition(action, node))
+        return .init(number: number, line: line(node), action: result, orders: orders, expectation: expectation)
+    }
+
+    private func transition(_ name: String, _ node: Node) throws(Failure) -> OrderTransition {
+        let shipment = node["shipment"]?.string
+        let adjustment = node["adjustment"]?.string
+        switch name {
+        case "process": return .process
+        case "ship":
+            return .ship(
+                lines: try lines(node["lines"]), carrier: node["carrier"]?.string,
+                trackingNumber: node["tracking_number"]?.string, trackingURL: node["tracking_url"]?.string
+            )
+        case "in_transit": return .inTransit(shipment: shipment)
+        case "deliver": return .deliver(shipment: shipment)
+        case "failed_attempt": return .failedAttempt(shipment: shipment)
+        case "undeliverable": return .undeliverable(shipment: shipment)
+        case "returned_to_sender": return .returnedToSender(shipment: shipment)
+        case "cancel": return .cancel(lines: try lines(node["lines"]))
+        case "return":
+            guard let lines = try lines(node["lines"]) else { throw Failure(line: line(node), message: "`return` needs `lines`") }
+            return .requestReturn(lines: lines)
+        case "complete_return": return .completeReturn(adjustment: adjustment)
+        case "refund":
+            let amount: Int? = node["amount"] == nil ? nil : try integer(node, "amount")
+            return .refund(amount: amount, completed: node["completed"]?.bool ?? true)
+        case "complete_refund": return .completeRefund(adjustment: adjustment)
+        case "fail_refund": return .failRefund(adjustment: adjustment)
+        case "credit": return .credit(amount: try integer(node, "amount"))
+        default: return .priceAdjustment(amount: try integer(node, "amount"))
+        }
+    }
+
+    private func lines(_ node: Node?) throws(Failure) -> [Order.LineQuantity]? {
+        guard let node else { return nil }
+        guard let list = node.sequence else { throw Failure(line: line(node), message: "`lines` must be a list of {id, quantity}") }
+        var result: [Order.LineQuantity] = []
+        for entry in list {
+            guard entry.mapping != nil else { throw Failure(line: line(entry), message: "`lines` entries are {id, quantity}") }
+            result.append(.init(id: try string(entry, "id"), quantity: try integer(entry, "quantity", default: 1)))
+        }
+        return result
+    }
+
+    private func selector(_ node: Node, groups: [String: [String]], all: [String]) throws(Failure) -> [String] {
+        let names = node.sequence?.compactMap(\.string) ?? node.string.map { [$0] } ?? []
+        guard !names.isEmpty else { throw Failure(line: line(node), message: "name the order(s): an id, a list of ids, or `all`") }
+        var ids: [String] = []
+        for name in names {
+            if name == "all" {
+                ids += all
+            } else if let group = groups[name] {
+                ids += group
+            } else if all.contains(name) {
+                ids.append(name)
+            } else {
+                throw Failure(line: line(node), message: "unknown order \(name) (declared: \(groups.keys.sorted().joined(separator: ", ")))")
+            }
+        }
+        return ids
+    }
+
+    private func expectation(_ node: Node) throws(Failure) -> DeliveryExpectation {
+        if node.mapping != nil {
+            let status = try node["status"].map { node throws(Failure) in try self.status(node) } ?? .statusClass(2)
+            let attempts: Int? = node["attempts"] == nil ? nil : try integer(node, "attempts")
+            return .init(status: status, attempts: attempts)
+        }
+        return .init(status: try status(node), attempts: nil)
+    }
+
+    private func status(_ node: Node) throws(Failure) -> DeliveryExpectation.Status {
+        let text = node.string?.lowercased() ?? ""
+        if text.count == 3, text.hasSuffix("xx"), let first = Int(text.prefix(1)), (1...5).contains(first) { return .statusClass(first) }
+        if let exact = Int(text), (100...599).contains(exact) { return .exact(exact) }
+        throw Failure(line: line(node), message: "expect: \"\(text)\" is not a status (2xx, 4xx, 5xx or e.g. 401)")
+    }
+
+    private func duration(_ node: Node) throws(Failure) -> TimeInterval {
+        let text = node.string ?? ""
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()), value >= 0 { return value * factor }
+        if let seconds = Double(text), seconds >= 0 { return seconds }
+        throw Failure(line: line(node), message: "advance: \"\(text)\" is not a duration (e.g. 90s, 15m, 2h, 1d)")
+    }
+
+    private func checkKeys(_ mapping: Node.Mapping, allowed: Set<String>, at node: Node) throws(Failure) {
+        for key in mapping.keys {
+            guard let name = key.string, allowed.contains(name) else {
+                throw Failure(line: line(key), message: "unknown key `\(key.string ?? "?")` (allowed: \(allowed.sorted().joined(separator: ", ")))")
+            }
+        }
+    }
+
+    private func string(_ node: Node, _ key: String) throws(Failure) -> String {
+        guard let value = node[key]?.string, !value.isEmpty else {
+            throw Failure(line: line(node), message: "`\(key)` is required and must be a string")
+        }
+        return value
+    }
+
+    private func integer(_ node: Node, _ key: String, default fallback: Int? = nil) throws(Failure) -> Int {
+        guard let value = node[key] else {
+            if let fallback { return fallback }
+            throw Failure(line: line(node), message: "`\(key)` is required and must be an integer")
+        }
+        guard let number = value.int else {
+            throw Failure(line: line(value), message: "`\(key)` must be an integer (minor units for money), got \"\(value.string ?? "?")\"")
+        }
+        return number
+    }
+
+    private func line(_ node: Node) -> Int { node.mark?.line ?? 0 }
+}

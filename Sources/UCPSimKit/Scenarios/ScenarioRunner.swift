@@ -1,0 +1,105 @@
+import Foundation
+
+/// One delivery in a scenario run, and whether it met its expectation.
+public struct StepResult: Sendable {
+    public let scenario: String
+    public let step: Int
+    public let line: Int
+    public let orderID: String
+    public let transition: String
+    public let webhookID: String
+    /// The receiver's status, nil when no response came back.
+    public let status: Int?
+    public let attempts: Int
+    public let milliseconds: Double
+    public let expectation: DeliveryExpectation
+    public let passed: Bool
+    /// The receiver's body excerpt, or the transport error.
+    public let detail: String
+    /// The event that was sent (for `--record`).
+    public let event: WebhookEvent
+
+    /// One progress line; a failure adds what was expected and what came back.
+    public var progressLine: String {
+        let status = status.map(String.init) ?? "---"
+        let verdict = passed ? "ok  " : "FAIL"
+        var text = "\(verdict) \(scenario)  step \(step)  \(orderID)  \(transition)  \(status)  attempts=\(attempts)  \(String(format: "%.1f", milliseconds)) ms"
+        if !passed { text += "\n     expected \(expectation), got \(self.status.map { "HTTP \($0)" } ?? "no response"): \(detail)" }
+        return text
+    }
+}
+
+/// Plays scenarios against a receiver through a running shop.
+public struct ScenarioRunner: Sendable {
+    public let shop: Shop
+    public let target: RequestTarget
+    /// Start of the scenario clock.
+    public let start: Date
+
+    public init(shop: Shop, target: RequestTarget, start: Date = Date()) {
+        self.shop = shop
+        self.target = target
+        self.start = start
+    }
+
+    /// Runs every step; calls `progress` after each delivery.
+    public func run(_ scenario: Scenario, progress: @Sendable (StepResult) -> Void = { _ in }) async throws -> [StepResult] {
+        var machines: [String: OrderStateMachine] = [:]
+        let specs = Dictionary(uniqueKeysWithValues: scenario.orders.map { ($0.id, $0) })
+        var clock = start
+        var results: [StepResult] = []
+        for step in scenario.steps {
+            let name: String
+            switch step.action {
+            case .advance(let seconds):
+                clock += seconds
+                continue
+            case .place:
+                name = "place"
+            case .transition(let transition):
+                name = transition.name
+            }
+            for id in step.orders {
+                let order: Order
+                do {
+                    switch step.action {
+                    case .transition(let transition):
+                        guard machines[id] != nil else { throw UCPSimError(.dataError, "order \(id) is not placed") }
+                        order = try machines[id]!.apply(transition, at: clock)
+                    default:
+                        let machine = try OrderStateMachine(
+                            spec: specs[id]!, at: clock, shopBaseURL: shop.profile.baseURL, version: shop.profile.version
+                        )
+                        machines[id] = machine
+                        order = machine.order
+                    }
+                } catch let error as TransitionError {
+                    throw UCPSimError(.dataError, "\(scenario.file):\(step.line): step \(step.number): \(error)")
+                }
+                let document = try OrderDocument(bytes: order.jsonBytes(), source: id)
+                await shop.orders.put(document)
+                let event = WebhookEvent(timestamp: Int64(clock.timeIntervalSince1970), orderID: id, body: document.bytes)
+                let attempt = try await shop.sender.deliver(event, to: target)
+                let status: Int?
+                let detail: String
+                switch attempt.outcome {
+                case .success(let response):
+                    status = response.status
+                    detail = response.bodyExcerpt()
+                case .failure(let error):
+                    status = nil
+                    detail = error.message
+                }
+                let result = StepResult(
+                    scenario: scenario.name, step: step.number, line: step.line, orderID: id, transition: name,
+                    webhookID: event.webhookID, status: status, attempts: 1, milliseconds: attempt.elapsed * 1000,
+                    expectation: step.expectation, passed: step.expectation.matches(status: status, attempts: 1),
+                    detail: detail, event: event
+                )
+                progress(result)
+                results.append(result)
+            }
+        }
+        return results
+    }
+}
