@@ -50,7 +50,7 @@ let package = Package(
         ),
         .testTarget(
             name: "UCPSimKitTests",
-            dependencies: ["UCPSimKit"]
+            dependencies: ["UCPSimKit", .product(name: "Hummingbird", package: "hummingbird")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import Testing
 @testable import UCPSimKit
 
@@ -136,5 +137,54 @@ import Testing
         #expect(result.stdout.contains("> Signature-Input: sig1=("))
         #expect(result.stderr.contains("ephemeral ES256 key"))
         #expect(receiver.received.count == 1)
+    }
+}
+
+@Suite struct RunCommandTests {
+    @Test func bundledScenariosPassAgainstTheReferenceReceiverWithAJUnitReport() throws {
+        let report = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString).xml").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: TestSupport.path("scenarios")).filter { $0.hasSuffix(".yaml") }.sorted()
+        let result = try TestSupport.run(CLITests.binary, ["run", "--report", report] + files.map { "scenarios/\($0)" })
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("0 failed"))
+        let xml = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(xml.contains("<testsuite name=\"happy-path\""))
+        #expect(xml.contains("failures=\"0\""))
+    }
+
+    @Test func aFailedExpectationExitsOneWithAReadableFailure() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString).yaml")
+        try Data("orders:\n  - id: o1\n    items: [{ sku: mug, price: 100 }]\nsteps:\n  - place: o1\n    expect: 401\n".utf8).write(to: file)
+        let result = try TestSupport.run(CLITests.binary, ["run", file.path, "--json"])
+        #expect(result.status == 1)
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let rows = json?["results"] as? [[String: Any]]
+        #expect(rows?.first?["expected"] as? String == "401" && rows?.first?["status"] as? Int == 200)
+    }
+
+    @Test func badScenarioExitsSixtyFiveAndUsageSixtyFour() throws {
+        let bad = try TestSupport.run(CLITests.binary, ["run", "Package.swift"])
+        #expect(bad.status == 65)
+        #expect(bad.stderr.contains("Package.swift"))
+        let both = try TestSupport.run(CLITests.binary, ["run", "scenarios/happy-path.yaml", "--webhook-url", "http://a/", "--platform-profile", "http://b/"])
+        #expect(both.status == 64)
+    }
+
+    /// A platform profile advertising the reference receiver: the shop discovers the webhook URL as a real one does.
+    @Test func platformProfileDiscoversTheWebhookURL() async throws {
+        let (receiver, receiverServer, receiverClient) = try await TestSupport.startReceiver()
+        let profile = """
+            {"ucp":{"version":"2026-04-08","capabilities":{"dev.ucp.shopping.order":[{"version":"2026-04-08","config":{"webhook_url":"\(receiverServer.baseURL)/platform/hooks"}}]}}}
+            """
+        let router = Router()
+        router.get("/.well-known/ucp") { _, _ in Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(string: profile))) }
+        let platform = try await RunningServer.start(router: router, host: "127.0.0.1", port: 0, logger: TestSupport.quietLogger)
+        let result = try TestSupport.run(CLITests.binary, ["run", "scenarios/happy-path.yaml", "--platform-profile", "\(platform.baseURL)/.well-known/ucp"])
+        await platform.stop()
+        await receiverServer.stop()
+        receiverClient.shutdown()
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(receiver.received.count == 5)
+        #expect(receiver.received.allSatisfy { $0.url.hasSuffix("/platform/hooks") && $0.status == 200 })
     }
 }

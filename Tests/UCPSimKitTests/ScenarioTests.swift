@@ -1,0 +1,89 @@
+import Foundation
+import Hummingbird
+import Testing
+@testable import UCPSimKit
+
+@Suite struct ScenarioTests {
+    struct BadScenario: Sendable, CustomTestStringConvertible {
+        let yaml: String
+        let message: String
+        var testDescription: String { message }
+    }
+
+    static let order = """
+        orders:
+          - id: o1
+            items:
+              - { sku: mug, price: 1500, quantity: 2 }
+        """
+
+    @Test(arguments: [
+        BadScenario(yaml: "orders: [", message: "bad.yaml: not valid YAML"),
+        BadScenario(yaml: "- 1\n- 2", message: "bad.yaml:1: the top level must be a mapping"),
+        BadScenario(yaml: order + "\nsteps:\n  - place: o1\n  - fly: o1", message: "bad.yaml:7: step 2: a step needs exactly one action"),
+        BadScenario(yaml: order + "\nsteps:\n  - place: o2", message: "bad.yaml:6: step 1: unknown order o2"),
+        BadScenario(yaml: order + "\nsteps:\n  - place: o1\n  - deliver: o1", message: "bad.yaml:7: step 2: order o1: cannot deliver: nothing has shipped yet"),
+        BadScenario(yaml: order + "\nsteps:\n  - place: o1\n  - ship: o1\n    lines: [{id: li_1, quantity: 3}]", message: "step 2: order o1: cannot ship: cannot ship 3 of li_1: only 2 unshipped"),
+        BadScenario(yaml: order + "\nsteps:\n  - place: o1\n    expect: 2yy", message: "bad.yaml:7: step 1: expect: \"2yy\" is not a status"),
+        BadScenario(yaml: order + "\nsteps:\n  - advance: soon", message: "bad.yaml:6: step 1: advance: \"soon\" is not a duration"),
+        BadScenario(yaml: "orders:\n  - id: o1\n    items:\n      - { sku: mug, price: 12.5 }\nsteps:\n  - place: o1", message: "bad.yaml:4: `price` must be an integer"),
+        BadScenario(yaml: order + "\nsteps:\n  - place: o1\n    colour: red", message: "bad.yaml:7: step 1: unknown key `colour`"),
+    ])
+    func badScenariosNameFileLineAndStep(_ bad: BadScenario) {
+        do {
+            _ = try Scenario.parse(bad.yaml, file: "bad.yaml")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.exitCode == .dataError)
+            #expect(error.message.contains(bad.message), "\(error.message)")
+        }
+    }
+
+    @Test func bundledScenariosParseAndCoverTheLifecycle() throws {
+        let directory = TestSupport.path("scenarios")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files.count >= 7)
+        var transitions = Set<String>()
+        var orders = 0
+        for file in files {
+            let scenario = try Scenario.load(path: "\(directory)/\(file)")
+            orders = max(orders, scenario.orders.count)
+            for step in scenario.steps {
+                if case .transition(let transition) = step.action { transitions.insert(transition.name) }
+            }
+        }
+        #expect(orders >= 50, "the batch scenario has at least 50 orders")
+        #expect(transitions.isSuperset(of: ["ship", "in_transit", "deliver", "cancel", "return", "refund", "failed_attempt"]))
+    }
+
+    @Test func runnerDeliversEveryStepAndChecksExpectations() async throws {
+        let (receiver, receiverServer, receiverClient) = try await TestSupport.startReceiver()
+        let shop = try await Shop.start(keys: try KeyRing.ephemeral(), logger: TestSupport.quietLogger)
+        let scenario = try Scenario.parse(
+            Self.order + "\nsteps:\n  - place: o1\n  - advance: 2h\n  - ship: o1\n    expect: 4xx\n  - deliver: o1\n    expect: 200",
+            file: "s.yaml"
+        )
+        let start = Date(timeIntervalSince1970: 1_775_913_000)
+        let results = try await ScenarioRunner(shop: shop, target: try RequestTarget("\(receiverServer.baseURL)/hook"), start: start).run(scenario)
+        let served = await shop.orders.get("o1")
+        await shop.stop()
+        await receiverServer.stop()
+        receiverClient.shutdown()
+
+        #expect(results.map(\.transition) == ["place", "ship", "deliver"])
+        #expect(results.map(\.passed) == [true, false, true], "ship expected 4xx but the receiver accepted it")
+        #expect(results[1].event.timestamp == 1_775_913_000 + 7200, "Webhook-Timestamp follows the scenario clock")
+        #expect(Set(results.map(\.webhookID)).count == 3)
+        #expect(receiver.received.count == 3 && receiver.received.allSatisfy { $0.status == 200 })
+        #expect(served == results.last?.event.body, "GET /orders/{id} serves the latest snapshot")
+        let last = try JSONDecoder().decode(Order.self, from: Data(results[2].event.body))
+        #expect(last.fulfillment.events.map(\.type) == ["shipped", "delivered"])
+        #expect(last.permalinkURL == "\(shop.profile.baseURL)/orders/o1")
+
+        let junit = RunReport.junit(results)
+        #expect(junit.contains("tests=\"3\" failures=\"1\""))
+        #expect(junit.contains("<failure message=\"expected 4xx, got HTTP 200\">"))
+        let json = try JSONSerialization.jsonObject(with: Data(RunReport.json(results))) as? [String: Any]
+        #expect(json?["passed"] as? Bool == false && json?["failures"] as? Int == 1)
+    }
+}
