@@ -55,7 +55,7 @@ struct Run: AsyncParsableCommand {
             if let webhookURL {
                 target = try parseTarget(webhookURL, option: "--webhook-url")
             } else if let platformProfile {
-                target = try await Self.discover(platformProfile, client: running.client)
+                target = try await FetchedProfile.orderWebhookTarget(profileURL: platformProfile, client: running.client)
             } else {
                 let receiver = ReferenceReceiver(client: running.client)
                 let router = Router()
@@ -96,26 +96,5 @@ struct Run: AsyncParsableCommand {
             }
             if !failures.isEmpty { throw ExitCode(1) }
         }
-    }
-
-    /// Fetches the platform profile and returns its order webhook URL, as a real shop does.
-    static func discover(_ profileURL: String, client: HTTPClient) async throws -> RequestTarget {
-        _ = try parseTarget(profileURL, option: "--platform-profile")
-        let response: ReceivedResponse
-        do {
-            response = try await client.send(OutgoingRequest(method: "GET", url: profileURL, headers: HTTPFieldList([("Accept", "application/json")])))
-        } catch {
-            throw UCPSimError(.unavailable, "platform profile \(profileURL) unreachable: \(error)")
-        }
-        guard (200..<300).contains(response.status) else {
-            throw UCPSimError(.unavailable, "platform profile \(profileURL) answered HTTP \(response.status)")
-        }
-        guard let url = FetchedProfile(json: response.body)?.orderWebhookURL else {
-            throw UCPSimError(
-                .dataError,
-                "platform profile \(profileURL) has no ucp.capabilities[\"dev.ucp.shopping.order\"][0].config.webhook_url"
-            )
-        }
-        return try parseTarget(url, option: "platform profile webhook_url")
     }
 }

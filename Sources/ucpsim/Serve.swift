@@ -3,8 +3,13 @@ import UCPSimKit
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the shop: its UCP profile at /.well-known/ucp and orders at /orders/{id}.",
-        discussion: "Runs until interrupted (Ctrl-C)."
+        abstract: "Run the shop: its UCP profile, its orders, and the control API that drives them.",
+        discussion: """
+            GET /.well-known/ucp, GET /orders/{id}; POST /testing/orders (create), \
+            POST /testing/orders/{id}/{transition}, POST /testing/simulate-shipping/{id}. Each accepted control \
+            call answers with the new snapshot and sends its webhook to --webhook-url (or the platform profile's). \
+            Runs until interrupted (Ctrl-C).
+            """
     )
 
     @Option(help: "Port to listen on.")
@@ -13,23 +18,49 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Host to bind.")
     var host = "127.0.0.1"
 
+    @Option(name: .customLong("webhook-url"), help: ArgumentHelp("Where control-API webhooks go.", valueName: "url"))
+    var webhookURL: String?
+
+    @Option(
+        name: .customLong("platform-profile"),
+        help: ArgumentHelp("A platform UCP profile whose order webhook_url receives the webhooks.", valueName: "url")
+    )
+    var platformProfile: String?
+
+    @Option(
+        name: .customLong("simulation-secret"),
+        help: ArgumentHelp("Require this Simulation-Secret header on every /testing call (403 otherwise).", valueName: "secret")
+    )
+    var simulationSecret: String?
+
     @OptionGroup var shop: ShopOptions
+    @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        if webhookURL != nil && platformProfile != nil {
+            throw ValidationError("give --webhook-url or --platform-profile, not both")
+        }
+    }
 
     func run() async throws {
         try await reportingErrors {
             let ring = try shop.keyRing()
+            var target = try webhookURL.map { url throws(UCPSimError) in try parseTarget(url, option: "--webhook-url") }
+            if let platformProfile {
+                let discovery = HTTPClient(workers: 1, options: client.httpOptions)
+                defer { discovery.shutdown() }
+                target = try await FetchedProfile.orderWebhookTarget(profileURL: platformProfile, client: discovery)
+            }
+            let control = ControlOptions(target: target, secret: simulationSecret) { attempt in
+                outputLine("webhook: \(DeliveryReport.line(attempt))")
+            }
             let running = try await Shop.start(
-                keys: ring,
-                host: host,
-                port: port,
-                publicURL: shop.publicURL,
-                version: shop.ucpVersion,
-                logger: makeLogger("ucpsim.shop")
+                keys: ring, host: host, port: port, publicURL: shop.publicURL, version: shop.ucpVersion,
+                clientOptions: client.httpOptions, control: control, logger: makeLogger("ucpsim.shop")
             )
             outputLine("shop listening on \(running.server.baseURL)")
-            outputLine(
-                "profile: \(running.profile.profileURL)  (keys: \(ring.keys.map(\.kid).joined(separator: ", ")); signing with \(ring.active.kid))"
-            )
+            outputLine("profile: \(running.profile.profileURL)  (keys: \(ring.keys.map(\.kid).joined(separator: ", ")); signing with \(ring.active.kid))")
+            outputLine("webhooks: \(target?.url ?? "not sent (no --webhook-url or --platform-profile)")")
             await waitForTermination()
             await running.stop()
         }

@@ -118,3 +118,36 @@ public struct FetchedProfile: Sendable {
         orderWebhookURL = (order?.first?["config"] as? [String: Any])?["webhook_url"] as? String
     }
 }
+
+extension FetchedProfile {
+    /// Fetches a platform's profile and returns its order webhook URL, as a real shop discovers it.
+    public static func orderWebhookTarget(profileURL: String, client: HTTPClient) async throws(UCPSimError) -> RequestTarget {
+        do {
+            _ = try RequestTarget(profileURL)
+        } catch {
+            throw UCPSimError(.usage, "--platform-profile: \(error.message)")
+        }
+        let response: ReceivedResponse
+        do {
+            response = try await client.send(
+                OutgoingRequest(method: "GET", url: profileURL, headers: HTTPFieldList([("Accept", "application/json")]))
+            )
+        } catch {
+            throw UCPSimError(.unavailable, "platform profile \(profileURL) unreachable: \(error)")
+        }
+        guard (200..<300).contains(response.status) else {
+            throw UCPSimError(.unavailable, "platform profile \(profileURL) answered HTTP \(response.status)")
+        }
+        guard let url = FetchedProfile(json: response.body)?.orderWebhookURL else {
+            throw UCPSimError(
+                .dataError,
+                "platform profile \(profileURL) has no ucp.capabilities[\"dev.ucp.shopping.order\"][0].config.webhook_url"
+            )
+        }
+        do {
+            return try RequestTarget(url)
+        } catch {
+            throw UCPSimError(.dataError, "platform profile \(profileURL): webhook_url: \(error.message)")
+        }
+    }
+}

@@ -12,9 +12,7 @@ struct ScenarioParser {
     let file: String
 
     private static let actionKeys = ["place", "advance"] + OrderTransition.names
-    private static let stepParameters: Set<String> = [
-        "expect", "lines", "carrier", "tracking_number", "tracking_url", "shipment", "adjustment", "amount", "completed",
-    ]
+    private static let stepParameters = OrderTransition.parameterNames.union(["expect"])
 
     func scenario(_ root: Node) throws(Failure) -> Scenario {
         guard let mapping = root.mapping else { throw Failure(line: line(root), message: "the top level must be a mapping with `orders` and `steps`") }
@@ -112,44 +110,29 @@ struct ScenarioParser {
     }
 
     private func transition(_ name: String, _ node: Node) throws(Failure) -> OrderTransition {
-        let shipment = node["shipment"]?.string
-        let adjustment = node["adjustment"]?.string
-        switch name {
-        case "process": return .process
-        case "ship":
-            return .ship(
-                lines: try lines(node["lines"]), carrier: node["carrier"]?.string,
-                trackingNumber: node["tracking_number"]?.string, trackingURL: node["tracking_url"]?.string
-            )
-        case "in_transit": return .inTransit(shipment: shipment)
-        case "deliver": return .deliver(shipment: shipment)
-        case "failed_attempt": return .failedAttempt(shipment: shipment)
-        case "undeliverable": return .undeliverable(shipment: shipment)
-        case "returned_to_sender": return .returnedToSender(shipment: shipment)
-        case "cancel": return .cancel(lines: try lines(node["lines"]))
-        case "return":
-            guard let lines = try lines(node["lines"]) else { throw Failure(line: line(node), message: "`return` needs `lines`") }
-            return .requestReturn(lines: lines)
-        case "complete_return": return .completeReturn(adjustment: adjustment)
-        case "refund":
-            let amount: Int? = node["amount"] == nil ? nil : try integer(node, "amount")
-            return .refund(amount: amount, completed: node["completed"]?.bool ?? true)
-        case "complete_refund": return .completeRefund(adjustment: adjustment)
-        case "fail_refund": return .failRefund(adjustment: adjustment)
-        case "credit": return .credit(amount: try integer(node, "amount"))
-        default: return .priceAdjustment(amount: try integer(node, "amount"))
+        var parameters: [String: Any] = [:]
+        for (key, value) in node.mapping ?? [:] {
+            guard let key = key.string, OrderTransition.parameterNames.contains(key) else { continue }
+            parameters[key] = Self.plain(value)
+        }
+        do {
+            return try OrderTransition.make(name: name, parameters: parameters)
+        } catch {
+            throw Failure(line: line(node), message: error.description)
         }
     }
 
-    private func lines(_ node: Node?) throws(Failure) -> [Order.LineQuantity]? {
-        guard let node else { return nil }
-        guard let list = node.sequence else { throw Failure(line: line(node), message: "`lines` must be a list of {id, quantity}") }
-        var result: [Order.LineQuantity] = []
-        for entry in list {
-            guard entry.mapping != nil else { throw Failure(line: line(entry), message: "`lines` entries are {id, quantity}") }
-            result.append(.init(id: try string(entry, "id"), quantity: try integer(entry, "quantity", default: 1)))
+    /// A YAML node as JSON-like values: Int, Bool, String, arrays and dictionaries.
+    static func plain(_ node: Node) -> Any {
+        if let sequence = node.sequence { return sequence.map(plain) }
+        if let mapping = node.mapping {
+            var dictionary: [String: Any] = [:]
+            for (key, value) in mapping { if let key = key.string { dictionary[key] = plain(value) } }
+            return dictionary
         }
-        return result
+        if let int = node.int { return int }
+        if let bool = node.bool { return bool }
+        return node.string ?? ""
     }
 
     private func selector(_ node: Node, groups: [String: [String]], all: [String]) throws(Failure) -> [String] {

@@ -1,0 +1,58 @@
+import Foundation
+
+/// The shop's live orders, each with its state machine, for the control API.
+public actor OrderBook {
+    private var machines: [String: OrderStateMachine] = [:]
+    private let baseURL: String
+    private let version: String
+    private let now: @Sendable () -> Date
+    private var sequence = 0
+
+    public init(baseURL: String, version: String, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.baseURL = baseURL
+        self.version = version
+        self.now = now
+    }
+
+    /// Places an order (an id is generated when the spec's is empty) and returns the first snapshot.
+    public func place(_ spec: OrderSpec) throws(TransitionError) -> Order {
+        var spec = spec
+        if spec.id.isEmpty {
+            sequence += 1
+            spec.id = "ord_\(String(format: "%05d", sequence))"
+        }
+        guard machines[spec.id] == nil else {
+            throw TransitionError(orderID: spec.id, transition: "place", reason: "the order already exists")
+        }
+        let machine = try OrderStateMachine(spec: spec, at: now(), shopBaseURL: baseURL, version: version)
+        machines[spec.id] = machine
+        return machine.order
+    }
+
+    /// Applies a transition now; nil when there is no such order.
+    public func apply(_ transition: OrderTransition, to id: String) throws(TransitionError) -> Order? {
+        guard machines[id] != nil else { return nil }
+        return try machines[id]!.apply(transition, at: now())
+    }
+}
+
+/// Runs deliveries one after another, in the order they were enqueued (so an order's snapshots arrive in order).
+public actor DeliveryChain {
+    private var last: Task<Void, Never>?
+
+    public init() {}
+
+    /// Queues `operation` after everything already queued.
+    public func enqueue(_ operation: @escaping @Sendable () async -> Void) {
+        let previous = last
+        last = Task {
+            await previous?.value
+            await operation()
+        }
+    }
+
+    /// Waits for everything queued so far.
+    public func drain() async {
+        await last?.value
+    }
+}
