@@ -1,4 +1,5 @@
 import ArgumentParser
+import Hummingbird
 import Foundation
 import Logging
 import UCPSimKit
@@ -126,4 +127,39 @@ private final class OnceFlag: @unchecked Sendable {
 /// Writes one line to stdout unbuffered, so `listen` and `serve` show each line at once even when piped.
 func outputLine(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+/// Where deliveries go: an explicit URL, a platform profile's advertised URL, or the built-in reference receiver.
+struct TargetOptions: ParsableArguments {
+    @Option(name: .customLong("webhook-url"), help: ArgumentHelp("The platform's order webhook URL.", valueName: "url"))
+    var webhookURL: String?
+
+    @Option(
+        name: .customLong("platform-profile"),
+        help: ArgumentHelp("The platform's UCP profile URL; its order capability's config.webhook_url is the target.", valueName: "url")
+    )
+    var platformProfile: String?
+
+    func validate() throws {
+        if webhookURL != nil && platformProfile != nil {
+            throw ValidationError("give --webhook-url or --platform-profile, not both")
+        }
+    }
+
+    /// The target given by either option, or nil when neither was given.
+    func explicitTarget(client: HTTPClient) async throws(UCPSimError) -> RequestTarget? {
+        if let webhookURL { return try parseTarget(webhookURL, option: "--webhook-url") }
+        if let platformProfile { return try await FetchedProfile.orderWebhookTarget(profileURL: platformProfile, client: client) }
+        return nil
+    }
+
+    /// The target, and the built-in receiver's server when neither option was given (the caller stops it).
+    func resolve(client: HTTPClient) async throws -> (RequestTarget, RunningServer?) {
+        if let explicit = try await explicitTarget(client: client) { return (explicit, nil) }
+        let receiver = ReferenceReceiver(client: client)
+        let router = Router()
+        receiver.addRoutes(to: router)
+        let server = try await RunningServer.start(router: router, host: "127.0.0.1", port: 0, logger: makeLogger("ucpsim.listen"))
+        return (try parseTarget("\(server.baseURL)/webhooks/ucp/orders", option: "receiver"), server)
+    }
 }

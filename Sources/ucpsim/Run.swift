@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Hummingbird
 import UCPSimKit
 
 struct Run: AsyncParsableCommand {
@@ -15,14 +14,7 @@ struct Run: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Scenario files (YAML).", valueName: "scenario"))
     var scenarios: [String]
 
-    @Option(name: .customLong("webhook-url"), help: ArgumentHelp("The platform's order webhook URL.", valueName: "url"))
-    var webhookURL: String?
-
-    @Option(
-        name: .customLong("platform-profile"),
-        help: ArgumentHelp("The platform's UCP profile URL; its order capability's config.webhook_url is the target.", valueName: "url")
-    )
-    var platformProfile: String?
+    @OptionGroup var target: TargetOptions
 
     @Option(help: ArgumentHelp("Write a JUnit XML report here.", valueName: "file"))
     var report: String?
@@ -30,48 +22,37 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Print machine-readable results (JSON) on stdout instead of progress lines.")
     var json = false
 
+    @Option(help: ArgumentHelp("Write what was sent as replayable fixtures, DIR/<scenario>.events.json.", valueName: "dir"))
+    var record: String?
+
     @Option(help: "Port for the shop's server (default: any free port).")
     var port = 0
 
     @OptionGroup var shop: ShopOptions
     @OptionGroup var client: ClientOptions
 
-    func validate() throws {
-        if webhookURL != nil && platformProfile != nil {
-            throw ValidationError("give --webhook-url or --platform-profile, not both")
-        }
-    }
-
     func run() async throws {
         try await reportingErrors {
             let loaded = try scenarios.map { path throws(UCPSimError) in try Scenario.load(path: path) }
-            let ring = try shop.keyRing()
             let running = try await Shop.start(
-                keys: ring, port: port, publicURL: shop.publicURL, version: shop.ucpVersion,
+                keys: try shop.keyRing(), port: port, publicURL: shop.publicURL, version: shop.ucpVersion,
                 clientOptions: client.httpOptions, logger: makeLogger("ucpsim.shop")
             )
             var receiverServer: RunningServer?
-            let target: RequestTarget
-            if let webhookURL {
-                target = try parseTarget(webhookURL, option: "--webhook-url")
-            } else if let platformProfile {
-                target = try await FetchedProfile.orderWebhookTarget(profileURL: platformProfile, client: running.client)
-            } else {
-                let receiver = ReferenceReceiver(client: running.client)
-                let router = Router()
-                receiver.addRoutes(to: router)
-                let server = try await RunningServer.start(router: router, host: "127.0.0.1", port: 0, logger: makeLogger("ucpsim.listen"))
-                receiverServer = server
-                target = try parseTarget("\(server.baseURL)/webhooks/ucp/orders", option: "receiver")
-            }
-            if !json { outputLine("shop \(running.profile.profileURL) -> \(target.url)") }
-            let runner = ScenarioRunner(shop: running, target: target)
             var results: [StepResult] = []
             do {
+                let (destination, server) = try await target.resolve(client: running.client)
+                receiverServer = server
+                if !json { outputLine("shop \(running.profile.profileURL) -> \(destination.url)") }
+                let runner = ScenarioRunner(shop: running, target: destination)
                 for scenario in loaded {
-                    results += try await runner.run(scenario) { result in
+                    let scenarioResults = try await runner.run(scenario) { result in
                         if !json { outputLine(result.progressLine) }
                     }
+                    if let record {
+                        try write(EventFixture(name: scenario.name, results: scenarioResults).json(), to: "\(record)/\(scenario.name).events.json")
+                    }
+                    results += scenarioResults
                 }
             } catch {
                 await running.stop()
@@ -80,21 +61,26 @@ struct Run: AsyncParsableCommand {
             }
             await running.stop()
             await receiverServer?.stop()
-            if let report {
-                guard FileManager.default.createFile(atPath: report, contents: Data(RunReport.junit(results).utf8)) else {
-                    throw UCPSimError(.cannotCreate, "cannot write report \(report)")
-                }
-            }
+            if let report { try write(Array(RunReport.junit(results).utf8), to: report) }
             let failures = results.filter { !$0.passed }
             if json {
                 outputLine(String(decoding: RunReport.json(results), as: UTF8.self))
             } else {
                 outputLine("\(results.count) deliveries, \(results.count - failures.count) passed, \(failures.count) failed")
             }
-            if results.contains(where: { $0.status == nil }) && results.allSatisfy({ $0.status == nil }) {
-                throw UCPSimError(.unavailable, "receiver \(target.url) unreachable: \(results.first?.detail ?? "")")
+            if !results.isEmpty, results.allSatisfy({ $0.status == nil }) {
+                throw UCPSimError(.unavailable, "receiver unreachable: \(results[0].detail)")
             }
             if !failures.isEmpty { throw ExitCode(1) }
         }
+    }
+}
+
+/// Writes a file, creating its directory; a readable error otherwise.
+func write(_ bytes: [UInt8], to path: String) throws(UCPSimError) {
+    let directory = (path as NSString).deletingLastPathComponent
+    if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+        throw UCPSimError(.cannotCreate, "cannot write \(path)")
     }
 }

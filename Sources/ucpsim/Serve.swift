@@ -18,14 +18,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Host to bind.")
     var host = "127.0.0.1"
 
-    @Option(name: .customLong("webhook-url"), help: ArgumentHelp("Where control-API webhooks go.", valueName: "url"))
-    var webhookURL: String?
-
-    @Option(
-        name: .customLong("platform-profile"),
-        help: ArgumentHelp("A platform UCP profile whose order webhook_url receives the webhooks.", valueName: "url")
-    )
-    var platformProfile: String?
+    @OptionGroup var target: TargetOptions
 
     @Option(
         name: .customLong("simulation-secret"),
@@ -36,21 +29,12 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var shop: ShopOptions
     @OptionGroup var client: ClientOptions
 
-    func validate() throws {
-        if webhookURL != nil && platformProfile != nil {
-            throw ValidationError("give --webhook-url or --platform-profile, not both")
-        }
-    }
-
     func run() async throws {
         try await reportingErrors {
             let ring = try shop.keyRing()
-            var target = try webhookURL.map { url throws(UCPSimError) in try parseTarget(url, option: "--webhook-url") }
-            if let platformProfile {
-                let discovery = HTTPClient(workers: 1, options: client.httpOptions)
-                defer { discovery.shutdown() }
-                target = try await FetchedProfile.orderWebhookTarget(profileURL: platformProfile, client: discovery)
-            }
+            let discovery = HTTPClient(workers: 1, options: client.httpOptions)
+            let target = try await self.target.explicitTarget(client: discovery)
+            discovery.shutdown()
             let control = ControlOptions(target: target, secret: simulationSecret) { attempt in
                 outputLine("webhook: \(DeliveryReport.line(attempt))")
             }
