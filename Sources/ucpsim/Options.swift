@@ -136,7 +136,10 @@ struct TargetOptions: ParsableArguments {
 
     @Option(
         name: .customLong("platform-profile"),
-        help: ArgumentHelp("The platform's UCP profile URL; its order capability's config.webhook_url is the target.", valueName: "url")
+        help: ArgumentHelp(
+            "The platform's UCP profile URL; its order capability's config.webhook_url is the target.",
+            valueName: "url"
+        )
     )
     var platformProfile: String?
 
@@ -149,7 +152,9 @@ struct TargetOptions: ParsableArguments {
     /// The target given by either option, or nil when neither was given.
     func explicitTarget(client: HTTPClient) async throws(UCPSimError) -> RequestTarget? {
         if let webhookURL { return try parseTarget(webhookURL, option: "--webhook-url") }
-        if let platformProfile { return try await FetchedProfile.orderWebhookTarget(profileURL: platformProfile, client: client) }
+        if let platformProfile {
+            return try await FetchedProfile.orderWebhookTarget(profileURL: platformProfile, client: client)
+        }
         return nil
     }
 
@@ -159,7 +164,12 @@ struct TargetOptions: ParsableArguments {
         let receiver = ReferenceReceiver(client: client)
         let router = Router()
         receiver.addRoutes(to: router)
-        let server = try await RunningServer.start(router: router, host: "127.0.0.1", port: 0, logger: makeLogger("ucpsim.listen"))
+        let server = try await RunningServer.start(
+            router: router,
+            host: "127.0.0.1",
+            port: 0,
+            logger: makeLogger("ucpsim.listen")
+        )
         return (try parseTarget("\(server.baseURL)/webhooks/ucp/orders", option: "receiver"), server)
     }
 }

@@ -18,7 +18,10 @@ struct Replay: AsyncParsableCommand {
 
     @OptionGroup var target: TargetOptions
 
-    @Flag(name: .customLong("keep-ids"), help: "Send the recorded Webhook-Id and Webhook-Timestamp (a redelivery, as the receiver sees it).")
+    @Flag(
+        name: .customLong("keep-ids"),
+        help: "Send the recorded Webhook-Id and Webhook-Timestamp (a redelivery, as the receiver sees it)."
+    )
     var keepIDs = false
 
     @Option(help: "Port for the shop's server (default: any free port).")
@@ -31,8 +34,12 @@ struct Replay: AsyncParsableCommand {
         try await reportingErrors {
             let loaded = try fixtures.map { path throws(UCPSimError) in try EventFixture.load(path: path) }
             let running = try await Shop.start(
-                keys: try shop.keyRing(), port: port, publicURL: shop.publicURL, version: shop.ucpVersion,
-                clientOptions: client.httpOptions, logger: makeLogger("ucpsim.shop")
+                keys: try shop.keyRing(),
+                port: port,
+                publicURL: shop.publicURL,
+                version: shop.ucpVersion,
+                clientOptions: client.httpOptions,
+                logger: makeLogger("ucpsim.shop")
             )
             var receiverServer: RunningServer?
             var attempts: [DeliveryAttempt] = []
@@ -57,8 +64,12 @@ struct Replay: AsyncParsableCommand {
             await running.stop()
             await receiverServer?.stop()
             let failed = attempts.filter { !$0.accepted }
-            outputLine("\(attempts.count) deliveries, \(attempts.count - failed.count) accepted, \(failed.count) failed")
-            if let first = attempts.first, attempts.allSatisfy({ if case .failure = $0.outcome { true } else { false } }) {
+            outputLine(
+                "\(attempts.count) deliveries, \(attempts.count - failed.count) accepted, \(failed.count) failed"
+            )
+            if let first = attempts.first,
+                attempts.allSatisfy({ if case .failure = $0.outcome { true } else { false } })
+            {
                 throw UCPSimError(.unavailable, "receiver unreachable: \(first.summary)")
             }
             if !failed.isEmpty { throw ExitCode(1) }

@@ -22,7 +22,9 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Print machine-readable results (JSON) on stdout instead of progress lines.")
     var json = false
 
-    @Option(help: ArgumentHelp("Write what was sent as replayable fixtures, DIR/<scenario>.events.json.", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp("Write what was sent as replayable fixtures, DIR/<scenario>.events.json.", valueName: "dir")
+    )
     var record: String?
 
     @Option(help: "Port for the shop's server (default: any free port).")
@@ -35,8 +37,12 @@ struct Run: AsyncParsableCommand {
         try await reportingErrors {
             let loaded = try scenarios.map { path throws(UCPSimError) in try Scenario.load(path: path) }
             let running = try await Shop.start(
-                keys: try shop.keyRing(), port: port, publicURL: shop.publicURL, version: shop.ucpVersion,
-                clientOptions: client.httpOptions, logger: makeLogger("ucpsim.shop")
+                keys: try shop.keyRing(),
+                port: port,
+                publicURL: shop.publicURL,
+                version: shop.ucpVersion,
+                clientOptions: client.httpOptions,
+                logger: makeLogger("ucpsim.shop")
             )
             var receiverServer: RunningServer?
             var results: [StepResult] = []
@@ -50,7 +56,10 @@ struct Run: AsyncParsableCommand {
                         if !json { outputLine(result.progressLine) }
                     }
                     if let record {
-                        try write(EventFixture(name: scenario.name, results: scenarioResults).json(), to: "\(record)/\(scenario.name).events.json")
+                        try write(
+                            EventFixture(name: scenario.name, results: scenarioResults).json(),
+                            to: "\(record)/\(scenario.name).events.json"
+                        )
                     }
                     results += scenarioResults
                 }
@@ -66,7 +75,9 @@ struct Run: AsyncParsableCommand {
             if json {
                 outputLine(String(decoding: RunReport.json(results), as: UTF8.self))
             } else {
-                outputLine("\(results.count) deliveries, \(results.count - failures.count) passed, \(failures.count) failed")
+                outputLine(
+                    "\(results.count) deliveries, \(results.count - failures.count) passed, \(failures.count) failed"
+                )
             }
             if !results.isEmpty, results.allSatisfy({ $0.status == nil }) {
                 throw UCPSimError(.unavailable, "receiver unreachable: \(results[0].detail)")
@@ -79,7 +90,9 @@ struct Run: AsyncParsableCommand {
 /// Writes a file, creating its directory; a readable error otherwise.
 func write(_ bytes: [UInt8], to path: String) throws(UCPSimError) {
     let directory = (path as NSString).deletingLastPathComponent
-    if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+    if !directory.isEmpty {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
     guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
         throw UCPSimError(.cannotCreate, "cannot write \(path)")
     }

@@ -22,7 +22,10 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         name: .customLong("simulation-secret"),
-        help: ArgumentHelp("Require this Simulation-Secret header on every /testing call (403 otherwise).", valueName: "secret")
+        help: ArgumentHelp(
+            "Require this Simulation-Secret header on every /testing call (403 otherwise).",
+            valueName: "secret"
+        )
     )
     var simulationSecret: String?
 
@@ -39,11 +42,19 @@ struct Serve: AsyncParsableCommand {
                 outputLine("webhook: \(DeliveryReport.line(attempt))")
             }
             let running = try await Shop.start(
-                keys: ring, host: host, port: port, publicURL: shop.publicURL, version: shop.ucpVersion,
-                clientOptions: client.httpOptions, control: control, logger: makeLogger("ucpsim.shop")
+                keys: ring,
+                host: host,
+                port: port,
+                publicURL: shop.publicURL,
+                version: shop.ucpVersion,
+                clientOptions: client.httpOptions,
+                control: control,
+                logger: makeLogger("ucpsim.shop")
             )
             outputLine("shop listening on \(running.server.baseURL)")
-            outputLine("profile: \(running.profile.profileURL)  (keys: \(ring.keys.map(\.kid).joined(separator: ", ")); signing with \(ring.active.kid))")
+            outputLine(
+                "profile: \(running.profile.profileURL)  (keys: \(ring.keys.map(\.kid).joined(separator: ", ")); signing with \(ring.active.kid))"
+            )
             outputLine("webhooks: \(target?.url ?? "not sent (no --webhook-url or --platform-profile)")")
             await waitForTermination()
             await running.stop()

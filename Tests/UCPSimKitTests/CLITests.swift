@@ -13,8 +13,8 @@ import Testing
         return TestSupport.path(".build/debug/ucpsim")
     }
 
-    @Test func demoShowsAVerifiedDelivery() throws {
-        let result = try TestSupport.run(Self.binary, ["demo"])
+    @Test func demoShowsAVerifiedDelivery() async throws {
+        let result = try await TestSupport.run(Self.binary, ["demo"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("receiver: verified"))
         #expect(result.stdout.contains("ok: the reference receiver verified the signed webhook"))
@@ -63,20 +63,20 @@ import Testing
         ),
         BadInput(arguments: ["keys", "generate", "--alg", "rsa", "--out", "/tmp"], status: 64, message: "rsa"),
     ])
-    func badInputGetsOneLineAndADocumentedExitCode(_ input: BadInput) throws {
-        let result = try TestSupport.run(Self.binary, input.arguments)
+    func badInputGetsOneLineAndADocumentedExitCode(_ input: BadInput) async throws {
+        let result = try await TestSupport.run(Self.binary, input.arguments)
         #expect(result.status == input.status, "stderr: \(result.stderr)")
         #expect(result.stderr.contains(input.message), "stderr: \(result.stderr)")
         #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump"))
     }
 
-    @Test func malformedAndWrongTypeKeysAreRefused() throws {
+    @Test func malformedAndWrongTypeKeysAreRefused() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-keys-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Data("-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n".utf8).write(
             to: dir.appendingPathComponent("bad.pem")
         )
-        let malformed = try TestSupport.run(
+        let malformed = try await TestSupport.run(
             Self.binary,
             ["send", Self.fixture, "--webhook-url", "http://127.0.0.1:9/h", "--keys", dir.path]
         )
@@ -91,7 +91,7 @@ import Testing
                 .utf8
         )
         .write(to: x25519.appendingPathComponent("x.pem"))
-        let wrongType = try TestSupport.run(
+        let wrongType = try await TestSupport.run(
             Self.binary,
             ["send", Self.fixture, "--webhook-url", "http://127.0.0.1:9/h", "--keys", x25519.path]
         )
@@ -99,9 +99,9 @@ import Testing
         #expect(wrongType.stderr.contains("unsupported key type"))
     }
 
-    @Test func generatedKeysArePrivateFilesAndRotateByNewest() throws {
+    @Test func generatedKeysArePrivateFilesAndRotateByNewest() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-gen-\(UUID().uuidString)").path
-        let first = try TestSupport.run(
+        let first = try await TestSupport.run(
             Self.binary,
             ["keys", "generate", "--alg", "es256", "--out", dir, "--kid", "old"]
         )
@@ -110,14 +110,18 @@ import Testing
         #expect(jwk?["kid"] == "old" && jwk?["crv"] == "P-256" && jwk?["d"] == nil)
         let mode = try FileManager.default.attributesOfItem(atPath: "\(dir)/old.pem")[.posixPermissions] as? Int
         #expect(mode == 0o600)
-        Thread.sleep(forTimeInterval: 1.1)
-        let second = try TestSupport.run(
+        let second = try await TestSupport.run(
             Self.binary,
             ["keys", "generate", "--alg", "ed25519", "--out", dir, "--kid", "new"]
         )
         #expect(second.status == 0)
-        let again = try TestSupport.run(Self.binary, ["keys", "generate", "--out", dir, "--kid", "new"])
+        let again = try await TestSupport.run(Self.binary, ["keys", "generate", "--out", dir, "--kid", "new"])
         #expect(again.status == 73)
+        // Make "old" clearly older, whatever the clock's resolution.
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -3600)],
+            ofItemAtPath: "\(dir)/old.pem"
+        )
         let ring = try KeyRing.load(directory: dir)
         #expect(ring.keys.map(\.kid) == ["old", "new"])
         #expect(ring.active.kid == "new")
@@ -126,7 +130,7 @@ import Testing
 
     @Test func sendToTheReferenceReceiverExitsZeroAndVerbosePrintsTheSignedHeaders() async throws {
         let (receiver, server, client) = try await TestSupport.startReceiver()
-        let result = try TestSupport.run(
+        let result = try await TestSupport.run(
             Self.binary,
             ["send", Self.fixture, "--webhook-url", "\(server.baseURL)/hook", "--verbose"]
         )
@@ -141,10 +145,16 @@ import Testing
 }
 
 @Suite struct RunCommandTests {
-    @Test func bundledScenariosPassAgainstTheReferenceReceiverWithAJUnitReport() throws {
-        let report = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString).xml").path
-        let files = try FileManager.default.contentsOfDirectory(atPath: TestSupport.path("scenarios")).filter { $0.hasSuffix(".yaml") }.sorted()
-        let result = try TestSupport.run(CLITests.binary, ["run", "--report", report] + files.map { "scenarios/\($0)" })
+    @Test func bundledScenariosPassAgainstTheReferenceReceiverWithAJUnitReport() async throws {
+        let report = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString).xml")
+            .path
+        let files = try FileManager.default.contentsOfDirectory(atPath: TestSupport.path("scenarios")).filter {
+            $0.hasSuffix(".yaml")
+        }.sorted()
+        let result = try await TestSupport.run(
+            CLITests.binary,
+            ["run", "--report", report] + files.map { "scenarios/\($0)" }
+        )
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("0 failed"))
         let xml = try String(contentsOfFile: report, encoding: .utf8)
@@ -152,21 +162,26 @@ import Testing
         #expect(xml.contains("failures=\"0\""))
     }
 
-    @Test func aFailedExpectationExitsOneWithAReadableFailure() throws {
+    @Test func aFailedExpectationExitsOneWithAReadableFailure() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString).yaml")
-        try Data("orders:\n  - id: o1\n    items: [{ sku: mug, price: 100 }]\nsteps:\n  - place: o1\n    expect: 401\n".utf8).write(to: file)
-        let result = try TestSupport.run(CLITests.binary, ["run", file.path, "--json"])
+        try Data(
+            "orders:\n  - id: o1\n    items: [{ sku: mug, price: 100 }]\nsteps:\n  - place: o1\n    expect: 401\n".utf8
+        ).write(to: file)
+        let result = try await TestSupport.run(CLITests.binary, ["run", file.path, "--json"])
         #expect(result.status == 1)
         let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         let rows = json?["results"] as? [[String: Any]]
         #expect(rows?.first?["expected"] as? String == "401" && rows?.first?["status"] as? Int == 200)
     }
 
-    @Test func badScenarioExitsSixtyFiveAndUsageSixtyFour() throws {
-        let bad = try TestSupport.run(CLITests.binary, ["run", "Package.swift"])
+    @Test func badScenarioExitsSixtyFiveAndUsageSixtyFour() async throws {
+        let bad = try await TestSupport.run(CLITests.binary, ["run", "Package.swift"])
         #expect(bad.status == 65)
         #expect(bad.stderr.contains("Package.swift"))
-        let both = try TestSupport.run(CLITests.binary, ["run", "scenarios/happy-path.yaml", "--webhook-url", "http://a/", "--platform-profile", "http://b/"])
+        let both = try await TestSupport.run(
+            CLITests.binary,
+            ["run", "scenarios/happy-path.yaml", "--webhook-url", "http://a/", "--platform-profile", "http://b/"]
+        )
         #expect(both.status == 64)
     }
 
@@ -177,9 +192,23 @@ import Testing
             {"ucp":{"version":"2026-04-08","capabilities":{"dev.ucp.shopping.order":[{"version":"2026-04-08","config":{"webhook_url":"\(receiverServer.baseURL)/platform/hooks"}}]}}}
             """
         let router = Router()
-        router.get("/.well-known/ucp") { _, _ in Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(string: profile))) }
-        let platform = try await RunningServer.start(router: router, host: "127.0.0.1", port: 0, logger: TestSupport.quietLogger)
-        let result = try TestSupport.run(CLITests.binary, ["run", "scenarios/happy-path.yaml", "--platform-profile", "\(platform.baseURL)/.well-known/ucp"])
+        router.get("/.well-known/ucp") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: .init(string: profile))
+            )
+        }
+        let platform = try await RunningServer.start(
+            router: router,
+            host: "127.0.0.1",
+            port: 0,
+            logger: TestSupport.quietLogger
+        )
+        let result = try await TestSupport.run(
+            CLITests.binary,
+            ["run", "scenarios/happy-path.yaml", "--platform-profile", "\(platform.baseURL)/.well-known/ucp"]
+        )
         await platform.stop()
         await receiverServer.stop()
         receiverClient.shutdown()

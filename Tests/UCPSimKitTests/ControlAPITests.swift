@@ -4,11 +4,18 @@ import Testing
 
 /// The control API over real HTTP: each accepted call answers with the snapshot and its webhook arrives verified.
 @Suite struct ControlAPITests {
-    func post(_ shop: Shop, _ path: String, _ body: String = "", secret: String? = "s3cret") async throws -> ReceivedResponse {
+    func post(_ shop: Shop, _ path: String, _ body: String = "", secret: String? = "s3cret") async throws
+        -> ReceivedResponse
+    {
         var headers = HTTPFieldList([("Content-Type", "application/json")])
         if let secret { headers.append("Simulation-Secret", secret) }
         return try await shop.client.send(
-            OutgoingRequest(method: "POST", url: "\(shop.server.baseURL)\(path)", headers: headers, body: Array(body.utf8))
+            OutgoingRequest(
+                method: "POST",
+                url: "\(shop.server.baseURL)\(path)",
+                headers: headers,
+                body: Array(body.utf8)
+            )
         )
     }
 
@@ -19,8 +26,16 @@ import Testing
             control: ControlOptions(target: try RequestTarget("\(receiverServer.baseURL)/hooks"), secret: "s3cret"),
             logger: TestSupport.quietLogger
         )
-        let created = try await post(shop, "/testing/orders", #"{"id":"ord_c","items":[{"sku":"mug","title":"Mug","price":1500,"quantity":3}]}"#)
-        let shipped = try await post(shop, "/testing/orders/ord_c/ship", #"{"lines":[{"id":"li_1","quantity":1}],"carrier":"DHL"}"#)
+        let created = try await post(
+            shop,
+            "/testing/orders",
+            #"{"id":"ord_c","items":[{"sku":"mug","title":"Mug","price":1500,"quantity":3}]}"#
+        )
+        let shipped = try await post(
+            shop,
+            "/testing/orders/ord_c/ship",
+            #"{"lines":[{"id":"li_1","quantity":1}],"carrier":"DHL"}"#
+        )
         let rejected = try await post(shop, "/testing/orders/ord_c/return", #"{"lines":[{"id":"li_1","quantity":1}]}"#)
         let unknownOrder = try await post(shop, "/testing/orders/ord_x/deliver")
         let unknownTransition = try await post(shop, "/testing/orders/ord_c/teleport")
@@ -28,7 +43,9 @@ import Testing
         let wrongSecret = try await post(shop, "/testing/simulate-shipping/ord_c", secret: "nope")
         let missingSecret = try await post(shop, "/testing/simulate-shipping/ord_c", secret: nil)
         let simulated = try await post(shop, "/testing/simulate-shipping/ord_c")
-        let fetched = try await shop.client.send(OutgoingRequest(method: "GET", url: "\(shop.server.baseURL)/orders/ord_c"))
+        let fetched = try await shop.client.send(
+            OutgoingRequest(method: "GET", url: "\(shop.server.baseURL)/orders/ord_c")
+        )
         await shop.stop()  // drains queued deliveries
         await receiverServer.stop()
         receiverClient.shutdown()

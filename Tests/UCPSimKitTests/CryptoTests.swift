@@ -63,7 +63,7 @@ import Testing
     }
 
     @Test(arguments: SignatureAlgorithm.allCases)
-    func generatedKeysRoundTripThroughPEMAndJWK(_ algorithm: SignatureAlgorithm) throws {
+    func generatedKeysRoundTripThroughPEMAndJWK(_ algorithm: SignatureAlgorithm) async throws {
         let key = try SigningKey.generate(algorithm, kid: "k")
         let reloaded = try SigningKey(pem: Array(try key.privateKeyPEM().utf8), kid: "k")
         #expect(reloaded.algorithm == algorithm)
@@ -78,7 +78,7 @@ import Testing
 
     /// About 3 in 1,000 ES256 signatures have an r or s shorter than 32 bytes: DER drops the leading zero, raw must not.
     @Test(arguments: [SignatureAlgorithm.es256, .es384])
-    func manySignaturesConvertToFixedLengthRawIncludingShortScalars(_ algorithm: SignatureAlgorithm) throws {
+    func manySignaturesConvertToFixedLengthRawIncludingShortScalars(_ algorithm: SignatureAlgorithm) async throws {
         let key = try SigningKey.generate(algorithm, kid: "k")
         let publicKey = try key.publicKey()
         var shortScalars = 0

@@ -4,10 +4,12 @@ import Testing
 
 @Suite struct FixtureTests {
     static func fixtureFiles() throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: TestSupport.path("fixtures")).filter { $0.hasSuffix(".json") }.sorted()
+        try FileManager.default.contentsOfDirectory(atPath: TestSupport.path("fixtures")).filter {
+            $0.hasSuffix(".json")
+        }.sorted()
     }
 
-    @Test func committedFixturesLoadAndEveryBodyIsSchemaValid() throws {
+    @Test func committedFixturesLoadAndEveryBodyIsSchemaValid() async throws {
         var bodies: [[UInt8]] = []
         let files = try Self.fixtureFiles()
         #expect(files.contains("order-created.json") && files.count >= 4)
@@ -16,20 +18,27 @@ import Testing
             #expect(!fixture.events.isEmpty)
             bodies += fixture.events.map(\.body)
         }
-        try InteropTests().validateMany(kind: "order", documents: bodies)
+        try await InteropTests().validateMany(kind: "order", documents: bodies)
     }
 
     /// `run --record` then `replay --keep-ids`: the receiver sees the same ids, timestamps and body bytes.
     @Test func recordThenReplayReproducesBodiesByteForByte() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-rec-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-rec-\(UUID().uuidString)")
+            .path
         let (receiver, server, client) = try await TestSupport.startReceiver()
         let url = "\(server.baseURL)/hooks"
-        let recorded = try TestSupport.run(CLITests.binary, ["run", "scenarios/partial-shipment.yaml", "--webhook-url", url, "--record", directory])
+        let recorded = try await TestSupport.run(
+            CLITests.binary,
+            ["run", "scenarios/partial-shipment.yaml", "--webhook-url", url, "--record", directory]
+        )
         #expect(recorded.status == 0, "\(recorded.stderr)")
         let fixturePath = "\(directory)/partial-shipment.events.json"
-        let replayed = try TestSupport.run(CLITests.binary, ["replay", fixturePath, "--webhook-url", url, "--keep-ids"])
+        let replayed = try await TestSupport.run(
+            CLITests.binary,
+            ["replay", fixturePath, "--webhook-url", url, "--keep-ids"]
+        )
         #expect(replayed.status == 0, "\(replayed.stderr)")
-        let fresh = try TestSupport.run(CLITests.binary, ["replay", fixturePath, "--webhook-url", url])
+        let fresh = try await TestSupport.run(CLITests.binary, ["replay", fixturePath, "--webhook-url", url])
         #expect(fresh.status == 0)
         await server.stop()
         client.shutdown()
@@ -42,12 +51,17 @@ import Testing
         #expect(first.map { $0.headers["webhook-timestamp"] } == second.map { $0.headers["webhook-timestamp"] })
         #expect(second.filter(\.duplicate).count == 5, "a redelivery is acknowledged and marked duplicate")
         #expect(first.map(\.body) == third.map(\.body))
-        #expect(Set(third.map(\.webhookID)).isDisjoint(with: first.map(\.webhookID)), "without --keep-ids ids are fresh")
+        #expect(
+            Set(third.map(\.webhookID)).isDisjoint(with: first.map(\.webhookID)),
+            "without --keep-ids ids are fresh"
+        )
     }
 
-    @Test func badFixturesGetOneClearLine() throws {
+    @Test func badFixturesGetOneClearLine() async throws {
         func load(_ text: String) -> String {
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-fx-\(UUID().uuidString).json")
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "ucpsim-fx-\(UUID().uuidString).json"
+            )
             try? Data(text.utf8).write(to: file)
             do {
                 _ = try EventFixture.load(path: file.path)
@@ -61,7 +75,10 @@ import Testing
         #expect(load(#"{"events": [{"order_id": "x"}]}"#).contains("event 1: needs `body_text`"))
         #expect(load(#"{"events": [{"body_text": "{}"}]}"#).contains("event 1 is not an order: missing"))
         #expect(load(#"{"events": [{"webhook_id": "nope", "body": {"a": 1}}]}"#).contains("is not an order"))
-        let replay = try TestSupport.run(CLITests.binary, ["replay", "missing.json", "--webhook-url", "http://127.0.0.1:9/"])
+        let replay = try await TestSupport.run(
+            CLITests.binary,
+            ["replay", "missing.json", "--webhook-url", "http://127.0.0.1:9/"]
+        )
         #expect(replay.status == 66)
     }
 }

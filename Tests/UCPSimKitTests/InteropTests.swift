@@ -27,7 +27,7 @@ import Testing
         let jwks = try JSONSerialization.jsonObject(with: JSONEncoder().encode(["keys": ring.publicJWKs()]))
         let requestFile = try TestSupport.temporaryJSON(record.verifierRequest, name: "request.json")
         let jwksFile = try TestSupport.temporaryJSON(jwks, name: "jwks.json")
-        let result = try TestSupport.run(TestSupport.python, [Self.verifier, requestFile, jwksFile])
+        let result = try await TestSupport.run(TestSupport.python, [Self.verifier, requestFile, jwksFile])
         #expect(result.status == 0, "independent verifier: \(result.stdout) \(result.stderr)")
         #expect(result.stdout.hasPrefix("verified kid=interop-\(algorithm.rawValue)"))
 
@@ -37,16 +37,19 @@ import Testing
         body[body.count / 2] ^= 0x01
         tampered["body_base64"] = Data(body).base64EncodedString()
         let tamperedFile = try TestSupport.temporaryJSON(tampered, name: "request.json")
-        let rejected = try TestSupport.run(TestSupport.python, [Self.verifier, tamperedFile, jwksFile])
+        let rejected = try await TestSupport.run(TestSupport.python, [Self.verifier, tamperedFile, jwksFile])
         #expect(rejected.status == 1)
         #expect(rejected.stdout.hasPrefix("digest_mismatch"))
     }
 
     /// Runs the schema validator; exit 3 means the schemas are absent, which only a local run may tolerate.
-    func validate(kind: String, bytes: [UInt8], extraArguments: [String] = []) throws {
+    func validate(kind: String, bytes: [UInt8], extraArguments: [String] = []) async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString).json")
         try Data(bytes).write(to: file)
-        let result = try TestSupport.run(TestSupport.python, [Self.validator, "--kind", kind] + extraArguments + [file.path])
+        let result = try await TestSupport.run(
+            TestSupport.python,
+            [Self.validator, "--kind", kind] + extraArguments + [file.path]
+        )
         if result.status == 3, ProcessInfo.processInfo.environment["UCPSIM_REQUIRE_SCHEMAS"] != "1" {
             print(
                 "WARNING: UCP schemas not found; schema validation SKIPPED (\(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))"
@@ -57,9 +60,9 @@ import Testing
     }
 
     /// Validates many documents in one validator run (`--many`: a JSON array).
-    func validateMany(kind: String, documents: [[UInt8]]) throws {
+    func validateMany(kind: String, documents: [[UInt8]]) async throws {
         let joined = "[" + documents.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",") + "]"
-        try validate(kind: kind, bytes: Array(joined.utf8), extraArguments: ["--many"])
+        try await validate(kind: kind, bytes: Array(joined.utf8), extraArguments: ["--many"])
     }
 
     @Test func servedProfileIsValidUnderBothSchemaSets() async throws {
@@ -72,15 +75,15 @@ import Testing
             OutgoingRequest(method: "GET", url: "\(shop.server.baseURL)/orders/nope")
         )
         await shop.stop()
-        try validate(kind: "profile", bytes: profile.body)
-        try validate(kind: "error", bytes: notFound.body)
+        try await validate(kind: "profile", bytes: profile.body)
+        try await validate(kind: "error", bytes: notFound.body)
     }
 
-    @Test func orderFixtureIsValidUnderBothSchemaSets() throws {
-        try validate(kind: "order", bytes: try TestSupport.read("fixtures/order-created.json"))
+    @Test func orderFixtureIsValidUnderBothSchemaSets() async throws {
+        try await validate(kind: "order", bytes: try TestSupport.read("fixtures/order-created.json"))
     }
 
-    @Test func schemaValidatorRejectsAnInvalidOrder() throws {
+    @Test func schemaValidatorRejectsAnInvalidOrder() async throws {
         var order =
             try JSONSerialization.jsonObject(with: Data(TestSupport.read("fixtures/order-created.json")))
             as! [String: Any]
@@ -88,7 +91,7 @@ import Testing
         let bytes = [UInt8](try JSONSerialization.data(withJSONObject: order))
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-bad-\(UUID().uuidString).json")
         try Data(bytes).write(to: file)
-        let result = try TestSupport.run(TestSupport.python, [Self.validator, "--kind", "order", file.path])
+        let result = try await TestSupport.run(TestSupport.python, [Self.validator, "--kind", "order", file.path])
         if result.status == 3, ProcessInfo.processInfo.environment["UCPSIM_REQUIRE_SCHEMAS"] != "1" { return }
         #expect(result.status == 1, "an order without a total must fail: \(result.stdout)")
     }

@@ -21,7 +21,7 @@ import Testing
 
     func total(_ order: Order, _ type: String) -> Int? { order.totals.first { $0.type == type }?.amount }
 
-    @Test func placedOrderIsFullyPopulated() throws {
+    @Test func placedOrderIsFullyPopulated() async throws {
         let order = try machine().order
         #expect(order.permalinkURL == "http://127.0.0.1:8080/orders/ord_1")
         #expect(order.lineItems.map(\.status) == ["processing", "processing"])
@@ -29,37 +29,52 @@ import Testing
         #expect(order.fulfillment.expectations.first?.lineItems.map(\.quantity) == [2, 3])
     }
 
-    @Test func happyPathDerivesStatusesAndKeepsEventsAppendOnly() throws {
+    @Test func happyPathDerivesStatusesAndKeepsEventsAppendOnly() async throws {
         var machine = try machine()
         try machine.apply(.process, at: at(1))
-        let partial = try machine.apply(.ship(lines: [.init(id: "li_1", quantity: 1)], carrier: "UPS", trackingNumber: "1Z1", trackingURL: nil), at: at(2))
+        let partial = try machine.apply(
+            .ship(lines: [.init(id: "li_1", quantity: 1)], carrier: "UPS", trackingNumber: "1Z1", trackingURL: nil),
+            at: at(2)
+        )
         #expect(partial.lineItems.map(\.status) == ["partial", "processing"])
-        let shipped = try machine.apply(.ship(lines: nil, carrier: nil, trackingNumber: nil, trackingURL: nil), at: at(3))
+        let shipped = try machine.apply(
+            .ship(lines: nil, carrier: nil, trackingNumber: nil, trackingURL: nil),
+            at: at(3)
+        )
         #expect(shipped.lineItems.map(\.status) == ["fulfilled", "fulfilled"])
         #expect(shipped.lineItems.map(\.quantity.fulfilled) == [2, 3])
         try machine.apply(.inTransit(shipment: nil), at: at(4))
         try machine.apply(.failedAttempt(shipment: nil), at: at(5))
         let delivered = try machine.apply(.deliver(shipment: nil), at: at(6))
-        #expect(delivered.fulfillment.events.map(\.type) == ["processing", "shipped", "shipped", "in_transit", "failed_attempt", "delivered"])
+        #expect(
+            delivered.fulfillment.events.map(\.type) == [
+                "processing", "shipped", "shipped", "in_transit", "failed_attempt", "delivered",
+            ]
+        )
         #expect(delivered.fulfillment.events.prefix(3) == shipped.fulfillment.events.prefix(3))
         #expect(delivered.fulfillment.events[1].trackingNumber == "1Z1")
     }
 
-    @Test func cancellationReducesTotalsAndFullCancellationAllowsOnlyMoney() throws {
+    @Test func cancellationReducesTotalsAndFullCancellationAllowsOnlyMoney() async throws {
         var machine = try machine()
         let partial = try machine.apply(.cancel(lines: [.init(id: "li_2", quantity: 1)]), at: at(1))
         #expect(partial.lineItems[1].quantity.total == 2 && partial.lineItems[1].quantity.original == 3)
         #expect(total(partial, "total") == 5899 - 800)
-        #expect(partial.adjustments.last?.type == "cancellation" && partial.adjustments.last?.lineItems?.first?.quantity == -1)
+        #expect(
+            partial.adjustments.last?.type == "cancellation"
+                && partial.adjustments.last?.lineItems?.first?.quantity == -1
+        )
         let all = try machine.apply(.cancel(lines: nil), at: at(2))
         #expect(all.lineItems.map(\.status) == ["removed", "removed"])
         #expect(total(all, "total") == 0 && total(all, "subtotal") == 0)
-        #expect(throws: TransitionError.self) { try machine.apply(.ship(lines: nil, carrier: nil, trackingNumber: nil, trackingURL: nil), at: at(3)) }
+        #expect(throws: TransitionError.self) {
+            try machine.apply(.ship(lines: nil, carrier: nil, trackingNumber: nil, trackingURL: nil), at: at(3))
+        }
         try machine.apply(.refund(amount: nil, completed: true), at: at(3))
         #expect(machine.order.adjustments.last?.totals?.first?.amount == -5899)
     }
 
-    @Test func returnsAndRefundsMoveForwardOnly() throws {
+    @Test func returnsAndRefundsMoveForwardOnly() async throws {
         var machine = try machine()
         try machine.apply(.ship(lines: nil, carrier: nil, trackingNumber: nil, trackingURL: nil), at: at(1))
         try machine.apply(.deliver(shipment: nil), at: at(2))
@@ -87,21 +102,59 @@ import Testing
     static let shipAll = OrderTransition.ship(lines: nil, carrier: nil, trackingNumber: nil, trackingURL: nil)
 
     @Test(arguments: [
-        Rejection(setup: [], transition: .ship(lines: [.init(id: "li_1", quantity: 3)], carrier: nil, trackingNumber: nil, trackingURL: nil), reason: "only 2 unshipped"),
-        Rejection(setup: [], transition: .ship(lines: [.init(id: "li_9", quantity: 1)], carrier: nil, trackingNumber: nil, trackingURL: nil), reason: "no line item li_9"),
+        Rejection(
+            setup: [],
+            transition: .ship(
+                lines: [.init(id: "li_1", quantity: 3)],
+                carrier: nil,
+                trackingNumber: nil,
+                trackingURL: nil
+            ),
+            reason: "only 2 unshipped"
+        ),
+        Rejection(
+            setup: [],
+            transition: .ship(
+                lines: [.init(id: "li_9", quantity: 1)],
+                carrier: nil,
+                trackingNumber: nil,
+                trackingURL: nil
+            ),
+            reason: "no line item li_9"
+        ),
         Rejection(setup: [], transition: .inTransit(shipment: nil), reason: "nothing has shipped"),
         Rejection(setup: [], transition: .deliver(shipment: nil), reason: "nothing has shipped"),
-        Rejection(setup: [shipAll], transition: .cancel(lines: [.init(id: "li_1", quantity: 1)]), reason: "only 0 unshipped"),
-        Rejection(setup: [shipAll], transition: .requestReturn(lines: [.init(id: "li_1", quantity: 1)]), reason: "delivered"),
-        Rejection(setup: [shipAll, .deliver(shipment: nil)], transition: .requestReturn(lines: [.init(id: "li_1", quantity: 3)]), reason: "only 2 delivered"),
-        Rejection(setup: [shipAll, .deliver(shipment: nil)], transition: .deliver(shipment: nil), reason: "is delivered"),
+        Rejection(
+            setup: [shipAll],
+            transition: .cancel(lines: [.init(id: "li_1", quantity: 1)]),
+            reason: "only 0 unshipped"
+        ),
+        Rejection(
+            setup: [shipAll],
+            transition: .requestReturn(lines: [.init(id: "li_1", quantity: 1)]),
+            reason: "delivered"
+        ),
+        Rejection(
+            setup: [shipAll, .deliver(shipment: nil)],
+            transition: .requestReturn(lines: [.init(id: "li_1", quantity: 3)]),
+            reason: "only 2 delivered"
+        ),
+        Rejection(
+            setup: [shipAll, .deliver(shipment: nil)],
+            transition: .deliver(shipment: nil),
+            reason: "is delivered"
+        ),
         Rejection(setup: [], transition: .refund(amount: 5900, completed: true), reason: "exceeds"),
-        Rejection(setup: [.refund(amount: 5000, completed: true)], transition: .refund(amount: 900, completed: true), reason: "exceeds"),
+        Rejection(
+            setup: [.refund(amount: 5000, completed: true)],
+            transition: .refund(amount: 900, completed: true),
+            reason: "exceeds"
+        ),
         Rejection(setup: [.cancel(lines: nil)], transition: .process, reason: "fully canceled"),
         Rejection(setup: [], transition: .completeRefund(adjustment: nil), reason: "no refund"),
         Rejection(setup: [shipAll], transition: .returnedToSender(shipment: nil), reason: "is shipped"),
     ])
-    func invalidTransitionsAreRejectedWithOrderTransitionAndReason(_ rejection: Rejection) throws {
+    func invalidTransitionsAreRejectedWithOrderTransitionAndReason(_ rejection: Rejection) async throws {
         var machine = try machine()
         for (index, step) in rejection.setup.enumerated() { try machine.apply(step, at: at(index + 1)) }
         let before = machine.order
@@ -116,7 +169,7 @@ import Testing
         #expect(machine.order == before, "a rejected transition changes nothing")
     }
 
-    @Test func timeCannotGoBackwards() throws {
+    @Test func timeCannotGoBackwards() async throws {
         var machine = try machine()
         try machine.apply(.process, at: at(10))
         #expect { try machine.apply(.process, at: at(5)) } throws: { "\($0)".contains("time goes backwards") }
@@ -124,7 +177,7 @@ import Testing
 
     /// Random valid sequences: quantities never negative, fulfilled ≤ total, totals consistent; every snapshot
     /// is collected for the schema check.
-    @Test func randomTransitionSequencesKeepTheInvariants() throws {
+    @Test func randomTransitionSequencesKeepTheInvariants() async throws {
         var generator = SeededGenerator(seed: 42)
         var snapshots: [[UInt8]] = []
         for _ in 0..<60 {
@@ -143,11 +196,13 @@ import Testing
                 }
                 #expect(order.totals.filter { $0.type == "subtotal" }.count == 1)
                 #expect(order.totals.filter { $0.type == "total" }.count == 1)
-                #expect(total(order, "total") == order.totals.filter { $0.type != "total" }.reduce(0) { $0 + $1.amount })
+                #expect(
+                    total(order, "total") == order.totals.filter { $0.type != "total" }.reduce(0) { $0 + $1.amount }
+                )
             }
         }
         #expect(snapshots.count > 300)
-        try InteropTests().validateMany(kind: "order", documents: snapshots)
+        try await InteropTests().validateMany(kind: "order", documents: snapshots)
     }
 
     static func randomTransition(_ generator: inout SeededGenerator, order: Order) -> OrderTransition {
@@ -163,8 +218,13 @@ import Testing
         case 7: return .cancel(lines: some)
         case 8: return .requestReturn(lines: [.init(id: line, quantity: quantity)])
         case 9: return .completeReturn(adjustment: nil)
-        case 10: return .refund(amount: Int.random(in: 1...3000, using: &generator), completed: Bool.random(using: &generator))
-        default: return Bool.random(using: &generator) ? .completeRefund(adjustment: nil) : .undeliverable(shipment: nil)
+        case 10:
+            return .refund(
+                amount: Int.random(in: 1...3000, using: &generator),
+                completed: Bool.random(using: &generator)
+            )
+        default:
+            return Bool.random(using: &generator) ? .completeRefund(adjustment: nil) : .undeliverable(shipment: nil)
         }
     }
 }

@@ -20,14 +20,35 @@ import Testing
     @Test(arguments: [
         BadScenario(yaml: "orders: [", message: "bad.yaml: not valid YAML"),
         BadScenario(yaml: "- 1\n- 2", message: "bad.yaml:1: the top level must be a mapping"),
-        BadScenario(yaml: order + "\nsteps:\n  - place: o1\n  - fly: o1", message: "bad.yaml:7: step 2: a step needs exactly one action"),
+        BadScenario(
+            yaml: order + "\nsteps:\n  - place: o1\n  - fly: o1",
+            message: "bad.yaml:7: step 2: a step needs exactly one action"
+        ),
         BadScenario(yaml: order + "\nsteps:\n  - place: o2", message: "bad.yaml:6: step 1: unknown order o2"),
-        BadScenario(yaml: order + "\nsteps:\n  - place: o1\n  - deliver: o1", message: "bad.yaml:7: step 2: order o1: cannot deliver: nothing has shipped yet"),
-        BadScenario(yaml: order + "\nsteps:\n  - place: o1\n  - ship: o1\n    lines: [{id: li_1, quantity: 3}]", message: "step 2: order o1: cannot ship: cannot ship 3 of li_1: only 2 unshipped"),
-        BadScenario(yaml: order + "\nsteps:\n  - place: o1\n    expect: 2yy", message: "bad.yaml:7: step 1: expect: \"2yy\" is not a status"),
-        BadScenario(yaml: order + "\nsteps:\n  - advance: soon", message: "bad.yaml:6: step 1: advance: \"soon\" is not a duration"),
-        BadScenario(yaml: "orders:\n  - id: o1\n    items:\n      - { sku: mug, price: 12.5 }\nsteps:\n  - place: o1", message: "bad.yaml:4: `price` must be an integer"),
-        BadScenario(yaml: order + "\nsteps:\n  - place: o1\n    colour: red", message: "bad.yaml:7: step 1: unknown key `colour`"),
+        BadScenario(
+            yaml: order + "\nsteps:\n  - place: o1\n  - deliver: o1",
+            message: "bad.yaml:7: step 2: order o1: cannot deliver: nothing has shipped yet"
+        ),
+        BadScenario(
+            yaml: order + "\nsteps:\n  - place: o1\n  - ship: o1\n    lines: [{id: li_1, quantity: 3}]",
+            message: "step 2: order o1: cannot ship: cannot ship 3 of li_1: only 2 unshipped"
+        ),
+        BadScenario(
+            yaml: order + "\nsteps:\n  - place: o1\n    expect: 2yy",
+            message: "bad.yaml:7: step 1: expect: \"2yy\" is not a status"
+        ),
+        BadScenario(
+            yaml: order + "\nsteps:\n  - advance: soon",
+            message: "bad.yaml:6: step 1: advance: \"soon\" is not a duration"
+        ),
+        BadScenario(
+            yaml: "orders:\n  - id: o1\n    items:\n      - { sku: mug, price: 12.5 }\nsteps:\n  - place: o1",
+            message: "bad.yaml:4: `price` must be an integer"
+        ),
+        BadScenario(
+            yaml: order + "\nsteps:\n  - place: o1\n    colour: red",
+            message: "bad.yaml:7: step 1: unknown key `colour`"
+        ),
     ])
     func badScenariosNameFileLineAndStep(_ bad: BadScenario) {
         do {
@@ -41,7 +62,8 @@ import Testing
 
     @Test func bundledScenariosParseAndCoverTheLifecycle() throws {
         let directory = TestSupport.path("scenarios")
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }
+            .sorted()
         #expect(files.count >= 7)
         var transitions = Set<String>()
         var orders = 0
@@ -53,18 +75,27 @@ import Testing
             }
         }
         #expect(orders >= 50, "the batch scenario has at least 50 orders")
-        #expect(transitions.isSuperset(of: ["ship", "in_transit", "deliver", "cancel", "return", "refund", "failed_attempt"]))
+        #expect(
+            transitions.isSuperset(of: [
+                "ship", "in_transit", "deliver", "cancel", "return", "refund", "failed_attempt",
+            ])
+        )
     }
 
     @Test func runnerDeliversEveryStepAndChecksExpectations() async throws {
         let (receiver, receiverServer, receiverClient) = try await TestSupport.startReceiver()
         let shop = try await Shop.start(keys: try KeyRing.ephemeral(), logger: TestSupport.quietLogger)
         let scenario = try Scenario.parse(
-            Self.order + "\nsteps:\n  - place: o1\n  - advance: 2h\n  - ship: o1\n    expect: 4xx\n  - deliver: o1\n    expect: 200",
+            Self.order
+                + "\nsteps:\n  - place: o1\n  - advance: 2h\n  - ship: o1\n    expect: 4xx\n  - deliver: o1\n    expect: 200",
             file: "s.yaml"
         )
         let start = Date(timeIntervalSince1970: 1_775_913_000)
-        let results = try await ScenarioRunner(shop: shop, target: try RequestTarget("\(receiverServer.baseURL)/hook"), start: start).run(scenario)
+        let results = try await ScenarioRunner(
+            shop: shop,
+            target: try RequestTarget("\(receiverServer.baseURL)/hook"),
+            start: start
+        ).run(scenario)
         let served = await shop.orders.get("o1")
         await shop.stop()
         await receiverServer.stop()

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import Synchronization
 import UCPSimKit
 
 /// Paths and helpers shared by the tests.
@@ -44,9 +45,24 @@ enum TestSupport {
         """
 
     /// Runs a process and returns exit status, stdout and stderr.
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (
+    ///
+    /// The blocking waits run on a dedicated thread: blocking the cooperative pool would starve the in-process
+    /// servers the child process talks to.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (
         status: Int32, stdout: String, stderr: String
     ) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try runBlocking(executable, arguments, environment: environment) })
+            }.start()
+        }
+    }
+
+    private static func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String]) throws
+        -> (
+            status: Int32, stdout: String, stderr: String
+        )
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -57,9 +73,17 @@ enum TestSupport {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        // Read stderr on its own thread so a full pipe on either side cannot stall the child.
+        let errData = Mutex(Data())
+        let errDone = DispatchSemaphore(value: 0)
+        Thread {
+            errData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+            errDone.signal()
+        }.start()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        errDone.wait()
+        let stderr = errData.withLock { $0 }
         return (
             process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)
         )

@@ -39,7 +39,10 @@ public struct EventFixture: Sendable {
         }
         guard let list = object["events"] else {
             let document = try OrderDocument(bytes: [UInt8](data), source: path)
-            return EventFixture(name: name, events: [Event(orderID: document.id, transition: nil, body: document.bytes)])
+            return EventFixture(
+                name: name,
+                events: [Event(orderID: document.id, transition: nil, body: document.bytes)]
+            )
         }
         guard let entries = list as? [[String: Any]], !entries.isEmpty else {
             throw UCPSimError(.dataError, "\(path): `events` must be a non-empty list of objects")
@@ -66,7 +69,13 @@ public struct EventFixture: Sendable {
             }
             let timestamp = (entry["timestamp"] as? NSNumber).map { $0.int64Value }
             events.append(
-                Event(webhookID: id, timestamp: timestamp, orderID: document.id, transition: entry["transition"] as? String, body: bytes)
+                Event(
+                    webhookID: id,
+                    timestamp: timestamp,
+                    orderID: document.id,
+                    transition: entry["transition"] as? String,
+                    body: bytes
+                )
             )
         }
         return EventFixture(name: object["name"] as? String ?? name, events: events)
@@ -77,8 +86,11 @@ public struct EventFixture: Sendable {
         self.name = name
         self.events = results.map { result in
             Event(
-                webhookID: result.event.webhookID, timestamp: result.event.timestamp, orderID: result.orderID,
-                transition: result.transition, body: result.event.body
+                webhookID: result.event.webhookID,
+                timestamp: result.event.timestamp,
+                orderID: result.orderID,
+                transition: result.transition,
+                body: result.event.body
             )
         }
     }
@@ -86,7 +98,9 @@ public struct EventFixture: Sendable {
     /// The fixture as JSON; bodies as `body_text`, so replay reproduces them byte for byte.
     public func json() -> [UInt8] {
         let events: [[String: Any]] = events.map { event in
-            var entry: [String: Any] = ["order_id": event.orderID, "body_text": String(decoding: event.body, as: UTF8.self)]
+            var entry: [String: Any] = [
+                "order_id": event.orderID, "body_text": String(decoding: event.body, as: UTF8.self),
+            ]
             if let id = event.webhookID { entry["webhook_id"] = id }
             if let timestamp = event.timestamp { entry["timestamp"] = timestamp }
             if let transition = event.transition { entry["transition"] = transition }
@@ -101,7 +115,12 @@ public struct EventFixture: Sendable {
     public func webhookEvents(keepIDs: Bool, now: Int64) -> [WebhookEvent] {
         events.map { event in
             if keepIDs, let id = event.webhookID {
-                return WebhookEvent(webhookID: id, timestamp: event.timestamp ?? now, orderID: event.orderID, body: event.body)
+                return WebhookEvent(
+                    webhookID: id,
+                    timestamp: event.timestamp ?? now,
+                    orderID: event.orderID,
+                    body: event.body
+                )
             }
             return WebhookEvent(timestamp: now, orderID: event.orderID, body: event.body)
         }

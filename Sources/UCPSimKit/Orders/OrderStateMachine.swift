@@ -47,8 +47,11 @@ public struct OrderSpec: Sendable, Equatable {
     }
 
     public static let defaultDestination = Order.PostalAddress(
-        streetAddress: "1600 Amphitheatre Pkwy", addressLocality: "Mountain View", addressRegion: "CA",
-        postalCode: "94043", addressCountry: "US"
+        streetAddress: "1600 Amphitheatre Pkwy",
+        addressLocality: "Mountain View",
+        addressRegion: "CA",
+        postalCode: "94043",
+        addressCountry: "US"
     )
 }
 
@@ -67,12 +70,16 @@ public struct OrderStateMachine: Sendable {
     public init(spec: OrderSpec, at time: Date, shopBaseURL: String, version: String = BusinessProfile.defaultVersion)
         throws(TransitionError)
     {
-        func fail(_ reason: String) -> TransitionError { TransitionError(orderID: spec.id, transition: "place", reason: reason) }
+        func fail(_ reason: String) -> TransitionError {
+            TransitionError(orderID: spec.id, transition: "place", reason: reason)
+        }
         guard !spec.lines.isEmpty else { throw fail("an order needs at least one line item") }
         guard spec.shipping >= 0 else { throw fail("shipping must not be negative") }
         var lineItems: [Order.LineItem] = []
         for (index, line) in spec.lines.enumerated() {
-            guard line.quantity > 0 else { throw fail("line \(line.sku) has quantity \(line.quantity); it must be at least 1") }
+            guard line.quantity > 0 else {
+                throw fail("line \(line.sku) has quantity \(line.quantity); it must be at least 1")
+            }
             guard line.price >= 0 else { throw fail("line \(line.sku) has a negative price") }
             lineItems.append(
                 Order.LineItem(
@@ -139,7 +146,10 @@ public struct OrderStateMachine: Sendable {
 
     private mutating func mutate(_ transition: OrderTransition, at time: Date) throws(TransitionError) {
         guard time >= lastTime else {
-            throw fail(transition, "time goes backwards (\(Self.timestamp(time)) is before \(Self.timestamp(lastTime)))")
+            throw fail(
+                transition,
+                "time goes backwards (\(Self.timestamp(time)) is before \(Self.timestamp(lastTime)))"
+            )
         }
         switch transition {
         case .refund, .completeRefund, .failRefund, .credit: break
@@ -153,15 +163,20 @@ public struct OrderStateMachine: Sendable {
             guard !open.isEmpty else { throw fail(transition, "nothing is left to process") }
             order.fulfillment.events.append(
                 .init(
-                    id: nextID("evt"), occurredAt: at, type: "processing",
+                    id: nextID("evt"),
+                    occurredAt: at,
+                    type: "processing",
                     lineItems: open.map { .init(id: $0.id, quantity: $0.quantity.total - $0.quantity.fulfilled) }
                 )
             )
 
         case .ship(let requested, let carrier, let tracking, let trackingURL):
             let lines = try resolveLines(
-                requested, transition: transition, verb: "ship",
-                available: { $0.quantity.total - $0.quantity.fulfilled }, what: "unshipped"
+                requested,
+                transition: transition,
+                verb: "ship",
+                available: { $0.quantity.total - $0.quantity.fulfilled },
+                what: "unshipped"
             )
             for line in lines {
                 let index = order.lineItems.firstIndex { $0.id == line.id }!
@@ -170,8 +185,13 @@ public struct OrderStateMachine: Sendable {
             let id = nextID("shp")
             order.fulfillment.events.append(
                 .init(
-                    id: id, occurredAt: at, type: "shipped", lineItems: lines, trackingNumber: tracking ?? "1Z\(id.uppercased())",
-                    trackingURL: trackingURL, carrier: carrier ?? "UPS"
+                    id: id,
+                    occurredAt: at,
+                    type: "shipped",
+                    lineItems: lines,
+                    trackingNumber: tracking ?? "1Z\(id.uppercased())",
+                    trackingURL: trackingURL,
+                    carrier: carrier ?? "UPS"
                 )
             )
             shipments.append((id, lines, "shipped"))
@@ -181,16 +201,31 @@ public struct OrderStateMachine: Sendable {
         case .deliver(let shipment):
             try move(shipment, to: "delivered", from: ["shipped", "in_transit", "failed_attempt"], transition, at: at)
         case .failedAttempt(let shipment):
-            try move(shipment, to: "failed_attempt", from: ["shipped", "in_transit", "failed_attempt"], transition, at: at)
+            try move(
+                shipment,
+                to: "failed_attempt",
+                from: ["shipped", "in_transit", "failed_attempt"],
+                transition,
+                at: at
+            )
         case .undeliverable(let shipment):
-            try move(shipment, to: "undeliverable", from: ["shipped", "in_transit", "failed_attempt"], transition, at: at)
+            try move(
+                shipment,
+                to: "undeliverable",
+                from: ["shipped", "in_transit", "failed_attempt"],
+                transition,
+                at: at
+            )
         case .returnedToSender(let shipment):
             try move(shipment, to: "returned_to_sender", from: ["undeliverable"], transition, at: at)
 
         case .cancel(let requested):
             let lines = try resolveLines(
-                requested, transition: transition, verb: "cancel",
-                available: { $0.quantity.total - $0.quantity.fulfilled }, what: "unshipped"
+                requested,
+                transition: transition,
+                verb: "cancel",
+                available: { $0.quantity.total - $0.quantity.fulfilled },
+                what: "unshipped"
             )
             var amount = 0
             for line in lines {
@@ -200,9 +235,13 @@ public struct OrderStateMachine: Sendable {
             }
             order.adjustments.append(
                 .init(
-                    id: nextID("adj"), type: "cancellation", occurredAt: at, status: "completed",
+                    id: nextID("adj"),
+                    type: "cancellation",
+                    occurredAt: at,
+                    status: "completed",
                     lineItems: lines.map { .init(id: $0.id, quantity: -$0.quantity) },
-                    totals: [.init(type: "total", amount: -amount)], description: "Canceled before shipment"
+                    totals: [.init(type: "total", amount: -amount)],
+                    description: "Canceled before shipment"
                 )
             )
 
@@ -210,17 +249,24 @@ public struct OrderStateMachine: Sendable {
             let delivered = deliveredQuantities()
             let returned = adjustedQuantities(type: "return")
             let lines = try resolveLines(
-                requested, transition: transition, verb: "return",
-                available: { (delivered[$0.id] ?? 0) - (returned[$0.id] ?? 0) }, what: "delivered and not yet returned"
+                requested,
+                transition: transition,
+                verb: "return",
+                available: { (delivered[$0.id] ?? 0) - (returned[$0.id] ?? 0) },
+                what: "delivered and not yet returned"
             )
             let amount = lines.reduce(0) { sum, line in
                 sum + line.quantity * (order.lineItems.first { $0.id == line.id }?.item.price ?? 0)
             }
             order.adjustments.append(
                 .init(
-                    id: nextID("adj"), type: "return", occurredAt: at, status: "pending",
+                    id: nextID("adj"),
+                    type: "return",
+                    occurredAt: at,
+                    status: "pending",
                     lineItems: lines.map { .init(id: $0.id, quantity: -$0.quantity) },
-                    totals: [.init(type: "total", amount: -amount)], description: "Return requested"
+                    totals: [.init(type: "total", amount: -amount)],
+                    description: "Return requested"
                 )
             )
 
@@ -238,8 +284,12 @@ public struct OrderStateMachine: Sendable {
             }
             order.adjustments.append(
                 .init(
-                    id: nextID("adj"), type: "refund", occurredAt: at, status: completed ? "completed" : "pending",
-                    totals: [.init(type: "total", amount: -value)], description: "Refund"
+                    id: nextID("adj"),
+                    type: "refund",
+                    occurredAt: at,
+                    status: completed ? "completed" : "pending",
+                    totals: [.init(type: "total", amount: -value)],
+                    description: "Refund"
                 )
             )
 
@@ -252,8 +302,12 @@ public struct OrderStateMachine: Sendable {
             guard amount > 0 else { throw fail(transition, "the amount must be positive") }
             order.adjustments.append(
                 .init(
-                    id: nextID("adj"), type: "credit", occurredAt: at, status: "completed",
-                    totals: [.init(type: "total", amount: -amount)], description: "Store credit"
+                    id: nextID("adj"),
+                    type: "credit",
+                    occurredAt: at,
+                    status: "completed",
+                    totals: [.init(type: "total", amount: -amount)],
+                    description: "Store credit"
                 )
             )
 
@@ -261,8 +315,12 @@ public struct OrderStateMachine: Sendable {
             guard amount != 0 else { throw fail(transition, "the amount must not be zero") }
             order.adjustments.append(
                 .init(
-                    id: nextID("adj"), type: "price_adjustment", occurredAt: at, status: "completed",
-                    totals: [.init(type: "total", amount: amount)], description: "Price adjustment"
+                    id: nextID("adj"),
+                    type: "price_adjustment",
+                    occurredAt: at,
+                    status: "completed",
+                    totals: [.init(type: "total", amount: amount)],
+                    description: "Price adjustment"
                 )
             )
         }
@@ -339,11 +397,15 @@ public struct OrderStateMachine: Sendable {
         description: String?
     ) throws(TransitionError) {
         let candidates = order.adjustments.indices.filter { order.adjustments[$0].type == type }
-        guard let index = id.map({ id in candidates.first { order.adjustments[$0].id == id } }) ?? candidates.last else {
+        guard let index = id.map({ id in candidates.first { order.adjustments[$0].id == id } }) ?? candidates.last
+        else {
             throw fail(transition, id.map { "no \(type) adjustment \($0)" } ?? "there is no \(type) adjustment")
         }
         guard order.adjustments[index].status == "pending" else {
-            throw fail(transition, "\(type) \(order.adjustments[index].id) is already \(order.adjustments[index].status)")
+            throw fail(
+                transition,
+                "\(type) \(order.adjustments[index].id) is already \(order.adjustments[index].status)"
+            )
         }
         order.adjustments[index].status = status
         if let description { order.adjustments[index].description = description }
@@ -370,7 +432,9 @@ public struct OrderStateMachine: Sendable {
         for index in order.lineItems.indices {
             let quantity = order.lineItems[index].quantity
             let amount = quantity.total * order.lineItems[index].item.price
-            order.lineItems[index].totals = [.init(type: "subtotal", amount: amount), .init(type: "total", amount: amount)]
+            order.lineItems[index].totals = [
+                .init(type: "subtotal", amount: amount), .init(type: "total", amount: amount),
+            ]
             order.lineItems[index].status = LineItemStatus.derive(quantity)
         }
         let subtotal = order.lineItems.reduce(0) { $0 + $1.quantity.total * $1.item.price }

@@ -8,7 +8,9 @@ extension OrderTransition {
     /// Makes the transition `name` from `parameters` (JSON-like values). Errors are one readable sentence.
     public static func make(name: String, parameters: [String: Any]) throws(ParameterError) -> OrderTransition {
         for key in parameters.keys where !parameterNames.contains(key) {
-            throw ParameterError("unknown parameter `\(key)` (allowed: \(parameterNames.sorted().joined(separator: ", ")))")
+            throw ParameterError(
+                "unknown parameter `\(key)` (allowed: \(parameterNames.sorted().joined(separator: ", ")))"
+            )
         }
         let shipment = try string(parameters, "shipment")
         let adjustment = try string(parameters, "adjustment")
@@ -16,8 +18,10 @@ extension OrderTransition {
         case "process": return .process
         case "ship":
             return .ship(
-                lines: try lines(parameters["lines"]), carrier: try string(parameters, "carrier"),
-                trackingNumber: try string(parameters, "tracking_number"), trackingURL: try string(parameters, "tracking_url")
+                lines: try lines(parameters["lines"]),
+                carrier: try string(parameters, "carrier"),
+                trackingNumber: try string(parameters, "tracking_number"),
+                trackingURL: try string(parameters, "tracking_url")
             )
         case "in_transit": return .inTransit(shipment: shipment)
         case "deliver": return .deliver(shipment: shipment)
@@ -30,14 +34,17 @@ extension OrderTransition {
             return .requestReturn(lines: lines)
         case "complete_return": return .completeReturn(adjustment: adjustment)
         case "refund":
-            guard let completed = parameters["completed"] as? Bool ?? (parameters["completed"] == nil ? true : nil) else {
+            guard let completed = parameters["completed"] as? Bool ?? (parameters["completed"] == nil ? true : nil)
+            else {
                 throw ParameterError("`completed` must be true or false")
             }
             return .refund(amount: try integer(parameters, "amount"), completed: completed)
         case "complete_refund": return .completeRefund(adjustment: adjustment)
         case "fail_refund": return .failRefund(adjustment: adjustment)
         case "credit", "price_adjustment":
-            guard let amount = try integer(parameters, "amount") else { throw ParameterError("`\(name)` needs `amount`") }
+            guard let amount = try integer(parameters, "amount") else {
+                throw ParameterError("`\(name)` needs `amount`")
+            }
             return name == "credit" ? .credit(amount: amount) : .priceAdjustment(amount: amount)
         default:
             throw ParameterError("unknown transition `\(name)` (one of: \(names.joined(separator: ", ")))")
@@ -60,10 +67,14 @@ extension OrderTransition {
 
     private static func lines(_ value: Any?) throws(ParameterError) -> [Order.LineQuantity]? {
         guard let value else { return nil }
-        guard let list = value as? [[String: Any]] else { throw ParameterError("`lines` must be a list of {id, quantity}") }
+        guard let list = value as? [[String: Any]] else {
+            throw ParameterError("`lines` must be a list of {id, quantity}")
+        }
         var result: [Order.LineQuantity] = []
         for entry in list {
-            guard let id = entry["id"] as? String else { throw ParameterError("each `lines` entry needs a string `id`") }
+            guard let id = entry["id"] as? String else {
+                throw ParameterError("each `lines` entry needs a string `id`")
+            }
             guard let quantity = entry["quantity"] as? Int ?? (entry["quantity"] == nil ? 1 : nil) else {
                 throw ParameterError("`quantity` of \(id) must be an integer")
             }

@@ -121,7 +121,9 @@ public struct FetchedProfile: Sendable {
 
 extension FetchedProfile {
     /// Fetches a platform's profile and returns its order webhook URL, as a real shop discovers it.
-    public static func orderWebhookTarget(profileURL: String, client: HTTPClient) async throws(UCPSimError) -> RequestTarget {
+    public static func orderWebhookTarget(profileURL: String, client: HTTPClient) async throws(UCPSimError)
+        -> RequestTarget
+    {
         do {
             _ = try RequestTarget(profileURL)
         } catch {
@@ -130,7 +132,11 @@ extension FetchedProfile {
         let response: ReceivedResponse
         do {
             response = try await client.send(
-                OutgoingRequest(method: "GET", url: profileURL, headers: HTTPFieldList([("Accept", "application/json")]))
+                OutgoingRequest(
+                    method: "GET",
+                    url: profileURL,
+                    headers: HTTPFieldList([("Accept", "application/json")])
+                )
             )
         } catch {
             throw UCPSimError(.unavailable, "platform profile \(profileURL) unreachable: \(error)")

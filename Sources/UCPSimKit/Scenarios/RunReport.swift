@@ -18,7 +18,9 @@ public enum RunReport {
             "passed": results.allSatisfy(\.passed), "deliveries": results.count,
             "failures": results.filter { !$0.passed }.count, "results": rows,
         ]
-        return [UInt8]((try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])) ?? Data())
+        return [UInt8](
+            (try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        )
     }
 
     /// JUnit XML: a test suite per scenario, a test case per step and order.
@@ -35,15 +37,18 @@ public enum RunReport {
         for scenario in order {
             let cases = byScenario[scenario]!
             let time = cases.reduce(0) { $0 + $1.milliseconds } / 1000
-            xml += "  <testsuite name=\"\(escape(scenario))\" tests=\"\(cases.count)\" failures=\"\(cases.filter { !$0.passed }.count)\" time=\"\(String(format: "%.3f", time))\">\n"
+            xml +=
+                "  <testsuite name=\"\(escape(scenario))\" tests=\"\(cases.count)\" failures=\"\(cases.filter { !$0.passed }.count)\" time=\"\(String(format: "%.3f", time))\">\n"
             for result in cases {
                 let name = "step \(result.step): \(result.transition) \(result.orderID)"
-                xml += "    <testcase classname=\"\(escape(scenario))\" name=\"\(escape(name))\" time=\"\(String(format: "%.3f", result.milliseconds / 1000))\""
+                xml +=
+                    "    <testcase classname=\"\(escape(scenario))\" name=\"\(escape(name))\" time=\"\(String(format: "%.3f", result.milliseconds / 1000))\""
                 if result.passed {
                     xml += "/>\n"
                 } else {
                     let got = result.status.map { "HTTP \($0)" } ?? "no response"
-                    xml += ">\n      <failure message=\"\(escape("expected \(result.expectation), got \(got)"))\">\(escape("webhook-id \(result.webhookID)\n\(result.detail)"))</failure>\n    </testcase>\n"
+                    xml +=
+                        ">\n      <failure message=\"\(escape("expected \(result.expectation), got \(got)"))\">\(escape("webhook-id \(result.webhookID)\n\(result.detail)"))</failure>\n    </testcase>\n"
                 }
             }
             xml += "  </testsuite>\n"

@@ -73,7 +73,9 @@ public struct Scenario: Sendable {
     public static func parse(_ text: String, file: String) throws(UCPSimError) -> Scenario {
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text) else { throw ScenarioParser.Failure(line: 1, message: "the file is empty") }
+            guard let node = try Yams.compose(yaml: text) else {
+                throw ScenarioParser.Failure(line: 1, message: "the file is empty")
+            }
             root = node
         } catch let failure as ScenarioParser.Failure {
             throw UCPSimError(.dataError, "\(file):\(failure.line): \(failure.message)")
@@ -106,10 +108,18 @@ public struct Scenario: Sendable {
             case .place:
                 for id in step.orders {
                     guard machines[id] == nil else {
-                        throw ScenarioParser.Failure(line: step.line, step: step.number, message: "order \(id) is already placed")
+                        throw ScenarioParser.Failure(
+                            line: step.line,
+                            step: step.number,
+                            message: "order \(id) is already placed"
+                        )
                     }
                     do {
-                        machines[id] = try OrderStateMachine(spec: specs[id]!, at: clock, shopBaseURL: "http://shop.invalid")
+                        machines[id] = try OrderStateMachine(
+                            spec: specs[id]!,
+                            at: clock,
+                            shopBaseURL: "http://shop.invalid"
+                        )
                     } catch {
                         throw ScenarioParser.Failure(line: step.line, step: step.number, message: error.description)
                     }
@@ -117,7 +127,11 @@ public struct Scenario: Sendable {
             case .transition(let transition):
                 for id in step.orders {
                     guard machines[id] != nil else {
-                        throw ScenarioParser.Failure(line: step.line, step: step.number, message: "order \(id) is not placed yet (add a `place` step)")
+                        throw ScenarioParser.Failure(
+                            line: step.line,
+                            step: step.number,
+                            message: "order \(id) is not placed yet (add a `place` step)"
+                        )
                     }
                     do {
                         try machines[id]!.apply(transition, at: clock)

@@ -15,7 +15,9 @@ struct ScenarioParser {
     private static let stepParameters = OrderTransition.parameterNames.union(["expect"])
 
     func scenario(_ root: Node) throws(Failure) -> Scenario {
-        guard let mapping = root.mapping else { throw Failure(line: line(root), message: "the top level must be a mapping with `orders` and `steps`") }
+        guard let mapping = root.mapping else {
+            throw Failure(line: line(root), message: "the top level must be a mapping with `orders` and `steps`")
+        }
         try checkKeys(mapping, allowed: ["name", "orders", "steps"], at: root)
         let name = root["name"]?.string ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         guard let ordersNode = root["orders"], let orderList = ordersNode.sequence, !orderList.isEmpty else {
@@ -47,61 +49,94 @@ struct ScenarioParser {
     }
 
     private func orders(_ node: Node) throws(Failure) -> (String, [OrderSpec]) {
-        guard let mapping = node.mapping else { throw Failure(line: line(node), message: "each order must be a mapping") }
-        try checkKeys(mapping, allowed: ["id", "currency", "shipping", "count", "label", "items", "destination"], at: node)
+        guard let mapping = node.mapping else {
+            throw Failure(line: line(node), message: "each order must be a mapping")
+        }
+        try checkKeys(
+            mapping,
+            allowed: ["id", "currency", "shipping", "count", "label", "items", "destination"],
+            at: node
+        )
         let id = try string(node, "id")
         guard let items = node["items"]?.sequence, !items.isEmpty else {
             throw Failure(line: line(node), message: "order \(id): `items` must be a non-empty list")
         }
         var lines: [OrderSpec.Line] = []
         for item in items {
-            guard let itemMap = item.mapping else { throw Failure(line: line(item), message: "each item must be a mapping") }
+            guard let itemMap = item.mapping else {
+                throw Failure(line: line(item), message: "each item must be a mapping")
+            }
             try checkKeys(itemMap, allowed: ["id", "sku", "title", "price", "quantity"], at: item)
             let sku = try string(item, "sku")
             lines.append(
                 .init(
-                    id: item["id"]?.string, sku: sku, title: item["title"]?.string ?? sku,
-                    price: try integer(item, "price"), quantity: try integer(item, "quantity", default: 1)
+                    id: item["id"]?.string,
+                    sku: sku,
+                    title: item["title"]?.string ?? sku,
+                    price: try integer(item, "price"),
+                    quantity: try integer(item, "quantity", default: 1)
                 )
             )
         }
         var destination = OrderSpec.defaultDestination
         if let node = node["destination"] {
-            guard node.mapping != nil else { throw Failure(line: line(node), message: "`destination` must be a mapping") }
+            guard node.mapping != nil else {
+                throw Failure(line: line(node), message: "`destination` must be a mapping")
+            }
             destination = .init(
-                streetAddress: node["street_address"]?.string, addressLocality: node["address_locality"]?.string,
-                addressRegion: node["address_region"]?.string, postalCode: node["postal_code"]?.string,
+                streetAddress: node["street_address"]?.string,
+                addressLocality: node["address_locality"]?.string,
+                addressRegion: node["address_region"]?.string,
+                postalCode: node["postal_code"]?.string,
                 addressCountry: node["address_country"]?.string
             )
         }
         let spec = OrderSpec(
-            id: id, label: node["label"]?.string, currency: node["currency"]?.string ?? "USD", lines: lines,
-            destination: destination, shipping: try integer(node, "shipping", default: 0)
+            id: id,
+            label: node["label"]?.string,
+            currency: node["currency"]?.string ?? "USD",
+            lines: lines,
+            destination: destination,
+            shipping: try integer(node, "shipping", default: 0)
         )
         let count = try integer(node, "count", default: 0)
         guard count > 0 else { return (id, [spec]) }
         guard count <= 100_000 else { throw Failure(line: line(node), message: "count \(count) is more than 100000") }
-        return (id, (1...count).map { index in
-            var copy = spec
-            copy.id = "\(id)_\(String(format: "%03d", index))"
-            return copy
-        })
+        return (
+            id,
+            (1...count).map { index in
+                var copy = spec
+                copy.id = "\(id)_\(String(format: "%03d", index))"
+                return copy
+            }
+        )
     }
 
-    private func step(_ node: Node, number: Int, groups: [String: [String]], all: [String]) throws(Failure) -> Scenario.Step {
+    private func step(_ node: Node, number: Int, groups: [String: [String]], all: [String]) throws(Failure)
+        -> Scenario.Step
+    {
         guard let mapping = node.mapping else { throw Failure(line: line(node), message: "a step must be a mapping") }
         let actions = mapping.keys.compactMap(\.string).filter { Self.actionKeys.contains($0) }
         guard actions.count == 1, let action = actions.first, let value = node[action] else {
-            let unknown = mapping.keys.compactMap(\.string).filter { !Self.actionKeys.contains($0) && !Self.stepParameters.contains($0) }
+            let unknown = mapping.keys.compactMap(\.string).filter {
+                !Self.actionKeys.contains($0) && !Self.stepParameters.contains($0)
+            }
             let hint = unknown.isEmpty ? "" : " (unknown: \(unknown.joined(separator: ", ")))"
             throw Failure(
                 line: line(node),
-                message: "a step needs exactly one action: place, advance or a transition (\(OrderTransition.names.joined(separator: ", ")))\(hint)"
+                message:
+                    "a step needs exactly one action: place, advance or a transition (\(OrderTransition.names.joined(separator: ", ")))\(hint)"
             )
         }
         try checkKeys(mapping, allowed: Self.stepParameters.union([action]), at: node)
         if action == "advance" {
-            return .init(number: number, line: line(node), action: .advance(try duration(value)), orders: [], expectation: .accepted)
+            return .init(
+                number: number,
+                line: line(node),
+                action: .advance(try duration(value)),
+                orders: [],
+                expectation: .accepted
+            )
         }
         let orders = try selector(value, groups: groups, all: all)
         let expectation = try node["expect"].map { node throws(Failure) in try self.expectation(node) } ?? .accepted
@@ -137,7 +172,9 @@ struct ScenarioParser {
 
     private func selector(_ node: Node, groups: [String: [String]], all: [String]) throws(Failure) -> [String] {
         let names = node.sequence?.compactMap(\.string) ?? node.string.map { [$0] } ?? []
-        guard !names.isEmpty else { throw Failure(line: line(node), message: "name the order(s): an id, a list of ids, or `all`") }
+        guard !names.isEmpty else {
+            throw Failure(line: line(node), message: "name the order(s): an id, a list of ids, or `all`")
+        }
         var ids: [String] = []
         for name in names {
             if name == "all" {
@@ -147,7 +184,10 @@ struct ScenarioParser {
             } else if all.contains(name) {
                 ids.append(name)
             } else {
-                throw Failure(line: line(node), message: "unknown order \(name) (declared: \(groups.keys.sorted().joined(separator: ", ")))")
+                throw Failure(
+                    line: line(node),
+                    message: "unknown order \(name) (declared: \(groups.keys.sorted().joined(separator: ", ")))"
+                )
             }
         }
         return ids
@@ -164,7 +204,9 @@ struct ScenarioParser {
 
     private func status(_ node: Node) throws(Failure) -> DeliveryExpectation.Status {
         let text = node.string?.lowercased() ?? ""
-        if text.count == 3, text.hasSuffix("xx"), let first = Int(text.prefix(1)), (1...5).contains(first) { return .statusClass(first) }
+        if text.count == 3, text.hasSuffix("xx"), let first = Int(text.prefix(1)), (1...5).contains(first) {
+            return .statusClass(first)
+        }
         if let exact = Int(text), (100...599).contains(exact) { return .exact(exact) }
         throw Failure(line: line(node), message: "expect: \"\(text)\" is not a status (2xx, 4xx, 5xx or e.g. 401)")
     }
@@ -172,7 +214,9 @@ struct ScenarioParser {
     private func duration(_ node: Node) throws(Failure) -> TimeInterval {
         let text = node.string ?? ""
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        if let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()), value >= 0 { return value * factor }
+        if let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()), value >= 0 {
+            return value * factor
+        }
         if let seconds = Double(text), seconds >= 0 { return seconds }
         throw Failure(line: line(node), message: "advance: \"\(text)\" is not a duration (e.g. 90s, 15m, 2h, 1d)")
     }
@@ -180,7 +224,10 @@ struct ScenarioParser {
     private func checkKeys(_ mapping: Node.Mapping, allowed: Set<String>, at node: Node) throws(Failure) {
         for key in mapping.keys {
             guard let name = key.string, allowed.contains(name) else {
-                throw Failure(line: line(key), message: "unknown key `\(key.string ?? "?")` (allowed: \(allowed.sorted().joined(separator: ", ")))")
+                throw Failure(
+                    line: line(key),
+                    message: "unknown key `\(key.string ?? "?")` (allowed: \(allowed.sorted().joined(separator: ", ")))"
+                )
             }
         }
     }
@@ -198,7 +245,10 @@ struct ScenarioParser {
             throw Failure(line: line(node), message: "`\(key)` is required and must be an integer")
         }
         guard let number = value.int else {
-            throw Failure(line: line(value), message: "`\(key)` must be an integer (minor units for money), got \"\(value.string ?? "?")\"")
+            throw Failure(
+                line: line(value),
+                message: "`\(key)` must be an integer (minor units for money), got \"\(value.string ?? "?")\""
+            )
         }
         return number
     }

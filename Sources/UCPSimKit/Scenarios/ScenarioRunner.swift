@@ -23,8 +23,12 @@ public struct StepResult: Sendable {
     public var progressLine: String {
         let status = status.map(String.init) ?? "---"
         let verdict = passed ? "ok  " : "FAIL"
-        var text = "\(verdict) \(scenario)  step \(step)  \(orderID)  \(transition)  \(status)  attempts=\(attempts)  \(String(format: "%.1f", milliseconds)) ms"
-        if !passed { text += "\n     expected \(expectation), got \(self.status.map { "HTTP \($0)" } ?? "no response"): \(detail)" }
+        var text =
+            "\(verdict) \(scenario)  step \(step)  \(orderID)  \(transition)  \(status)  attempts=\(attempts)  \(String(format: "%.1f", milliseconds)) ms"
+        if !passed {
+            text +=
+                "\n     expected \(expectation), got \(self.status.map { "HTTP \($0)" } ?? "no response"): \(detail)"
+        }
         return text
     }
 }
@@ -43,7 +47,9 @@ public struct ScenarioRunner: Sendable {
     }
 
     /// Runs every step; calls `progress` after each delivery.
-    public func run(_ scenario: Scenario, progress: @Sendable (StepResult) -> Void = { _ in }) async throws -> [StepResult] {
+    public func run(_ scenario: Scenario, progress: @Sendable (StepResult) -> Void = { _ in }) async throws
+        -> [StepResult]
+    {
         var machines: [String: OrderStateMachine] = [:]
         let specs = Dictionary(uniqueKeysWithValues: scenario.orders.map { ($0.id, $0) })
         var clock = start
@@ -68,7 +74,10 @@ public struct ScenarioRunner: Sendable {
                         order = try machines[id]!.apply(transition, at: clock)
                     default:
                         let machine = try OrderStateMachine(
-                            spec: specs[id]!, at: clock, shopBaseURL: shop.profile.baseURL, version: shop.profile.version
+                            spec: specs[id]!,
+                            at: clock,
+                            shopBaseURL: shop.profile.baseURL,
+                            version: shop.profile.version
                         )
                         machines[id] = machine
                         order = machine.order
@@ -78,7 +87,11 @@ public struct ScenarioRunner: Sendable {
                 }
                 let document = try OrderDocument(bytes: order.jsonBytes(), source: id)
                 await shop.orders.put(document)
-                let event = WebhookEvent(timestamp: Int64(clock.timeIntervalSince1970), orderID: id, body: document.bytes)
+                let event = WebhookEvent(
+                    timestamp: Int64(clock.timeIntervalSince1970),
+                    orderID: id,
+                    body: document.bytes
+                )
                 let attempt = try await shop.sender.deliver(event, to: target)
                 let status: Int?
                 let detail: String
@@ -91,10 +104,19 @@ public struct ScenarioRunner: Sendable {
                     detail = error.message
                 }
                 let result = StepResult(
-                    scenario: scenario.name, step: step.number, line: step.line, orderID: id, transition: name,
-                    webhookID: event.webhookID, status: status, attempts: 1, milliseconds: attempt.elapsed * 1000,
-                    expectation: step.expectation, passed: step.expectation.matches(status: status, attempts: 1),
-                    detail: detail, event: event
+                    scenario: scenario.name,
+                    step: step.number,
+                    line: step.line,
+                    orderID: id,
+                    transition: name,
+                    webhookID: event.webhookID,
+                    status: status,
+                    attempts: 1,
+                    milliseconds: attempt.elapsed * 1000,
+                    expectation: step.expectation,
+                    passed: step.expectation.matches(status: status, attempts: 1),
+                    detail: detail,
+                    event: event
                 )
                 progress(result)
                 results.append(result)

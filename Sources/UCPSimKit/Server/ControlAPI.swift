@@ -133,11 +133,17 @@ public struct ControlAPI: Sendable {
         var lines: [OrderSpec.Line] = []
         for item in items {
             guard let sku = item["sku"] as? String, let price = item["price"] as? Int else {
-                throw HTTPError(.badRequest, message: "each item needs a string `sku` and an integer `price` (minor units)")
+                throw HTTPError(
+                    .badRequest,
+                    message: "each item needs a string `sku` and an integer `price` (minor units)"
+                )
             }
             lines.append(
                 .init(
-                    id: item["id"] as? String, sku: sku, title: item["title"] as? String ?? sku, price: price,
+                    id: item["id"] as? String,
+                    sku: sku,
+                    title: item["title"] as? String ?? sku,
+                    price: price,
                     quantity: item["quantity"] as? Int ?? 1
                 )
             )
@@ -145,14 +151,20 @@ public struct ControlAPI: Sendable {
         var destination = OrderSpec.defaultDestination
         if let address = body["destination"] as? [String: String] {
             destination = .init(
-                streetAddress: address["street_address"], addressLocality: address["address_locality"],
-                addressRegion: address["address_region"], postalCode: address["postal_code"],
+                streetAddress: address["street_address"],
+                addressLocality: address["address_locality"],
+                addressRegion: address["address_region"],
+                postalCode: address["postal_code"],
                 addressCountry: address["address_country"]
             )
         }
         return OrderSpec(
-            id: body["id"] as? String ?? "", label: body["label"] as? String, currency: body["currency"] as? String ?? "USD",
-            lines: lines, destination: destination, shipping: body["shipping"] as? Int ?? 0
+            id: body["id"] as? String ?? "",
+            label: body["label"] as? String,
+            currency: body["currency"] as? String ?? "USD",
+            lines: lines,
+            destination: destination,
+            shipping: body["shipping"] as? Int ?? 0
         )
     }
 }

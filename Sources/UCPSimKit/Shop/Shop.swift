@@ -64,21 +64,35 @@ public final class Shop: Sendable {
         let server = try await RunningServer.start(router: router, host: host, port: port, logger: logger)
         let profile = BusinessProfile(baseURL: publicURL ?? server.baseURL, keys: keys.publicJWKs(), version: version)
         let client = HTTPClient(workers: 4, options: clientOptions)
-        let sender = WebhookSender(client: client, signer: MessageSigner(key: keys.active), profileURL: profile.profileURL)
+        let sender = WebhookSender(
+            client: client,
+            signer: MessageSigner(key: keys.active),
+            profileURL: profile.profileURL
+        )
         let book = OrderBook(baseURL: profile.baseURL, version: version)
         let shopRouter = Router()
         ShopServer(profile: profile, orders: orders).addRoutes(to: shopRouter)
         let controlAPI = control.map { options in
             ControlAPI(
-                target: options.target, secret: options.secret, book: book, sender: sender, orders: orders,
+                target: options.target,
+                secret: options.secret,
+                book: book,
+                sender: sender,
+                orders: orders,
                 onDelivery: options.onDelivery
             )
         }
         controlAPI?.addRoutes(to: shopRouter)
         profileBox.set(shopRouter.buildResponder())
         return Shop(
-            keyRing: keys, profile: profile, orders: orders, book: book, control: controlAPI, server: server,
-            sender: sender, client: client
+            keyRing: keys,
+            profile: profile,
+            orders: orders,
+            book: book,
+            control: controlAPI,
+            server: server,
+            sender: sender,
+            client: client
         )
     }
 
@@ -110,7 +124,11 @@ public struct ControlOptions: Sendable {
     /// Called after each delivery.
     public var onDelivery: @Sendable (DeliveryAttempt) -> Void
 
-    public init(target: RequestTarget?, secret: String?, onDelivery: @escaping @Sendable (DeliveryAttempt) -> Void = { _ in }) {
+    public init(
+        target: RequestTarget?,
+        secret: String?,
+        onDelivery: @escaping @Sendable (DeliveryAttempt) -> Void = { _ in }
+    ) {
         self.target = target
         self.secret = secret
         self.onDelivery = onDelivery
