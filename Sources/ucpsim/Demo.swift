@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Hummingbird
 import UCPSimKit
 
@@ -28,17 +29,22 @@ struct Demo: AsyncParsableCommand {
                 logger: makeLogger("ucpsim.listen")
             )
             let ring = try KeyRing.ephemeral(kid: "demo-es256")
-            let shop = try await Shop.start(keys: ring, logger: makeLogger("ucpsim.shop"))
+            let verbose = self.verbose
+            var setup = DeliverySetup()
+            setup.engine.policy.delays = []
+            setup.onAttempt = { state, attempt in
+                outputLine("shop:     \(DeliveryReport.attemptLine(state, attempt))")
+                if verbose { outputLine(DeliveryReport.details(attempt)) }
+            }
+            let shop = try await Shop.start(keys: ring, delivery: setup, logger: makeLogger("ucpsim.shop"))
             outputLine("shop:     \(shop.profile.profileURL)  (ES256 key \(ring.active.kid))")
             outputLine("receiver: \(receiverServer.baseURL)/webhooks/ucp/orders")
             let target = try parseTarget("\(receiverServer.baseURL)/webhooks/ucp/orders", option: "receiver")
-            let attempt = try await shop.send(document, to: target)
-            outputLine("shop:     \(DeliveryReport.line(attempt))")
-            if verbose { outputLine(DeliveryReport.details(attempt)) }
+            let outcome = try await shop.send(document, to: target)
             await shop.stop()
             await receiverServer.stop()
             receiverClient.shutdown()
-            guard attempt.accepted, case .success = receiver.received.last?.verdict else {
+            guard outcome.phase == .delivered, case .success = receiver.received.last?.verdict else {
                 throw UCPSimError(.deliveryFailed, "the reference receiver did not verify the delivery")
             }
             outputLine("ok: the reference receiver verified the signed webhook")

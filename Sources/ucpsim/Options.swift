@@ -173,3 +173,87 @@ struct TargetOptions: ParsableArguments {
         return (try parseTarget("\(server.baseURL)/webhooks/ucp/orders", option: "receiver"), server)
     }
 }
+
+/// Retry policy, durability, concurrency and time: how the shop delivers.
+struct DeliveryOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Outbox directory: events are persisted before their first attempt; pending ones resume from here.",
+            valueName: "dir"
+        )
+    )
+    var state = ".ucpsim"
+
+    @Option(
+        name: .customLong("retry-schedule"),
+        help: ArgumentHelp("Delays between attempts, or `none` for one attempt.", valueName: "list")
+    )
+    var retrySchedule = "1s,5s,5m,30m,2h,5h,10h,10h"
+
+    @Flag(
+        name: .customLong("retry-4xx"),
+        help: "Also retry 4xx answers (408, 429 are always retried; 410 stops the endpoint)."
+    )
+    var retry4xx = false
+
+    @Option(help: "Relative jitter on each delay (0 to below 1).")
+    var jitter = 0.2
+
+    @Option(
+        name: .customLong("time-scale"),
+        help: "Run the delivery clock this much faster (3600: an hour of backoff per second)."
+    )
+    var timeScale = 1.0
+
+    @Option(help: "Attempts in flight at once.")
+    var concurrency = 8
+
+    @Flag(help: "Let a later snapshot of an order go before the earlier one is delivered.")
+    var unordered = false
+
+    @Option(
+        help: ArgumentHelp(
+            "How long (wall time) to wait for retries before exiting; the rest stays in the outbox.",
+            valueName: "duration"
+        )
+    )
+    var wait = "60s"
+
+    func validate() throws {
+        guard RetryPolicy.parseSchedule(retrySchedule) != nil else {
+            throw ValidationError(
+                "--retry-schedule \"\(retrySchedule)\" is not a list of durations like 1s,5s,5m (or none)"
+            )
+        }
+        guard (0..<1).contains(jitter) else { throw ValidationError("--jitter must be from 0 to below 1") }
+        guard timeScale > 0 else { throw ValidationError("--time-scale must be positive") }
+        guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be from 1 to 256") }
+        guard RetryPolicy.parseDuration(wait) != nil else {
+            throw ValidationError("--wait \"\(wait)\" is not a duration like 30s or 5m")
+        }
+    }
+
+    var waitSeconds: TimeInterval { RetryPolicy.parseDuration(wait) ?? 60 }
+
+    /// The shop's delivery setup; `onAttempt` sees every attempt.
+    func setup(onAttempt: @escaping @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }) -> DeliverySetup {
+        var setup = DeliverySetup(stateDirectory: state)
+        setup.engine.policy = RetryPolicy(
+            delays: RetryPolicy.parseSchedule(retrySchedule) ?? [],
+            jitter: jitter,
+            retry4xx: retry4xx
+        )
+        setup.engine.concurrency = concurrency
+        setup.engine.ordered = !unordered
+        setup.engine.clock = ScaledClock(scale: timeScale)
+        setup.onAttempt = onAttempt
+        return setup
+    }
+}
+
+/// Says on stderr how many deliveries the outbox had pending at start.
+func reportResumed(_ shop: Shop) {
+    if shop.resumed > 0 {
+        stderrLine("note: resuming \(shop.resumed) pending deliver\(shop.resumed == 1 ? "y" : "ies") from the outbox")
+    }
+}

@@ -28,6 +28,7 @@ struct Replay: AsyncParsableCommand {
     var port = 0
 
     @OptionGroup var shop: ShopOptions
+    @OptionGroup var delivery: DeliveryOptions
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
@@ -39,40 +40,56 @@ struct Replay: AsyncParsableCommand {
                 publicURL: shop.publicURL,
                 version: shop.ucpVersion,
                 clientOptions: client.httpOptions,
+                delivery: delivery.setup { state, attempt in outputLine(DeliveryReport.attemptLine(state, attempt)) },
                 logger: makeLogger("ucpsim.shop")
             )
+            reportResumed(running)
             var receiverServer: RunningServer?
-            var attempts: [DeliveryAttempt] = []
+            var outcomes: [DeliveryEngine.Outcome?] = []
+            var pendingStates: [DeliveryState] = []
             do {
                 let (destination, server) = try await target.resolve(client: running.client)
                 receiverServer = server
                 let now = Int64(Date().timeIntervalSince1970)
+                var events: [WebhookEvent] = []
                 for fixture in loaded {
                     for event in fixture.webhookEvents(keepIDs: keepIDs, now: now) {
-                        let document = try OrderDocument(bytes: event.body, source: fixture.name)
-                        await running.orders.put(document)
-                        let attempt = try await running.sender.deliver(event, to: destination)
-                        outputLine("\(fixture.name)  \(DeliveryReport.line(attempt))")
-                        attempts.append(attempt)
+                        await running.orders.put(try OrderDocument(bytes: event.body, source: fixture.name))
+                        events.append(event)
                     }
+                }
+                try await running.engine.submit(events, to: destination)
+                let deadline = Date().addingTimeInterval(delivery.waitSeconds)
+                for event in events {
+                    let outcome = await running.engine.outcome(
+                        of: event.webhookID,
+                        timeout: deadline.timeIntervalSinceNow
+                    )
+                    if outcome == nil, let state = await running.engine.pendingState(of: event.webhookID) {
+                        pendingStates.append(state)
+                    }
+                    outcomes.append(outcome)
                 }
             } catch {
                 await running.stop()
                 await receiverServer?.stop()
                 throw error
             }
+            let summary = running.engine.metrics.summary()
             await running.stop()
             await receiverServer?.stop()
-            let failed = attempts.filter { !$0.accepted }
-            outputLine(
-                "\(attempts.count) deliveries, \(attempts.count - failed.count) accepted, \(failed.count) failed"
-            )
-            if let first = attempts.first,
-                attempts.allSatisfy({ if case .failure = $0.outcome { true } else { false } })
-            {
-                throw UCPSimError(.unavailable, "receiver unreachable: \(first.summary)")
+            outputLine("\(outcomes.count) events: \(summary)")
+            if !pendingStates.isEmpty {
+                throw UCPSimError(
+                    .tempFail,
+                    "\(pendingStates.count) still pending after --wait; they stay in the outbox (`ucpsim deliveries resume`)"
+                )
             }
-            if !failed.isEmpty { throw ExitCode(1) }
+            let finals = outcomes.compactMap { $0 }
+            if !finals.isEmpty, finals.allSatisfy({ $0.attempts.allSatisfy { $0.status == nil } }) {
+                throw UCPSimError(.unavailable, "receiver unreachable: \(finals[0].attempts.last?.detail ?? "")")
+            }
+            if finals.contains(where: { $0.phase != .delivered }) { throw ExitCode(1) }
         }
     }
 }

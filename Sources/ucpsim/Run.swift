@@ -7,7 +7,8 @@ struct Run: AsyncParsableCommand {
         abstract: "Run scenario scripts: orders placed and moved through their lifecycle, one signed webhook per step.",
         discussion: """
             Without --webhook-url or --platform-profile the built-in reference receiver is the target. \
-            Exit codes: 0 every expectation held; 1 one failed; 64 usage; 65 a bad scenario file; 69 unreachable.
+            Exit codes: 0 every expectation held; 1 one failed; 64 usage; 65 a bad scenario file; 69 unreachable; \
+            75 a step's deliveries still pending after --wait (they stay in the outbox).
             """
     )
 
@@ -31,6 +32,7 @@ struct Run: AsyncParsableCommand {
     var port = 0
 
     @OptionGroup var shop: ShopOptions
+    @OptionGroup var delivery: DeliveryOptions
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
@@ -50,7 +52,7 @@ struct Run: AsyncParsableCommand {
                 let (destination, server) = try await target.resolve(client: running.client)
                 receiverServer = server
                 if !json { outputLine("shop \(running.profile.profileURL) -> \(destination.url)") }
-                let runner = ScenarioRunner(shop: running, target: destination)
+                let runner = ScenarioRunner(shop: running, target: destination, wait: delivery.waitSeconds)
                 for scenario in loaded {
                     let scenarioResults = try await runner.run(scenario) { result in
                         if !json { outputLine(result.progressLine) }
@@ -68,6 +70,7 @@ struct Run: AsyncParsableCommand {
                 await receiverServer?.stop()
                 throw error
             }
+            let summary = running.engine.metrics.summary()
             await running.stop()
             await receiverServer?.stop()
             if let report { try write(Array(RunReport.junit(results).utf8), to: report) }

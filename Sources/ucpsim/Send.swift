@@ -4,10 +4,11 @@ import UCPSimKit
 
 struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Send one order snapshot as one signed webhook.",
+        abstract: "Send one order snapshot as one signed webhook (retried on 5xx, 408, 429 and network failure).",
         discussion: """
             Serves the shop's profile on loopback while it runs (so the receiver can fetch the keys), signs FILE's \
-            exact bytes and POSTs them. Exits 0 on 2xx, 1 on any other status, 69 when the receiver is unreachable.
+            exact bytes and POSTs them. Exits 0 on 2xx, 1 when the event was dead-lettered, 69 when the receiver \
+            was never reachable, 75 when retries are still pending after --wait (they stay in the outbox).
             """
     )
 
@@ -26,9 +27,10 @@ struct Send: AsyncParsableCommand {
     var host = "127.0.0.1"
 
     @OptionGroup var shop: ShopOptions
+    @OptionGroup var delivery: DeliveryOptions
     @OptionGroup var client: ClientOptions
 
-    @Flag(name: .shortAndLong, help: "Print the signed request headers and the response body.")
+    @Flag(name: .shortAndLong, help: "Print the signed request headers and each response.")
     var verbose = false
 
     func run() async throws {
@@ -36,6 +38,7 @@ struct Send: AsyncParsableCommand {
             let target = try parseTarget(webhookURL, option: "--webhook-url")
             let document = try OrderDocument.load(path: file)
             let ring = try shop.keyRing()
+            let verbose = self.verbose
             let running = try await Shop.start(
                 keys: ring,
                 host: host,
@@ -43,42 +46,75 @@ struct Send: AsyncParsableCommand {
                 publicURL: shop.publicURL,
                 version: shop.ucpVersion,
                 clientOptions: client.httpOptions,
+                delivery: delivery.setup { state, attempt in
+                    outputLine(DeliveryReport.attemptLine(state, attempt))
+                    if verbose { outputLine(DeliveryReport.details(attempt)) }
+                },
                 logger: makeLogger("ucpsim.shop", verbose: verbose)
             )
-            let attempt = try await running.send(document, to: target)
+            reportResumed(running)
+            await running.orders.put(document)
+            let event = WebhookEvent(
+                timestamp: Int64(Date().timeIntervalSince1970),
+                orderID: document.id,
+                body: document.bytes
+            )
+            try await running.engine.submit([event], to: target)
+            let outcome = await running.engine.outcome(of: event.webhookID, timeout: delivery.waitSeconds)
+            let pending = await running.engine.pendingState(of: event.webhookID)
             await running.stop()
-            outputLine(DeliveryReport.line(attempt))
-            if verbose { outputLine(DeliveryReport.details(attempt)) }
-            if case .failure(let error) = attempt.outcome {
-                throw UCPSimError(.unavailable, "receiver \(webhookURL) unreachable: \(error.message)")
-            }
-            if !attempt.accepted { throw ExitCode(1) }
+            try DeliveryReport.conclude(outcome, pending: pending, target: webhookURL)
         }
     }
 }
 
 /// Human-readable delivery lines.
 enum DeliveryReport {
-    static func line(_ attempt: DeliveryAttempt) -> String {
-        let verdict = attempt.accepted ? "delivered" : "FAILED   "
-        let ms = String(format: "%.1f ms", attempt.elapsed * 1000)
-        var line =
-            "\(verdict)  \(attempt.summary)  order=\(attempt.event.orderID)  webhook-id=\(attempt.event.webhookID)  \(ms)"
-        if case .success(let response) = attempt.outcome, !attempt.accepted {
-            line += "\n           response: \(response.bodyExcerpt())"
+    /// One line per attempt.
+    static func attemptLine(_ state: DeliveryState, _ attempt: AttemptRecord) -> String {
+        let status = attempt.status.map { "HTTP \($0)" } ?? "no response (\(attempt.detail))"
+        let verdict: String
+        switch state.phase {
+        case .delivered: verdict = "delivered"
+        case .dead(let reason): verdict = "dead-lettered (\(reason))"
+        case .pending(let next):
+            verdict = "retry in \(String(format: "%.1f", max(0, next.timeIntervalSince(attempt.at))))s"
         }
-        return line
+        return
+            "attempt \(attempt.number)  \(status)  order=\(state.event.orderID)  webhook-id=\(state.event.webhookID)  "
+            + "\(String(format: "%.1f", attempt.milliseconds)) ms  -> \(verdict)"
     }
 
-    static func details(_ attempt: DeliveryAttempt) -> String {
-        var lines = ["> POST \(attempt.request.url)"]
-        for (name, value) in attempt.request.headers { lines.append("> \(name): \(value)") }
-        lines.append("> (\(attempt.request.body.count) bytes of body)")
-        if case .success(let response) = attempt.outcome {
-            lines.append("< HTTP \(response.status)")
-            for (name, value) in response.headers { lines.append("< \(name): \(value)") }
-            lines.append("< \(response.bodyExcerpt(limit: 2000))")
-        }
+    /// The signed request and the response excerpt of one attempt.
+    static func details(_ attempt: AttemptRecord) -> String {
+        var lines = (attempt.requestHeaders ?? []).map { "> \($0)" }
+        if let status = attempt.status { lines.append("< HTTP \(status)") }
+        if !attempt.detail.isEmpty { lines.append("< \(attempt.detail)") }
         return lines.joined(separator: "\n")
+    }
+
+    /// Maps a final outcome (or a timeout) to the documented exit codes.
+    static func conclude(_ outcome: DeliveryEngine.Outcome?, pending: DeliveryState?, target: String) throws {
+        guard let outcome else {
+            throw UCPSimError(
+                .tempFail,
+                "still not delivered after \(pending?.attempts.count ?? 0) attempt(s); it stays in the outbox (`ucpsim deliveries resume` continues it)"
+            )
+        }
+        switch outcome.phase {
+        case .delivered:
+            return
+        case .dead(let reason):
+            if outcome.attempts.allSatisfy({ $0.status == nil }) {
+                throw UCPSimError(
+                    .unavailable,
+                    "receiver \(target) unreachable: \(outcome.attempts.last?.detail ?? reason)"
+                )
+            }
+            stderrLine("ucpsim: dead-lettered: \(reason)")
+            throw ExitCode(1)
+        case .pending:
+            throw UCPSimError(.tempFail, "still pending; it stays in the outbox")
+        }
     }
 }

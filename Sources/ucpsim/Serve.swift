@@ -30,6 +30,7 @@ struct Serve: AsyncParsableCommand {
     var simulationSecret: String?
 
     @OptionGroup var shop: ShopOptions
+    @OptionGroup var delivery: DeliveryOptions
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
@@ -38,9 +39,6 @@ struct Serve: AsyncParsableCommand {
             let discovery = HTTPClient(workers: 1, options: client.httpOptions)
             let target = try await self.target.explicitTarget(client: discovery)
             discovery.shutdown()
-            let control = ControlOptions(target: target, secret: simulationSecret) { attempt in
-                outputLine("webhook: \(DeliveryReport.line(attempt))")
-            }
             let running = try await Shop.start(
                 keys: ring,
                 host: host,
@@ -48,15 +46,21 @@ struct Serve: AsyncParsableCommand {
                 publicURL: shop.publicURL,
                 version: shop.ucpVersion,
                 clientOptions: client.httpOptions,
-                control: control,
+                delivery: delivery.setup { state, attempt in
+                    outputLine("webhook: \(DeliveryReport.attemptLine(state, attempt))")
+                },
+                control: ControlOptions(target: target, secret: simulationSecret),
                 logger: makeLogger("ucpsim.shop")
             )
+            reportResumed(running)
             outputLine("shop listening on \(running.server.baseURL)")
             outputLine(
                 "profile: \(running.profile.profileURL)  (keys: \(ring.keys.map(\.kid).joined(separator: ", ")); signing with \(ring.active.kid))"
             )
             outputLine("webhooks: \(target?.url ?? "not sent (no --webhook-url or --platform-profile)")")
+            outputLine("metrics: \(running.server.baseURL)/metrics")
             await waitForTermination()
+            outputLine(running.engine.metrics.summary().description)
             await running.stop()
         }
     }

@@ -5,6 +5,19 @@ import Testing
 
 /// Runs the built `ucpsim` binary and checks stdout, stderr and the exit status.
 @Suite struct CLITests {
+    /// Runs `ucpsim`; commands with an outbox get a fresh `--state` directory unless the arguments name one.
+    static func ucpsim(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        var arguments = arguments
+        let withOutbox: Set<String> = ["send", "run", "replay"]
+        if let command = arguments.first, withOutbox.contains(command), !arguments.contains("--state") {
+            arguments += [
+                "--state",
+                FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-state-\(UUID().uuidString)").path,
+            ]
+        }
+        return try await TestSupport.run(binary, arguments)
+    }
+
     static var binary: String {
         for configuration in ["debug", "release"] {
             let path = TestSupport.path(".build/\(configuration)/ucpsim")
@@ -14,7 +27,7 @@ import Testing
     }
 
     @Test func demoShowsAVerifiedDelivery() async throws {
-        let result = try await TestSupport.run(Self.binary, ["demo"])
+        let result = try await CLITests.ucpsim(["demo"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("receiver: verified"))
         #expect(result.stdout.contains("ok: the reference receiver verified the signed webhook"))
@@ -57,14 +70,26 @@ import Testing
             message: "does not exist"
         ),
         BadInput(
-            arguments: ["send", fixture, "--webhook-url", "http://127.0.0.1:9/h"],
+            arguments: ["send", fixture, "--webhook-url", "http://127.0.0.1:9/h", "--retry-schedule", "none"],
             status: 69,
             message: "unreachable"
+        ),
+        BadInput(
+            arguments: [
+                "send", fixture, "--webhook-url", "http://127.0.0.1:9/h", "--retry-schedule", "1h", "--wait", "1s",
+            ],
+            status: 75,
+            message: "stays in the outbox"
+        ),
+        BadInput(
+            arguments: ["send", fixture, "--webhook-url", "http://127.0.0.1:9/h", "--retry-schedule", "soon"],
+            status: 64,
+            message: "retry-schedule"
         ),
         BadInput(arguments: ["keys", "generate", "--alg", "rsa", "--out", "/tmp"], status: 64, message: "rsa"),
     ])
     func badInputGetsOneLineAndADocumentedExitCode(_ input: BadInput) async throws {
-        let result = try await TestSupport.run(Self.binary, input.arguments)
+        let result = try await CLITests.ucpsim(input.arguments)
         #expect(result.status == input.status, "stderr: \(result.stderr)")
         #expect(result.stderr.contains(input.message), "stderr: \(result.stderr)")
         #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump"))
@@ -76,9 +101,9 @@ import Testing
         try Data("-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n".utf8).write(
             to: dir.appendingPathComponent("bad.pem")
         )
-        let malformed = try await TestSupport.run(
-            Self.binary,
-            ["send", Self.fixture, "--webhook-url", "http://127.0.0.1:9/h", "--keys", dir.path]
+        let malformed = try await CLITests.ucpsim([
+            "send", Self.fixture, "--webhook-url", "http://127.0.0.1:9/h", "--keys", dir.path,
+        ]
         )
         #expect(malformed.status == 78)
         #expect(malformed.stderr.contains("bad.pem"))
@@ -91,9 +116,9 @@ import Testing
                 .utf8
         )
         .write(to: x25519.appendingPathComponent("x.pem"))
-        let wrongType = try await TestSupport.run(
-            Self.binary,
-            ["send", Self.fixture, "--webhook-url", "http://127.0.0.1:9/h", "--keys", x25519.path]
+        let wrongType = try await CLITests.ucpsim([
+            "send", Self.fixture, "--webhook-url", "http://127.0.0.1:9/h", "--keys", x25519.path,
+        ]
         )
         #expect(wrongType.status == 78)
         #expect(wrongType.stderr.contains("unsupported key type"))
@@ -101,21 +126,17 @@ import Testing
 
     @Test func generatedKeysArePrivateFilesAndRotateByNewest() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-gen-\(UUID().uuidString)").path
-        let first = try await TestSupport.run(
-            Self.binary,
-            ["keys", "generate", "--alg", "es256", "--out", dir, "--kid", "old"]
+        let first = try await CLITests.ucpsim(["keys", "generate", "--alg", "es256", "--out", dir, "--kid", "old"]
         )
         #expect(first.status == 0, "\(first.stderr)")
         let jwk = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: String]
         #expect(jwk?["kid"] == "old" && jwk?["crv"] == "P-256" && jwk?["d"] == nil)
         let mode = try FileManager.default.attributesOfItem(atPath: "\(dir)/old.pem")[.posixPermissions] as? Int
         #expect(mode == 0o600)
-        let second = try await TestSupport.run(
-            Self.binary,
-            ["keys", "generate", "--alg", "ed25519", "--out", dir, "--kid", "new"]
+        let second = try await CLITests.ucpsim(["keys", "generate", "--alg", "ed25519", "--out", dir, "--kid", "new"]
         )
         #expect(second.status == 0)
-        let again = try await TestSupport.run(Self.binary, ["keys", "generate", "--out", dir, "--kid", "new"])
+        let again = try await CLITests.ucpsim(["keys", "generate", "--out", dir, "--kid", "new"])
         #expect(again.status == 73)
         // Make "old" clearly older, whatever the clock's resolution.
         try FileManager.default.setAttributes(
@@ -130,14 +151,15 @@ import Testing
 
     @Test func sendToTheReferenceReceiverExitsZeroAndVerbosePrintsTheSignedHeaders() async throws {
         let (receiver, server, client) = try await TestSupport.startReceiver()
-        let result = try await TestSupport.run(
-            Self.binary,
-            ["send", Self.fixture, "--webhook-url", "\(server.baseURL)/hook", "--verbose"]
+        let result = try await CLITests.ucpsim([
+            "send", Self.fixture, "--webhook-url", "\(server.baseURL)/hook", "--verbose",
+        ]
         )
         await server.stop()
         client.shutdown()
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.contains("delivered  HTTP 200"))
+        #expect(result.stdout.contains("attempt 1  HTTP 200"))
+        #expect(result.stdout.contains("-> delivered"))
         #expect(result.stdout.contains("> Signature-Input: sig1=("))
         #expect(result.stderr.contains("ephemeral ES256 key"))
         #expect(receiver.received.count == 1)
@@ -151,8 +173,7 @@ import Testing
         let files = try FileManager.default.contentsOfDirectory(atPath: TestSupport.path("scenarios")).filter {
             $0.hasSuffix(".yaml")
         }.sorted()
-        let result = try await TestSupport.run(
-            CLITests.binary,
+        let result = try await CLITests.ucpsim(
             ["run", "--report", report] + files.map { "scenarios/\($0)" }
         )
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
@@ -167,7 +188,7 @@ import Testing
         try Data(
             "orders:\n  - id: o1\n    items: [{ sku: mug, price: 100 }]\nsteps:\n  - place: o1\n    expect: 401\n".utf8
         ).write(to: file)
-        let result = try await TestSupport.run(CLITests.binary, ["run", file.path, "--json"])
+        let result = try await CLITests.ucpsim(["run", file.path, "--json"])
         #expect(result.status == 1)
         let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         let rows = json?["results"] as? [[String: Any]]
@@ -175,12 +196,12 @@ import Testing
     }
 
     @Test func badScenarioExitsSixtyFiveAndUsageSixtyFour() async throws {
-        let bad = try await TestSupport.run(CLITests.binary, ["run", "Package.swift"])
+        let bad = try await CLITests.ucpsim(["run", "Package.swift"])
         #expect(bad.status == 65)
         #expect(bad.stderr.contains("Package.swift"))
-        let both = try await TestSupport.run(
-            CLITests.binary,
-            ["run", "scenarios/happy-path.yaml", "--webhook-url", "http://a/", "--platform-profile", "http://b/"]
+        let both = try await CLITests.ucpsim([
+            "run", "scenarios/happy-path.yaml", "--webhook-url", "http://a/", "--platform-profile", "http://b/",
+        ]
         )
         #expect(both.status == 64)
     }
@@ -205,9 +226,9 @@ import Testing
             port: 0,
             logger: TestSupport.quietLogger
         )
-        let result = try await TestSupport.run(
-            CLITests.binary,
-            ["run", "scenarios/happy-path.yaml", "--platform-profile", "\(platform.baseURL)/.well-known/ucp"]
+        let result = try await CLITests.ucpsim([
+            "run", "scenarios/happy-path.yaml", "--platform-profile", "\(platform.baseURL)/.well-known/ucp",
+        ]
         )
         await platform.stop()
         await receiverServer.stop()

@@ -27,18 +27,16 @@ import Testing
             .path
         let (receiver, server, client) = try await TestSupport.startReceiver()
         let url = "\(server.baseURL)/hooks"
-        let recorded = try await TestSupport.run(
-            CLITests.binary,
-            ["run", "scenarios/partial-shipment.yaml", "--webhook-url", url, "--record", directory]
+        let recorded = try await CLITests.ucpsim([
+            "run", "scenarios/partial-shipment.yaml", "--webhook-url", url, "--record", directory,
+        ]
         )
         #expect(recorded.status == 0, "\(recorded.stderr)")
         let fixturePath = "\(directory)/partial-shipment.events.json"
-        let replayed = try await TestSupport.run(
-            CLITests.binary,
-            ["replay", fixturePath, "--webhook-url", url, "--keep-ids"]
+        let replayed = try await CLITests.ucpsim(["replay", fixturePath, "--webhook-url", url, "--keep-ids"]
         )
         #expect(replayed.status == 0, "\(replayed.stderr)")
-        let fresh = try await TestSupport.run(CLITests.binary, ["replay", fixturePath, "--webhook-url", url])
+        let fresh = try await CLITests.ucpsim(["replay", fixturePath, "--webhook-url", url])
         #expect(fresh.status == 0)
         await server.stop()
         client.shutdown()
@@ -75,9 +73,7 @@ import Testing
         #expect(load(#"{"events": [{"order_id": "x"}]}"#).contains("event 1: needs `body_text`"))
         #expect(load(#"{"events": [{"body_text": "{}"}]}"#).contains("event 1 is not an order: missing"))
         #expect(load(#"{"events": [{"webhook_id": "nope", "body": {"a": 1}}]}"#).contains("is not an order"))
-        let replay = try await TestSupport.run(
-            CLITests.binary,
-            ["replay", "missing.json", "--webhook-url", "http://127.0.0.1:9/"]
+        let replay = try await CLITests.ucpsim(["replay", "missing.json", "--webhook-url", "http://127.0.0.1:9/"]
         )
         #expect(replay.status == 66)
     }

@@ -35,24 +35,3 @@ public actor OrderBook {
         return try machines[id]!.apply(transition, at: now())
     }
 }
-
-/// Runs deliveries one after another, in the order they were enqueued (so an order's snapshots arrive in order).
-public actor DeliveryChain {
-    private var last: Task<Void, Never>?
-
-    public init() {}
-
-    /// Queues `operation` after everything already queued.
-    public func enqueue(_ operation: @escaping @Sendable () async -> Void) {
-        let previous = last
-        last = Task {
-            await previous?.value
-            await operation()
-        }
-    }
-
-    /// Waits for everything queued so far.
-    public func drain() async {
-        await last?.value
-    }
-}

@@ -60,6 +60,8 @@ public struct Scenario: Sendable {
     public let file: String
     public let orders: [OrderSpec]
     public let steps: [Step]
+    /// The scenario's own retry policy (`delivery:`), overriding the command line's for its events.
+    public var policy: RetryPolicy?
 
     /// Loads and checks a scenario file, including a dry run of every transition.
     public static func load(path: String) throws(UCPSimError) -> Scenario {

@@ -18,7 +18,7 @@ struct ScenarioParser {
         guard let mapping = root.mapping else {
             throw Failure(line: line(root), message: "the top level must be a mapping with `orders` and `steps`")
         }
-        try checkKeys(mapping, allowed: ["name", "orders", "steps"], at: root)
+        try checkKeys(mapping, allowed: ["name", "orders", "steps", "delivery"], at: root)
         let name = root["name"]?.string ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         guard let ordersNode = root["orders"], let orderList = ordersNode.sequence, !orderList.isEmpty else {
             throw Failure(line: line(root), message: "`orders` must be a non-empty list")
@@ -45,7 +45,40 @@ struct ScenarioParser {
                 throw failure
             }
         }
-        return Scenario(name: name, file: file, orders: specs, steps: steps)
+        var scenario = Scenario(name: name, file: file, orders: specs, steps: steps)
+        scenario.policy = try root["delivery"].map { node throws(Failure) in try policy(node) }
+        return scenario
+    }
+
+    /// `delivery: { retry_schedule: "1s,5s,5m", retry_4xx: false, jitter: 0.2 }`.
+    private func policy(_ node: Node) throws(Failure) -> RetryPolicy {
+        guard let mapping = node.mapping else {
+            throw Failure(line: line(node), message: "`delivery` must be a mapping")
+        }
+        try checkKeys(mapping, allowed: ["retry_schedule", "retry_4xx", "jitter"], at: node)
+        var policy = RetryPolicy.standard
+        if let schedule = node["retry_schedule"] {
+            guard let delays = RetryPolicy.parseSchedule(schedule.string ?? "") else {
+                throw Failure(
+                    line: line(schedule),
+                    message: "retry_schedule: \"\(schedule.string ?? "")\" is not a list of durations like 1s,5s,5m"
+                )
+            }
+            policy.delays = delays
+        }
+        if let retry4xx = node["retry_4xx"] {
+            guard let value = retry4xx.bool else {
+                throw Failure(line: line(retry4xx), message: "retry_4xx must be true or false")
+            }
+            policy.retry4xx = value
+        }
+        if let jitter = node["jitter"] {
+            guard let value = jitter.float, value >= 0, value < 1 else {
+                throw Failure(line: line(jitter), message: "jitter must be a number from 0 to below 1")
+            }
+            policy.jitter = value
+        }
+        return policy
     }
 
     private func orders(_ node: Node) throws(Failure) -> (String, [OrderSpec]) {

@@ -40,10 +40,14 @@ public struct ScenarioRunner: Sendable {
     /// Start of the scenario clock.
     public let start: Date
 
-    public init(shop: Shop, target: RequestTarget, start: Date = Date()) {
+    /// How long (real seconds) to wait for one step's deliveries, retries included, before giving up on the run.
+    public let wait: TimeInterval
+
+    public init(shop: Shop, target: RequestTarget, start: Date = Date(), wait: TimeInterval = 60) {
         self.shop = shop
         self.target = target
         self.start = start
+        self.wait = wait
     }
 
     /// Runs every step; calls `progress` after each delivery.
@@ -65,6 +69,7 @@ public struct ScenarioRunner: Sendable {
             case .transition(let transition):
                 name = transition.name
             }
+            var events: [WebhookEvent] = []
             for id in step.orders {
                 let order: Order
                 do {
@@ -87,35 +92,39 @@ public struct ScenarioRunner: Sendable {
                 }
                 let document = try OrderDocument(bytes: order.jsonBytes(), source: id)
                 await shop.orders.put(document)
-                let event = WebhookEvent(
-                    timestamp: Int64(clock.timeIntervalSince1970),
-                    orderID: id,
-                    body: document.bytes
+                events.append(
+                    WebhookEvent(timestamp: Int64(clock.timeIntervalSince1970), orderID: id, body: document.bytes)
                 )
-                let attempt = try await shop.sender.deliver(event, to: target)
-                let status: Int?
-                let detail: String
-                switch attempt.outcome {
-                case .success(let response):
-                    status = response.status
-                    detail = response.bodyExcerpt()
-                case .failure(let error):
-                    status = nil
-                    detail = error.message
+            }
+            // One submission per step: its orders' deliveries run concurrently, each order's in sequence.
+            try await shop.engine.submit(events, to: target, policy: scenario.policy)
+            let deadline = Date().addingTimeInterval(wait)
+            for event in events {
+                guard
+                    let outcome = await shop.engine.outcome(of: event.webhookID, timeout: deadline.timeIntervalSinceNow)
+                else {
+                    let state = await shop.engine.pendingState(of: event.webhookID)
+                    throw UCPSimError(
+                        .tempFail,
+                        "\(scenario.file):\(step.line): step \(step.number): order \(event.orderID) still not delivered after "
+                            + "\(state?.attempts.count ?? 0) attempt(s) (last: \(state?.attempts.last.map { $0.status.map { "HTTP \($0)" } ?? $0.detail } ?? "none")); "
+                            + "it stays in the outbox: `ucpsim deliveries resume` continues it"
+                    )
                 }
+                let last = outcome.attempts.last
                 let result = StepResult(
                     scenario: scenario.name,
                     step: step.number,
                     line: step.line,
-                    orderID: id,
+                    orderID: event.orderID,
                     transition: name,
                     webhookID: event.webhookID,
-                    status: status,
-                    attempts: 1,
-                    milliseconds: attempt.elapsed * 1000,
+                    status: outcome.lastStatus,
+                    attempts: outcome.attempts.count,
+                    milliseconds: last?.milliseconds ?? 0,
                     expectation: step.expectation,
-                    passed: step.expectation.matches(status: status, attempts: 1),
-                    detail: detail,
+                    passed: step.expectation.matches(status: outcome.lastStatus, attempts: outcome.attempts.count),
+                    detail: last?.detail ?? "",
                     event: event
                 )
                 progress(result)

@@ -11,26 +11,16 @@ public struct ControlAPI: Sendable {
     /// When set, every `/testing/*` call needs `Simulation-Secret: <secret>` (403 otherwise).
     public let secret: String?
     public let book: OrderBook
-    public let sender: WebhookSender
+    /// Delivers the webhooks, an order's snapshots in order, with retries.
+    public let engine: DeliveryEngine
     public let orders: OrderStore
-    public let chain = DeliveryChain()
-    /// Called after each delivery attempt (for `serve`'s log).
-    public let onDelivery: @Sendable (DeliveryAttempt) -> Void
 
-    public init(
-        target: RequestTarget?,
-        secret: String?,
-        book: OrderBook,
-        sender: WebhookSender,
-        orders: OrderStore,
-        onDelivery: @escaping @Sendable (DeliveryAttempt) -> Void = { _ in }
-    ) {
+    public init(target: RequestTarget?, secret: String?, book: OrderBook, engine: DeliveryEngine, orders: OrderStore) {
         self.target = target
         self.secret = secret
         self.book = book
-        self.sender = sender
+        self.engine = engine
         self.orders = orders
-        self.onDelivery = onDelivery
     }
 
     /// Registers the routes.
@@ -80,7 +70,7 @@ public struct ControlAPI: Sendable {
         }
     }
 
-    /// Stores the snapshot, queues its webhook, and answers with the snapshot.
+    /// Stores the snapshot, queues its webhook durably, and answers with the snapshot.
     private func publish(_ order: Order, status: HTTPResponse.Status) async -> Response {
         let bytes = order.jsonBytes()
         // The state machine's snapshots are always orders.
@@ -89,10 +79,10 @@ public struct ControlAPI: Sendable {
         var headers: HTTPFields = [:]
         headers[HTTPField.Name("UCPSim-Webhook-Id")!] = event.webhookID
         if let target {
-            let sender = self.sender
-            let onDelivery = self.onDelivery
-            await chain.enqueue {
-                if let attempt = try? await sender.deliver(event, to: target) { onDelivery(attempt) }
+            do {
+                try await engine.submit([event], to: target)
+            } catch {
+                return Self.error(.internalServerError, "the event could not be queued: \(error.message)")
             }
         } else {
             headers[HTTPField.Name("UCPSim-Webhook")!] = "not sent: no webhook URL configured"

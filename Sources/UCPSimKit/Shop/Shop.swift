@@ -3,7 +3,20 @@ import Hummingbird
 import Logging
 import Synchronization
 
-/// A running shop: its keys, its profile server on loopback (or any host), its orders and its webhook sender.
+/// How the shop delivers: retry policy, concurrency, ordering, clock, and where the outbox lives.
+public struct DeliverySetup: Sendable {
+    public var engine = DeliveryEngine.Options()
+    /// The outbox directory; nil keeps deliveries in memory only (tests that do not need durability).
+    public var stateDirectory: String?
+    /// Called after every attempt (for progress lines).
+    public var onAttempt: @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }
+
+    public init(stateDirectory: String? = nil) {
+        self.stateDirectory = stateDirectory
+    }
+}
+
+/// A running shop: its keys, its profile server, its orders, and the delivery engine that sends its webhooks.
 public final class Shop: Sendable {
     public let keyRing: KeyRing
     public let profile: BusinessProfile
@@ -15,6 +28,13 @@ public final class Shop: Sendable {
     public let server: RunningServer
     public let sender: WebhookSender
     public let client: HTTPClient
+    public let engine: DeliveryEngine
+    /// What the outbox held at start (its pending events are resumed).
+    public let history: [DeliveryState]
+    /// Events found pending in the outbox at start, now resumed.
+    public var resumed: Int { history.filter { !$0.phase.isFinal }.count }
+    /// The outbox, when the shop has a state directory.
+    public let outbox: Outbox?
 
     private init(
         keyRing: KeyRing,
@@ -24,7 +44,10 @@ public final class Shop: Sendable {
         control: ControlAPI?,
         server: RunningServer,
         sender: WebhookSender,
-        client: HTTPClient
+        client: HTTPClient,
+        engine: DeliveryEngine,
+        history: [DeliveryState],
+        outbox: Outbox?
     ) {
         self.keyRing = keyRing
         self.profile = profile
@@ -34,9 +57,12 @@ public final class Shop: Sendable {
         self.server = server
         self.sender = sender
         self.client = client
+        self.engine = engine
+        self.history = history
+        self.outbox = outbox
     }
 
-    /// Starts the shop's HTTP server and returns once it listens.
+    /// Starts the shop's HTTP server and delivery engine, resuming any pending deliveries in the outbox.
     ///
     /// - Parameter publicURL: the base `UCP-Agent` and `permalink_url` use; default `http://HOST:PORT` as bound.
     public static func start(
@@ -46,16 +72,22 @@ public final class Shop: Sendable {
         publicURL: String? = nil,
         version: String = BusinessProfile.defaultVersion,
         clientOptions: HTTPClientOptions = HTTPClientOptions(),
+        delivery: DeliverySetup = DeliverySetup(),
         control: ControlOptions? = nil,
         logger: Logger = Logger(label: "ucpsim.shop")
     ) async throws(UCPSimError) -> Shop {
         if let publicURL { _ = try RequestTarget(publicURL) }
-        // The profile needs the bound port, and the server needs the profile: bind first, then publish via a box.
+        var restored: [DeliveryState] = []
+        var outbox: Outbox?
+        if let directory = delivery.stateDirectory {
+            (outbox, restored) = try Outbox.open(directory: directory)
+        }
+        // The profile needs the bound port, and the server needs the profile: bind a trampoline first.
         let router = Router()
         let orders = OrderStore()
-        let profileBox = ProfileBox()
+        let responderBox = ResponderBox()
         let forward: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
-            try await profileBox.responder.respond(to: request, context: context)
+            try await responderBox.responder.respond(to: request, context: context)
         }
         for path in ["/", "/**"] {
             router.get(RouterPath(path), use: forward)
@@ -63,27 +95,34 @@ public final class Shop: Sendable {
         }
         let server = try await RunningServer.start(router: router, host: host, port: port, logger: logger)
         let profile = BusinessProfile(baseURL: publicURL ?? server.baseURL, keys: keys.publicJWKs(), version: version)
-        let client = HTTPClient(workers: 4, options: clientOptions)
+        let client = HTTPClient(workers: delivery.engine.concurrency, options: clientOptions)
         let sender = WebhookSender(
             client: client,
             signer: MessageSigner(key: keys.active),
             profileURL: profile.profileURL
         )
+        let engine = DeliveryEngine(
+            sender: sender,
+            outbox: outbox,
+            options: delivery.engine,
+            onAttempt: delivery.onAttempt
+        )
         let book = OrderBook(baseURL: profile.baseURL, version: version)
         let shopRouter = Router()
         ShopServer(profile: profile, orders: orders).addRoutes(to: shopRouter)
-        let controlAPI = control.map { options in
-            ControlAPI(
-                target: options.target,
-                secret: options.secret,
-                book: book,
-                sender: sender,
-                orders: orders,
-                onDelivery: options.onDelivery
+        shopRouter.get("/metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: .init(string: engine.metrics.prometheusText()))
             )
         }
+        let controlAPI = control.map { options in
+            ControlAPI(target: options.target, secret: options.secret, book: book, engine: engine, orders: orders)
+        }
         controlAPI?.addRoutes(to: shopRouter)
-        profileBox.set(shopRouter.buildResponder())
+        responderBox.set(shopRouter.buildResponder())
+        try await engine.resume(restored)
         return Shop(
             keyRing: keys,
             profile: profile,
@@ -92,24 +131,28 @@ public final class Shop: Sendable {
             control: controlAPI,
             server: server,
             sender: sender,
-            client: client
+            client: client,
+            engine: engine,
+            history: restored,
+            outbox: outbox
         )
     }
 
-    /// Records `document` as the order's current snapshot and delivers it as one signed webhook.
+    /// Records `document` as the order's current snapshot and delivers it (with retries); returns the final outcome.
     public func send(
         _ document: OrderDocument,
         to target: RequestTarget,
         timestamp: Int64 = Int64(Date().timeIntervalSince1970)
-    ) async throws -> DeliveryAttempt {
+    ) async throws(UCPSimError) -> DeliveryEngine.Outcome {
         await orders.put(document)
         let event = WebhookEvent(timestamp: timestamp, orderID: document.id, body: document.bytes)
-        return try await sender.deliver(event, to: target)
+        try await engine.submit([event], to: target)
+        return await engine.outcome(of: event.webhookID)
     }
 
-    /// Stops the server and the client's threads, after queued control-API deliveries finish.
+    /// Stops the engine (pending deliveries stay in the outbox), the server and the client's threads.
     public func stop() async {
-        await control?.chain.drain()
+        await engine.stop()
         await server.stop()
         client.shutdown()
     }
@@ -121,22 +164,15 @@ public struct ControlOptions: Sendable {
     public var target: RequestTarget?
     /// `Simulation-Secret` every `/testing/*` call must carry, when set.
     public var secret: String?
-    /// Called after each delivery.
-    public var onDelivery: @Sendable (DeliveryAttempt) -> Void
 
-    public init(
-        target: RequestTarget?,
-        secret: String?,
-        onDelivery: @escaping @Sendable (DeliveryAttempt) -> Void = { _ in }
-    ) {
+    public init(target: RequestTarget?, secret: String?) {
         self.target = target
         self.secret = secret
-        self.onDelivery = onDelivery
     }
 }
 
 /// Holds the shop's responder once the bound port (and so the profile) is known.
-private final class ProfileBox: Sendable {
+private final class ResponderBox: Sendable {
     private let slot = Mutex<RouterResponder<BasicRequestContext>?>(nil)
 
     func set(_ responder: RouterResponder<BasicRequestContext>) {

@@ -16,6 +16,8 @@ public struct UCPSimError: Error, Sendable, CustomStringConvertible {
         case software = 70
         /// A file could not be written.
         case cannotCreate = 73
+        /// Deliveries still pending when the command stopped waiting; they stay in the outbox.
+        case tempFail = 75
         /// A key problem: unreadable, malformed or of an unsupported type.
         case config = 78
     }

@@ -1,0 +1,113 @@
+import Foundation
+import Prometheus
+import Synchronization
+
+/// Delivery counters and latency histograms, exported in Prometheus text format, plus a run summary.
+public final class DeliveryMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let delivered: Counter
+    private let retried: Counter
+    private let failedAttempts: Counter
+    private let deadLettered: Counter
+    private let attemptLatency: DurationHistogram
+    private let endToEnd: DurationHistogram
+    private let samples = Mutex<(attempts: [Double], endToEnd: [Double], counts: [String: Int])>(([], [], [:]))
+
+    public init() {
+        let buckets: [Duration] = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+        ]
+        delivered = registry.makeCounter(name: "ucpsim_webhooks_delivered_total", help: "Events answered with a 2xx.")
+        retried = registry.makeCounter(
+            name: "ucpsim_webhook_retries_total",
+            help: "Attempts scheduled again after a failure."
+        )
+        failedAttempts = registry.makeCounter(
+            name: "ucpsim_webhook_failed_attempts_total",
+            help: "Attempts without a 2xx."
+        )
+        deadLettered = registry.makeCounter(
+            name: "ucpsim_webhooks_dead_lettered_total",
+            help: "Events that ran out of attempts or were refused."
+        )
+        attemptLatency = registry.makeDurationHistogram(
+            name: "ucpsim_webhook_attempt_duration_seconds",
+            buckets: buckets,
+            help: "One attempt, request to response."
+        )
+        endToEnd = registry.makeDurationHistogram(
+            name: "ucpsim_webhook_delivery_latency_seconds",
+            buckets: buckets,
+            help: "Event submitted to 2xx received."
+        )
+    }
+
+    func attempt(seconds: Double, ok: Bool) {
+        attemptLatency.recordNanoseconds(Int64(seconds * 1e9))
+        if !ok { failedAttempts.increment() }
+        samples.withLock {
+            $0.attempts.append(seconds)
+            $0.counts["attempts", default: 0] += 1
+            if !ok { $0.counts["failed_attempts", default: 0] += 1 }
+        }
+    }
+
+    func retry() {
+        retried.increment()
+        samples.withLock { $0.counts["retried", default: 0] += 1 }
+    }
+
+    func deliveredEvent(endToEnd seconds: Double) {
+        delivered.increment()
+        endToEnd.recordNanoseconds(Int64(seconds * 1e9))
+        samples.withLock {
+            $0.endToEnd.append(seconds)
+            $0.counts["delivered", default: 0] += 1
+        }
+    }
+
+    func deadLetter() {
+        deadLettered.increment()
+        samples.withLock { $0.counts["dead_lettered", default: 0] += 1 }
+    }
+
+    /// The Prometheus exposition text.
+    public func prometheusText() -> String { registry.emitToString() }
+
+    /// Counts and latency percentiles so far.
+    public struct Summary: Sendable, CustomStringConvertible {
+        public let delivered: Int
+        public let retried: Int
+        public let failedAttempts: Int
+        public let deadLettered: Int
+        public let attempts: Int
+        /// Submitted-to-2xx latency percentiles, in milliseconds.
+        public let p50: Double
+        public let p99: Double
+
+        public var description: String {
+            "delivered \(delivered), retried \(retried), failed attempts \(failedAttempts), dead-lettered \(deadLettered); "
+                + "delivery latency p50 \(String(format: "%.1f", p50)) ms, p99 \(String(format: "%.1f", p99)) ms"
+        }
+    }
+
+    public func summary() -> Summary {
+        samples.withLock { samples in
+            let sorted = samples.endToEnd.sorted()
+            func percentile(_ p: Double) -> Double {
+                sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000
+            }
+            return Summary(
+                delivered: samples.counts["delivered"] ?? 0,
+                retried: samples.counts["retried"] ?? 0,
+                failedAttempts: samples.counts["failed_attempts"] ?? 0,
+                deadLettered: samples.counts["dead_lettered"] ?? 0,
+                attempts: samples.counts["attempts"] ?? 0,
+                p50: percentile(0.5),
+                p99: percentile(0.99)
+            )
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+/// One attempt, as recorded in the outbox and shown by `ucpsim deliveries show`.
+public struct AttemptRecord: Sendable, Codable, Equatable {
+    public var number: Int
+    /// When it was made (on the delivery clock).
+    public var at: Date
+    /// The status, nil when no response came back.
+    public var status: Int?
+    public var milliseconds: Double
+    /// The response body excerpt, or the transport error.
+    public var detail: String
+    /// The request's header lines as sent (kept in memory for `--verbose`, not in the outbox).
+    public var requestHeaders: [String]? = nil
+}
+
+/// The life of one event's delivery, as a value: attempts in, decisions out. No I/O, no clock reads.
+public struct DeliveryState: Sendable, Equatable {
+    public enum Phase: Sendable, Equatable {
+        /// Waiting for its next attempt at this time.
+        case pending(next: Date)
+        case delivered
+        case dead(reason: String)
+
+        public var isFinal: Bool {
+            if case .pending = self { return false }
+            return true
+        }
+
+        public var name: String {
+            switch self {
+            case .pending: "pending"
+            case .delivered: "delivered"
+            case .dead: "dead"
+            }
+        }
+    }
+
+    public let event: WebhookEvent
+    /// The receiver URL.
+    public let target: String
+    public private(set) var attempts: [AttemptRecord] = []
+    public private(set) var phase: Phase
+
+    public init(event: WebhookEvent, target: String, firstAttempt: Date) {
+        self.event = event
+        self.target = target
+        self.phase = .pending(next: firstAttempt)
+    }
+
+    /// What the engine must do after an attempt.
+    public enum Decision: Sendable, Equatable {
+        case delivered
+        case retry(at: Date)
+        case dead(reason: String)
+        /// 410: dead, and stop the endpoint.
+        case endpointGone
+    }
+
+    /// Records an attempt and decides what follows. `random` in [0, 1) drives jitter.
+    @discardableResult
+    public mutating func record(
+        _ attempt: AttemptRecord,
+        retryAfter: String?,
+        policy: RetryPolicy,
+        random: Double
+    ) -> Decision {
+        attempts.append(attempt)
+        switch policy.classify(status: attempt.status, retryAfter: retryAfter, error: attempt.detail, now: attempt.at) {
+        case .delivered:
+            phase = .delivered
+            return .delivered
+        case .endpointGone:
+            phase = .dead(reason: "HTTP 410 Gone: endpoint stopped")
+            return .endpointGone
+        case .fail(let reason):
+            phase = .dead(reason: reason)
+            return .dead(reason: reason)
+        case .retry(let reason, let after):
+            guard let delay = policy.delay(afterAttempt: attempts.count, retryAfter: after, random: random) else {
+                let final = "\(reason) after \(attempts.count) attempt\(attempts.count == 1 ? "" : "s")"
+                phase = .dead(reason: final)
+                return .dead(reason: final)
+            }
+            let next = attempt.at.addingTimeInterval(delay)
+            phase = .pending(next: next)
+            return .retry(at: next)
+        }
+    }
+
+    /// Dead-letters a pending event (its endpoint returned 410 for another event).
+    public mutating func kill(reason: String) {
+        if !phase.isFinal { phase = .dead(reason: reason) }
+    }
+
+    /// Puts a dead letter back in the queue (`deliveries redeliver`): same id, same bytes, more attempts.
+    public mutating func redeliver(at time: Date) {
+        if case .dead = phase { phase = .pending(next: time) }
+    }
+
+    /// Restores state read back from the outbox.
+    mutating func restore(attempts: [AttemptRecord], phase: Phase) {
+        self.attempts = attempts
+        self.phase = phase
+    }
+}

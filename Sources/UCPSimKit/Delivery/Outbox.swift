@@ -1,0 +1,166 @@
+import Foundation
+import Synchronization
+
+/// The durable outbox: an append-only JSON-lines journal, `DIR/outbox.jsonl`.
+///
+/// Every event is written and fsync'd before its first attempt; attempts and outcomes are appended after (a lost
+/// attempt line only means the same bytes with the same `Webhook-Id` go out again). On open, a torn last line (a
+/// SIGKILL mid-write) is cut off and the rest is replayed into per-event state.
+public final class Outbox: Sendable {
+    public let path: String
+    private let handle: Mutex<FileHandle>
+
+    private init(path: String, handle: FileHandle) {
+        self.path = path
+        self.handle = Mutex(handle)
+    }
+
+    deinit {
+        handle.withLock { try? $0.close() }
+    }
+
+    /// Opens (or creates) the outbox in `directory` and returns it with every event's restored state, in order.
+    public static func open(directory: String) throws(UCPSimError) -> (Outbox, [DeliveryState]) {
+        let fileManager = FileManager.default
+        do {
+            try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw UCPSimError(.cannotCreate, "cannot create state directory \(directory)")
+        }
+        let path = (directory as NSString).appendingPathComponent("outbox.jsonl")
+        if !fileManager.fileExists(atPath: path) {
+            guard fileManager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw UCPSimError(.cannotCreate, "cannot create \(path)")
+            }
+        }
+        guard let data = fileManager.contents(atPath: path), let handle = FileHandle(forUpdatingAtPath: path) else {
+            throw UCPSimError(.noInput, "cannot open \(path)")
+        }
+        // Keep only whole lines: a torn tail from a crash is dropped before anything is appended.
+        let complete = data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+        do {
+            if complete < data.count { try handle.truncate(atOffset: UInt64(complete)) }
+            try handle.seekToEnd()
+        } catch {
+            throw UCPSimError(.cannotCreate, "cannot repair \(path): \(error)")
+        }
+        let states = try replay(data.prefix(complete), path: path)
+        return (Outbox(path: path, handle: handle), states)
+    }
+
+    /// Persists new events durably (one fsync for the batch).
+    public func appendEvents(_ states: [DeliveryState]) throws(UCPSimError) {
+        var text = ""
+        for state in states {
+            let event = state.event
+            text += "{\"k\":\"event\",\"id\":\(Self.quote(event.webhookID)),\"ts\":\(event.timestamp),"
+            text += "\"order\":\(Self.quote(event.orderID)),\"target\":\(Self.quote(state.target)),"
+            text += "\"body\":\"\(Data(event.body).base64EncodedString())\"}\n"
+        }
+        try write(text, sync: true)
+    }
+
+    /// Appends an attempt and the phase it led to.
+    public func appendAttempt(id: String, attempt: AttemptRecord, phase: DeliveryState.Phase) throws(UCPSimError) {
+        var text = "{\"k\":\"attempt\",\"id\":\(Self.quote(id)),\"n\":\(attempt.number),"
+        text += "\"at\":\(attempt.at.timeIntervalSince1970),\"status\":\(attempt.status.map(String.init) ?? "null"),"
+        text += "\"ms\":\(attempt.milliseconds),\"detail\":\(Self.quote(attempt.detail)),\(Self.phaseFields(phase))}\n"
+        try write(text, sync: false)
+    }
+
+    /// Appends a phase change without an attempt (a redelivery, or a kill after 410).
+    public func appendPhase(id: String, phase: DeliveryState.Phase) throws(UCPSimError) {
+        try write("{\"k\":\"phase\",\"id\":\(Self.quote(id)),\(Self.phaseFields(phase))}\n", sync: true)
+    }
+
+    /// Flushes appended lines to disk.
+    public func sync() {
+        handle.withLock { try? $0.synchronize() }
+    }
+
+    private func write(_ text: String, sync: Bool) throws(UCPSimError) {
+        let result: Result<Void, any Error> = handle.withLock { handle in
+            Result {
+                try handle.write(contentsOf: Data(text.utf8))
+                if sync { try handle.synchronize() }
+            }
+        }
+        if case .failure(let error) = result { throw UCPSimError(.cannotCreate, "cannot write \(path): \(error)") }
+    }
+
+    private static func phaseFields(_ phase: DeliveryState.Phase) -> String {
+        switch phase {
+        case .pending(let next): "\"phase\":\"pending\",\"next\":\(next.timeIntervalSince1970)"
+        case .delivered: "\"phase\":\"delivered\""
+        case .dead(let reason): "\"phase\":\"dead\",\"reason\":\(quote(reason))"
+        }
+    }
+
+    /// A JSON string literal.
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    private static func replay(_ data: Data, path: String) throws(UCPSimError) -> [DeliveryState] {
+        var order: [String] = []
+        var states: [String: DeliveryState] = [:]
+        var attempts: [String: [AttemptRecord]] = [:]
+        var lineNumber = 0
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            lineNumber += 1
+            guard let entry = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                let kind = entry["k"] as? String, let id = entry["id"] as? String
+            else {
+                throw UCPSimError(.dataError, "\(path):\(lineNumber): not an outbox entry (the journal is damaged)")
+            }
+            switch kind {
+            case "event":
+                guard let timestamp = (entry["ts"] as? NSNumber)?.int64Value, let orderID = entry["order"] as? String,
+                    let target = entry["target"] as? String,
+                    let body = (entry["body"] as? String).flatMap({ Data(base64Encoded: $0) })
+                else { throw UCPSimError(.dataError, "\(path):\(lineNumber): malformed event entry") }
+                if states[id] == nil { order.append(id) }
+                let event = WebhookEvent(webhookID: id, timestamp: timestamp, orderID: orderID, body: [UInt8](body))
+                states[id] = DeliveryState(event: event, target: target, firstAttempt: Date(timeIntervalSince1970: 0))
+            case "attempt", "phase":
+                guard var state = states[id] else { continue }
+                if kind == "attempt" {
+                    attempts[id, default: []].append(
+                        AttemptRecord(
+                            number: entry["n"] as? Int ?? 0,
+                            at: Date(timeIntervalSince1970: (entry["at"] as? NSNumber)?.doubleValue ?? 0),
+                            status: entry["status"] as? Int,
+                            milliseconds: (entry["ms"] as? NSNumber)?.doubleValue ?? 0,
+                            detail: entry["detail"] as? String ?? ""
+                        )
+                    )
+                }
+                state.restore(attempts: attempts[id] ?? [], phase: phase(entry))
+                states[id] = state
+            default:
+                continue
+            }
+        }
+        return order.compactMap { states[$0] }
+    }
+
+    private static func phase(_ entry: [String: Any]) -> DeliveryState.Phase {
+        switch entry["phase"] as? String {
+        case "delivered": return .delivered
+        case "dead": return .dead(reason: entry["reason"] as? String ?? "dead")
+        default: return .pending(next: Date(timeIntervalSince1970: (entry["next"] as? NSNumber)?.doubleValue ?? 0))
+        }
+    }
+}
