@@ -54,7 +54,11 @@ let package = Package(
         ),
         .testTarget(
             name: "UCPSimKitTests",
-            dependencies: ["UCPSimKit", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: [
+                "UCPSimKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

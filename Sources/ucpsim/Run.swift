@@ -44,8 +44,10 @@ struct Run: AsyncParsableCommand {
                 publicURL: shop.publicURL,
                 version: shop.ucpVersion,
                 clientOptions: client.httpOptions,
+                delivery: delivery.setup(),
                 logger: makeLogger("ucpsim.shop")
             )
+            reportResumed(running)
             var receiverServer: RunningServer?
             var results: [StepResult] = []
             do {
@@ -81,6 +83,7 @@ struct Run: AsyncParsableCommand {
                 outputLine(
                     "\(results.count) deliveries, \(results.count - failures.count) passed, \(failures.count) failed"
                 )
+                outputLine(summary.description)
             }
             if !results.isEmpty, results.allSatisfy({ $0.status == nil }) {
                 throw UCPSimError(.unavailable, "receiver unreachable: \(results[0].detail)")

@@ -1,0 +1,119 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Synchronization
+@testable import UCPSimKit
+
+/// A test receiver over real HTTP whose answers are scripted per request, recording what arrived.
+final class ScriptedReceiver: Sendable {
+    struct Received: Sendable {
+        let webhookID: String
+        let timestamp: String
+        let signatureInput: String
+        let body: [UInt8]
+        let orderID: String
+        let at: Date
+    }
+
+    /// What to answer: status, extra headers, and a delay before answering (for timeouts).
+    struct Answer: Sendable {
+        var status: Int = 200
+        var headers: [(String, String)] = []
+        var delay: TimeInterval = 0
+    }
+
+    private let log = Mutex<[Received]>([])
+    private let script: @Sendable (_ index: Int, _ received: Received) -> Answer
+    let server: RunningServer
+
+    var received: [Received] { log.withLock { $0 } }
+    var url: String { "\(server.baseURL)/hooks" }
+
+    private init(server: RunningServer, script: @escaping @Sendable (Int, Received) -> Answer) {
+        self.server = server
+        self.script = script
+    }
+
+    static func start(port: Int = 0, script: @escaping @Sendable (Int, Received) -> Answer) async throws
+        -> ScriptedReceiver
+    {
+        let box = Mutex<ScriptedReceiver?>(nil)
+        let router = Router()
+        router.post("/hooks") { request, _ -> Response in
+            var request = request
+            let body = [UInt8](buffer: try await request.collectBody(upTo: 1 << 20))
+            let headers = request.headers
+            let order = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["id"] as? String ?? ""
+            let received = Received(
+                webhookID: headers[HTTPField.Name("Webhook-Id")!] ?? "",
+                timestamp: headers[HTTPField.Name("Webhook-Timestamp")!] ?? "",
+                signatureInput: headers[HTTPField.Name("Signature-Input")!] ?? "",
+                body: body,
+                orderID: order,
+                at: Date()
+            )
+            guard let receiver = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
+            let index = receiver.log.withLock { log in
+                log.append(received)
+                return log.count - 1
+            }
+            let answer = receiver.script(index, received)
+            if answer.delay > 0 { try await Task.sleep(nanoseconds: UInt64(answer.delay * 1e9)) }
+            var fields: HTTPFields = [:]
+            for (name, value) in answer.headers { fields[HTTPField.Name(name)!] = value }
+            return Response(
+                status: .init(code: answer.status),
+                headers: fields,
+                body: .init(byteBuffer: ByteBuffer(string: "{\"n\":\(index)}"))
+            )
+        }
+        let server = try await RunningServer.start(
+            router: router,
+            host: "127.0.0.1",
+            port: port,
+            logger: TestSupport.quietLogger
+        )
+        let receiver = ScriptedReceiver(server: server, script: script)
+        box.withLock { $0 = receiver }
+        return receiver
+    }
+
+    func stop() async { await server.stop() }
+}
+
+extension TestSupport {
+    /// A shop whose engine uses `policy` with no jitter and `scale` on the delivery clock.
+    static func shop(
+        delays: [TimeInterval],
+        scale: Double = 1,
+        retry4xx: Bool = false,
+        concurrency: Int = 8,
+        ordered: Bool = true,
+        state: String? = nil,
+        timeoutMilliseconds: Int = 15_000
+    ) async throws -> Shop {
+        var setup = DeliverySetup(stateDirectory: state)
+        setup.engine.policy = RetryPolicy(delays: delays, jitter: 0, retry4xx: retry4xx)
+        setup.engine.clock = ScaledClock(scale: scale)
+        setup.engine.concurrency = concurrency
+        setup.engine.ordered = ordered
+        var client = HTTPClientOptions()
+        client.totalTimeoutMilliseconds = timeoutMilliseconds
+        return try await Shop.start(
+            keys: try KeyRing.ephemeral(),
+            clientOptions: client,
+            delivery: setup,
+            logger: quietLogger
+        )
+    }
+
+    static func event(_ order: String = "ord_1", body: String? = nil) -> WebhookEvent {
+        let text = body ?? #"{"id":"\#(order)","n":\#(Int.random(in: 0..<1_000_000))}"#
+        return WebhookEvent(timestamp: 1_775_913_000, orderID: order, body: Array(text.utf8))
+    }
+
+    static func temporaryDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString)").path
+    }
+}
