@@ -40,8 +40,11 @@ format: ## Format the Swift sources in place
 lint: ## Check formatting
 	$(SWIFT) format lint --recursive Package.swift Sources Tests
 
-bench: ## Benchmarks (not yet: see the open delivery-engine issue)
-	@echo "make bench: no benchmark yet (the delivery engine issue adds it)"; exit 1
+bench: deps ## Signed deliveries/s, latency and peak RSS vs an unsigned wrk ceiling, against a local nginx sink
+	@for p in nginx wrk; do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	$(SWIFT) build -c release --product UCPSimBench
+	Tests/bench/bench.sh
 
 clean: ## Remove build products
 	rm -rf .build

@@ -45,6 +45,10 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "UCPSimBench",
+            dependencies: ["UCPSimKit"]
+        ),
+        .executableTarget(
             name: "ucpsim",
             dependencies: [
                 "UCPSimKit",

@@ -15,6 +15,9 @@ struct UCPSim: AsyncParsableCommand {
             78 bad key.
             """,
         version: "0.1.0",
-        subcommands: [Demo.self, Send.self, Run.self, Replay.self, Serve.self, Listen.self, Deliveries.self, Keys.self]
+        subcommands: [
+            Demo.self, Send.self, Run.self, Replay.self, Check.self, Serve.self, Listen.self, Deliveries.self,
+            Keys.self,
+        ]
     )
 }

@@ -72,19 +72,52 @@ import Testing
         #expect(!rejected.accepted)
         #expect(receiver.received.last?.verdict.failureReason == .keyNotFound)
         #expect(receiver.received.last?.status == 401)
-        await shop.stop()
 
-        // A second shop on another port publishes a new key: the receiver fetches its profile and accepts.
-        let rotated = try await Shop.start(
-            keys: try KeyRing(keys: [published, try SigningKey.generate(.ed25519, kid: "next")]),
-            logger: TestSupport.quietLogger
+        // Rotation: the shop publishes a new key and drops the old one, under the same profile URL.
+        let next = try SigningKey.generate(.ed25519, kid: "next")
+        shop.publisher.publish(keys: [try next.publicJWK()])
+        let rotated = WebhookSender(
+            client: shop.client,
+            signer: MessageSigner(key: next),
+            profileURL: shop.profile.profileURL
         )
-        let afterRotation = try await rotated.send(document, to: target)
-        await rotated.stop()
+        let afterRotation = try await rotated.deliver(
+            WebhookEvent(timestamp: 2, orderID: document.id, body: document.bytes),
+            to: target
+        )
+        // The old key is gone: a signature with it no longer verifies once the receiver has refetched.
+        let stale = try await shop.sender.deliver(
+            WebhookEvent(timestamp: 3, orderID: document.id, body: document.bytes),
+            to: target
+        )
+        await shop.stop()
         await receiverServer.stop()
         receiverClient.shutdown()
         #expect(afterRotation.accepted)
-        #expect(try receiver.received.last?.verdict.get() == "next")
+        #expect(try receiver.received[receiver.received.count - 2].verdict.get() == "next")
+        #expect(!stale.accepted)
+        #expect(receiver.received.last?.verdict.failureReason == .keyNotFound)
+    }
+
+    @Test func anotherShopCannotSpeakForThisShopsOrder() async throws {
+        let (receiver, receiverServer, receiverClient) = try await TestSupport.startReceiver()
+        let shopA = try await Shop.start(keys: try KeyRing.ephemeral(), logger: TestSupport.quietLogger)
+        let shopB = try await Shop.start(keys: try KeyRing.ephemeral(), logger: TestSupport.quietLogger)
+        let target = try RequestTarget("\(receiverServer.baseURL)/hook")
+        let document = try OrderDocument.load(path: TestSupport.path("fixtures/order-created.json"))
+        let own = try await shopA.send(document, to: target)
+        let foreign = try await shopB.sender.deliver(
+            WebhookEvent(timestamp: 1, orderID: document.id, body: document.bytes),
+            to: target
+        )
+        await shopA.stop()
+        await shopB.stop()
+        await receiverServer.stop()
+        receiverClient.shutdown()
+        #expect(own.accepted)
+        #expect(!foreign.accepted)
+        #expect(receiver.received.last?.status == 403)
+        #expect(receiver.received.last?.verdict.failureReason == .orderNotOwned)
     }
 
     @Test func servedProfilePublishesKeysUnderBothNamesWithCachingHeaders() async throws {

@@ -27,16 +27,20 @@ import Testing
             .path
         let (receiver, server, client) = try await TestSupport.startReceiver()
         let url = "\(server.baseURL)/hooks"
+        // The reference receiver remembers which shop sent each order: both runs serve the shop on one port.
+        let probe = try await ScriptedReceiver.start { _, _ in .init() }
+        let shopPort = String(probe.server.port)
+        await probe.stop()
         let recorded = try await CLITests.ucpsim([
-            "run", "scenarios/partial-shipment.yaml", "--webhook-url", url, "--record", directory,
-        ]
-        )
+            "run", "scenarios/partial-shipment.yaml", "--webhook-url", url, "--record", directory, "--port", shopPort,
+        ])
         #expect(recorded.status == 0, "\(recorded.stderr)")
         let fixturePath = "\(directory)/partial-shipment.events.json"
-        let replayed = try await CLITests.ucpsim(["replay", fixturePath, "--webhook-url", url, "--keep-ids"]
-        )
-        #expect(replayed.status == 0, "\(replayed.stderr)")
-        let fresh = try await CLITests.ucpsim(["replay", fixturePath, "--webhook-url", url])
+        let replayed = try await CLITests.ucpsim([
+            "replay", fixturePath, "--webhook-url", url, "--keep-ids", "--port", shopPort,
+        ])
+        #expect(replayed.status == 0, "\(replayed.stdout)\(replayed.stderr)")
+        let fresh = try await CLITests.ucpsim(["replay", fixturePath, "--webhook-url", url, "--port", shopPort])
         #expect(fresh.status == 0)
         await server.stop()
         client.shutdown()

@@ -48,7 +48,7 @@ public final class Outbox: Sendable {
         return (Outbox(path: path, handle: handle), states)
     }
 
-    /// Persists new events durably (one fsync for the batch).
+    /// Persists new events durably: written in chunks of about 1 MB, then one fsync for the batch.
     public func appendEvents(_ states: [DeliveryState]) throws(UCPSimError) {
         var text = ""
         for state in states {
@@ -56,6 +56,10 @@ public final class Outbox: Sendable {
             text += "{\"k\":\"event\",\"id\":\(Self.quote(event.webhookID)),\"ts\":\(event.timestamp),"
             text += "\"order\":\(Self.quote(event.orderID)),\"target\":\(Self.quote(state.target)),"
             text += "\"body\":\"\(Data(event.body).base64EncodedString())\"}\n"
+            if text.utf8.count > 1 << 20 {
+                try write(text, sync: false)
+                text = ""
+            }
         }
         try write(text, sync: true)
     }

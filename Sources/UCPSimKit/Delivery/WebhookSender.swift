@@ -46,21 +46,41 @@ public struct WebhookSender: Sendable {
         self.now = now
     }
 
+    /// The headers a webhook carries before signing, in wire order.
+    public func unsignedHeaders(for event: WebhookEvent, profileURL: String? = nil) -> HTTPFieldList {
+        var headers = HTTPFieldList()
+        headers.append("Content-Type", "application/json")
+        headers.append("UCP-Agent", UCPAgent.header(profileURL: profileURL ?? self.profileURL))
+        headers.append("Webhook-Id", event.webhookID)
+        headers.append("Webhook-Timestamp", String(event.timestamp))
+        headers.append("Content-Digest", ContentDigest.header(for: event.body))
+        return headers
+    }
+
+    /// Signs `headers` for a POST of `body` to `target`: covers `components` (default: the webhook set, `@query`
+    /// added when the URL has one) and appends `Signature-Input` and `Signature`.
+    public func signed(
+        _ headers: HTTPFieldList,
+        body: [UInt8],
+        to target: RequestTarget,
+        created: Int64,
+        components: [String]? = nil
+    ) throws -> OutgoingRequest {
+        var headers = headers
+        let message = SignableMessage(method: "POST", target: target, headers: headers)
+        var parameters = signer.webhookParameters(for: message, created: created)
+        if let components { parameters.components = components }
+        let signature = try signer.sign(message, parameters: parameters)
+        headers.append("Signature-Input", signature.signatureInput)
+        headers.append("Signature", signature.signature)
+        return OutgoingRequest(method: "POST", url: target.url, headers: headers, body: body)
+    }
+
     /// The signed request for `event` to `target`, with a fresh `created`.
     public func signedRequest(for event: WebhookEvent, to target: RequestTarget, created: Int64) throws
         -> OutgoingRequest
     {
-        var headers = HTTPFieldList()
-        headers.append("Content-Type", "application/json")
-        headers.append("UCP-Agent", UCPAgent.header(profileURL: profileURL))
-        headers.append("Webhook-Id", event.webhookID)
-        headers.append("Webhook-Timestamp", String(event.timestamp))
-        headers.append("Content-Digest", ContentDigest.header(for: event.body))
-        let message = SignableMessage(method: "POST", target: target, headers: headers)
-        let signature = try signer.sign(message, parameters: signer.webhookParameters(for: message, created: created))
-        headers.append("Signature-Input", signature.signatureInput)
-        headers.append("Signature", signature.signature)
-        return OutgoingRequest(method: "POST", url: target.url, headers: headers, body: event.body)
+        try signed(unsignedHeaders(for: event), body: event.body, to: target, created: created)
     }
 
     /// Signs and sends one attempt.

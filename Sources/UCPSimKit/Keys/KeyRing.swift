@@ -23,8 +23,11 @@ public struct KeyRing: Sendable {
         self.keys = keys
     }
 
-    /// A fresh ES256 key that lives only in memory.
-    public static func ephemeral(kid: String = "ucpsim-ephemeral-es256") throws(UCPSimError) -> KeyRing {
+    /// A fresh ES256 key that lives only in memory. Its kid is unique, so a receiver that cached an earlier
+    /// process's profile under the same URL sees an unknown kid and refetches.
+    public static func ephemeral(
+        kid: String = "ephemeral-es256-" + UUID().uuidString.prefix(8).lowercased()
+    ) throws(UCPSimError) -> KeyRing {
         let key: SigningKey
         do {
             key = try SigningKey.generate(.es256, kid: kid)

@@ -51,6 +51,8 @@ public final class ReferenceReceiver: Sendable {
     private let options: Options
     private let log = Mutex<[ReceivedWebhook]>([])
     private let seen = Mutex<Set<String>>([])
+    /// The shop (profile URL) that first sent each order: another shop may not speak for it.
+    private let owners = Mutex<[String: String]>([:])
     private let onReceive: @Sendable (ReceivedWebhook) -> Void
 
     public init(
@@ -146,12 +148,31 @@ public final class ReferenceReceiver: Sendable {
             }
         }
         let keys = try await profiles.keys(at: profileURL)
+        let kid: String
         do {
-            return try verifier.verify(message, body: body, keys: keys)
+            kid = try verifier.verify(message, body: body, keys: keys)
         } catch let failure where failure.reason == .keyNotFound {
             // The shop may have rotated keys since the profile was cached: fetch it again once.
             let fresh = try await profiles.keys(at: profileURL, refresh: true)
-            return try verifier.verify(message, body: body, keys: fresh)
+            kid = try verifier.verify(message, body: body, keys: fresh)
+        }
+        try checkOwnership(body: body, signer: profileURL)
+        return kid
+    }
+
+    /// Authorization: the first shop to send an order owns it; a webhook about it from another shop is refused.
+    private func checkOwnership(body: [UInt8], signer: String) throws(SignatureFailure) {
+        guard let order = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["id"] as? String
+        else {
+            return
+        }
+        let owner = owners.withLock { owners in
+            if let owner = owners[order] { return owner }
+            owners[order] = signer
+            return signer
+        }
+        guard owner == signer else {
+            throw SignatureFailure(.orderNotOwned, "order \(order) belongs to \(owner), not \(signer)")
         }
     }
 

@@ -25,30 +25,65 @@ public enum RunReport {
 
     /// JUnit XML: a test suite per scenario, a test case per step and order.
     public static func junit(_ results: [StepResult]) -> String {
-        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        let failures = results.filter { !$0.passed }.count
-        xml += "<testsuites name=\"ucpsim\" tests=\"\(results.count)\" failures=\"\(failures)\">\n"
-        var order: [String] = []
-        var byScenario: [String: [StepResult]] = [:]
-        for result in results {
-            if byScenario[result.scenario] == nil { order.append(result.scenario) }
-            byScenario[result.scenario, default: []].append(result)
+        JUnitReport.render(
+            results.map { result in
+                JUnitReport.Case(
+                    suite: result.scenario,
+                    name: "step \(result.step): \(result.transition) \(result.orderID)",
+                    seconds: result.milliseconds / 1000,
+                    failure: result.passed
+                        ? nil
+                        : (
+                            "expected \(result.expectation), got \(result.status.map { "HTTP \($0)" } ?? "no response")",
+                            "webhook-id \(result.webhookID)\n\(result.detail)"
+                        )
+                )
+            }
+        )
+    }
+}
+
+/// JUnit XML, as CI systems read it.
+public enum JUnitReport {
+    public struct Case: Sendable {
+        public var suite: String
+        public var name: String
+        public var seconds: Double
+        /// Message and details, nil when the case passed.
+        public var failure: (message: String, detail: String)?
+
+        public init(suite: String, name: String, seconds: Double, failure: (message: String, detail: String)?) {
+            self.suite = suite
+            self.name = name
+            self.seconds = seconds
+            self.failure = failure
         }
-        for scenario in order {
-            let cases = byScenario[scenario]!
-            let time = cases.reduce(0) { $0 + $1.milliseconds } / 1000
+    }
+
+    /// A test suite per distinct `suite`, in first-seen order.
+    public static func render(_ cases: [Case]) -> String {
+        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        let failures = cases.filter { $0.failure != nil }.count
+        xml += "<testsuites name=\"ucpsim\" tests=\"\(cases.count)\" failures=\"\(failures)\">\n"
+        var order: [String] = []
+        var bySuite: [String: [Case]] = [:]
+        for item in cases {
+            if bySuite[item.suite] == nil { order.append(item.suite) }
+            bySuite[item.suite, default: []].append(item)
+        }
+        for suite in order {
+            let items = bySuite[suite]!
+            let time = items.reduce(0) { $0 + $1.seconds }
             xml +=
-                "  <testsuite name=\"\(escape(scenario))\" tests=\"\(cases.count)\" failures=\"\(cases.filter { !$0.passed }.count)\" time=\"\(String(format: "%.3f", time))\">\n"
-            for result in cases {
-                let name = "step \(result.step): \(result.transition) \(result.orderID)"
+                "  <testsuite name=\"\(escape(suite))\" tests=\"\(items.count)\" failures=\"\(items.filter { $0.failure != nil }.count)\" time=\"\(String(format: "%.3f", time))\">\n"
+            for item in items {
                 xml +=
-                    "    <testcase classname=\"\(escape(scenario))\" name=\"\(escape(name))\" time=\"\(String(format: "%.3f", result.milliseconds / 1000))\""
-                if result.passed {
-                    xml += "/>\n"
-                } else {
-                    let got = result.status.map { "HTTP \($0)" } ?? "no response"
+                    "    <testcase classname=\"\(escape(suite))\" name=\"\(escape(item.name))\" time=\"\(String(format: "%.3f", item.seconds))\""
+                if let failure = item.failure {
                     xml +=
-                        ">\n      <failure message=\"\(escape("expected \(result.expectation), got \(got)"))\">\(escape("webhook-id \(result.webhookID)\n\(result.detail)"))</failure>\n    </testcase>\n"
+                        ">\n      <failure message=\"\(escape(failure.message))\">\(escape(failure.detail))</failure>\n    </testcase>\n"
+                } else {
+                    xml += "/>\n"
                 }
             }
             xml += "  </testsuite>\n"

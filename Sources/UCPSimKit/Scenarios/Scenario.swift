@@ -54,6 +54,8 @@ public struct Scenario: Sendable {
         /// The orders it applies to (empty for `advance`).
         public let orders: [String]
         public let expectation: DeliveryExpectation
+        /// A catalog fault (`ucpsim check` case id) applied to this step's deliveries, sent once, not retried.
+        public var mutation: String? = nil
     }
 
     public let name: String

@@ -12,7 +12,7 @@ struct ScenarioParser {
     let file: String
 
     private static let actionKeys = ["place", "advance"] + OrderTransition.names
-    private static let stepParameters = OrderTransition.parameterNames.union(["expect"])
+    private static let stepParameters = OrderTransition.parameterNames.union(["expect", "mutate"])
 
     func scenario(_ root: Node) throws(Failure) -> Scenario {
         guard let mapping = root.mapping else {
@@ -172,9 +172,32 @@ struct ScenarioParser {
             )
         }
         let orders = try selector(value, groups: groups, all: all)
-        let expectation = try node["expect"].map { node throws(Failure) in try self.expectation(node) } ?? .accepted
+        var mutation: String?
+        if let mutate = node["mutate"] {
+            guard let id = mutate.string, CheckCatalog.mutations.contains(id) else {
+                throw Failure(
+                    line: line(mutate),
+                    message:
+                        "mutate: \"\(mutate.string ?? "")\" is not one of \(CheckCatalog.mutations.sorted().joined(separator: ", "))"
+                )
+            }
+            mutation = id
+        }
+        // A mutated delivery is expected to be rejected unless the step says otherwise.
+        let fallback =
+            mutation == nil || mutation == "whitespace"
+            ? DeliveryExpectation.accepted : .init(status: .statusClass(4), attempts: nil)
+        let expectation = try node["expect"].map { node throws(Failure) in try self.expectation(node) } ?? fallback
         let result: Scenario.Action = action == "place" ? .place : .transition(try transition(action, node))
-        return .init(number: number, line: line(node), action: result, orders: orders, expectation: expectation)
+        var step = Scenario.Step(
+            number: number,
+            line: line(node),
+            action: result,
+            orders: orders,
+            expectation: expectation
+        )
+        step.mutation = mutation
+        return step
     }
 
     private func transition(_ name: String, _ node: Node) throws(Failure) -> OrderTransition {

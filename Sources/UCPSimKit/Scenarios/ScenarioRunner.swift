@@ -96,6 +96,20 @@ public struct ScenarioRunner: Sendable {
                     WebhookEvent(timestamp: Int64(clock.timeIntervalSince1970), orderID: id, body: document.bytes)
                 )
             }
+            if let mutation = step.mutation {
+                for event in events {
+                    let result = try await sendMutated(
+                        event,
+                        mutation: mutation,
+                        step: step,
+                        scenario: scenario,
+                        transition: name
+                    )
+                    progress(result)
+                    results.append(result)
+                }
+                continue
+            }
             // One submission per step: its orders' deliveries run concurrently, each order's in sequence.
             try await shop.engine.submit(events, to: target, policy: scenario.policy)
             let deadline = Date().addingTimeInterval(wait)
@@ -132,5 +146,45 @@ public struct ScenarioRunner: Sendable {
             }
         }
         return results
+    }
+
+    /// Sends one deliberately broken delivery (a `mutate:` step) once, outside the retrying engine.
+    private func sendMutated(
+        _ event: WebhookEvent,
+        mutation: String,
+        step: Scenario.Step,
+        scenario: Scenario,
+        transition: String
+    ) async throws -> StepResult {
+        let forge = RequestForge(
+            sender: shop.sender,
+            ed25519: shop.keyRing.active,
+            rogue: shop.keyRing.active,
+            otherShop: shop.sender,
+            unreachableProfile: "http://127.0.0.1:1/.well-known/ucp"
+        )
+        let request = try forge.request(
+            mutation,
+            event: event,
+            to: target,
+            created: Int64(Date().timeIntervalSince1970)
+        )
+        let started = Date()
+        let response = try? await shop.client.send(request)
+        return StepResult(
+            scenario: scenario.name,
+            step: step.number,
+            line: step.line,
+            orderID: event.orderID,
+            transition: "\(transition) [\(mutation)]",
+            webhookID: event.webhookID,
+            status: response?.status,
+            attempts: 1,
+            milliseconds: Date().timeIntervalSince(started) * 1000,
+            expectation: step.expectation,
+            passed: step.expectation.matches(status: response?.status, attempts: 1),
+            detail: response?.bodyExcerpt() ?? "no response",
+            event: event
+        )
     }
 }

@@ -19,7 +19,10 @@ public struct DeliverySetup: Sendable {
 /// A running shop: its keys, its profile server, its orders, and the delivery engine that sends its webhooks.
 public final class Shop: Sendable {
     public let keyRing: KeyRing
+    /// The profile as first published (its URL never changes).
     public let profile: BusinessProfile
+    /// What `/.well-known/ucp` serves now; `publish(keys:)` rotates keys while running.
+    public let publisher: ProfilePublisher
     public let orders: OrderStore
     /// Live orders driven by the control API.
     public let book: OrderBook
@@ -39,6 +42,7 @@ public final class Shop: Sendable {
     private init(
         keyRing: KeyRing,
         profile: BusinessProfile,
+        publisher: ProfilePublisher,
         orders: OrderStore,
         book: OrderBook,
         control: ControlAPI?,
@@ -51,6 +55,7 @@ public final class Shop: Sendable {
     ) {
         self.keyRing = keyRing
         self.profile = profile
+        self.publisher = publisher
         self.orders = orders
         self.book = book
         self.control = control
@@ -109,7 +114,8 @@ public final class Shop: Sendable {
         )
         let book = OrderBook(baseURL: profile.baseURL, version: version)
         let shopRouter = Router()
-        ShopServer(profile: profile, orders: orders).addRoutes(to: shopRouter)
+        let publisher = ProfilePublisher(profile)
+        ShopServer(publisher: publisher, orders: orders).addRoutes(to: shopRouter)
         shopRouter.get("/metrics") { _, _ in
             Response(
                 status: .ok,
@@ -126,6 +132,7 @@ public final class Shop: Sendable {
         return Shop(
             keyRing: keys,
             profile: profile,
+            publisher: publisher,
             orders: orders,
             book: book,
             control: controlAPI,

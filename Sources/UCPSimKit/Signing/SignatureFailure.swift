@@ -12,12 +12,15 @@ public struct SignatureFailure: Error, Sendable, Equatable, CustomStringConverti
         case profileUnreachable = "profile_unreachable"
         case profileMalformed = "profile_malformed"
         case headerMissing = "header_missing"
+        /// A validly signed webhook about an order another shop owns.
+        case orderNotOwned = "order_not_owned"
 
         /// The UCP error code sent in the response body (the spec's registry; coverage failures count as unsigned).
         public var errorCode: String {
             switch self {
             case .coverageInsufficient: "signature_missing"
             case .headerMissing: "invalid_request"
+            case .orderNotOwned: "forbidden"
             default: rawValue
             }
         }
@@ -29,6 +32,7 @@ public struct SignatureFailure: Error, Sendable, Equatable, CustomStringConverti
             case .digestMismatch, .algorithmUnsupported, .invalidProfileURL, .headerMissing: 400
             case .profileUnreachable: 424
             case .profileMalformed: 422
+            case .orderNotOwned: 403
             }
         }
     }

@@ -1,0 +1,85 @@
+// The delivery benchmark: `make bench` runs it against a local nginx sink.
+//
+// Usage: ucpsim-bench URL [COUNT] [CONCURRENCY]
+// Prints deliveries per second, attempt and end-to-end latency percentiles, and peak RSS.
+import Foundation
+import UCPSimKit
+
+func peakRSSMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+        let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+    else { return 0 }
+    return kilobytes / 1024
+}
+
+/// A realistic snapshot: a placed order with two lines, an expectation and totals.
+func snapshot(_ index: Int) throws -> [UInt8] {
+    let spec = OrderSpec(
+        id: String(format: "ord_%07d", index),
+        lines: [
+            .init(sku: "mug-blue", title: "Blue Ceramic Mug", price: 1500, quantity: 2),
+            .init(sku: "tea-sencha", title: "Sencha Green Tea", price: 900, quantity: 1),
+        ],
+        shipping: 499
+    )
+    let start = Date(timeIntervalSince1970: 1_775_913_000)
+    return try OrderStateMachine(spec: spec, at: start, shopBaseURL: "https://shop.example.com").order.jsonBytes()
+}
+
+let arguments = CommandLine.arguments
+if arguments.dropFirst().first == "--dump-body" {
+    FileHandle.standardOutput.write(Data(try snapshot(0)))
+    exit(0)
+}
+guard arguments.count >= 2, let target = try? RequestTarget(arguments[1]) else {
+    FileHandle.standardError.write(Data("usage: ucpsim-bench URL [COUNT] [CONCURRENCY]\n".utf8))
+    exit(64)
+}
+let count = arguments.count > 2 ? Int(arguments[2]) ?? 100_000 : 100_000
+let concurrency = arguments.count > 3 ? Int(arguments[3]) ?? 8 : 8
+
+var events: [WebhookEvent] = []
+events.reserveCapacity(count)
+for index in 0..<count {
+    events.append(
+        WebhookEvent(timestamp: 1_775_913_000, orderID: String(format: "ord_%07d", index), body: try snapshot(index))
+    )
+}
+let bodySize = events.first?.body.count ?? 0
+let state = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-bench-\(UUID().uuidString)").path
+
+var setup = DeliverySetup(stateDirectory: state)
+setup.engine.concurrency = concurrency
+setup.engine.policy = RetryPolicy(delays: [1, 5], jitter: 0.2, retry4xx: false)
+let shop = try await Shop.start(keys: try KeyRing.ephemeral(), delivery: setup)
+let rssBefore = peakRSSMegabytes()
+let began = Date()
+try await shop.engine.submit(events, to: target)
+let queuedAt = Date()
+events.removeAll()
+let queuedRSS = peakRSSMegabytes()
+_ = await shop.engine.drain(timeout: 3600)
+let elapsed = Date().timeIntervalSince(began)
+let summary = shop.engine.metrics.summary()
+let delivered = summary.delivered
+await shop.stop()
+try? FileManager.default.removeItem(atPath: state)
+
+print(
+    "events:            \(count) signed ES256 deliveries of \(bodySize)-byte order snapshots, \(concurrency) in flight"
+)
+print(
+    "queued (durable):  \(String(format: "%.2f", queuedAt.timeIntervalSince(began))) s to persist and fsync the outbox"
+)
+print("delivered:         \(delivered) in \(String(format: "%.2f", elapsed)) s")
+print("throughput:        \(String(format: "%.0f", Double(delivered) / elapsed)) deliveries/s")
+print(
+    "latency:           submitted-to-2xx p50 \(String(format: "%.1f", summary.p50)) ms, p99 \(String(format: "%.1f", summary.p99)) ms"
+)
+print(
+    "peak RSS:          \(String(format: "%.1f", peakRSSMegabytes())) MB (after queueing \(count): \(String(format: "%.1f", queuedRSS)) MB; at start \(String(format: "%.1f", rssBefore)) MB)"
+)
+print(
+    "RESULT deliveries_per_second=\(String(format: "%.0f", Double(delivered) / elapsed)) peak_rss_mb=\(String(format: "%.1f", peakRSSMegabytes()))"
+)

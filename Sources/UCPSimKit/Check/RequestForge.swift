@@ -1,0 +1,124 @@
+import Foundation
+
+/// Builds the catalog's deliveries: valid ones, and ones with exactly the fault their case names.
+public struct RequestForge: Sendable {
+    /// The shop's own sender (its key, its profile URL).
+    public let sender: WebhookSender
+    /// A published Ed25519 key of the shop's.
+    public let ed25519: SigningKey
+    /// A key the shop never publishes.
+    public let rogue: SigningKey
+    /// Another shop: its sender (own key, own profile URL).
+    public let otherShop: WebhookSender
+    /// A profile URL nothing answers at.
+    public let unreachableProfile: String
+
+    /// The request for `caseID`'s single delivery of `event`.
+    public func request(_ caseID: String, event: WebhookEvent, to target: RequestTarget, created: Int64) throws
+        -> OutgoingRequest
+    {
+        let headers = sender.unsignedHeaders(for: event)
+        let all = sender.signer.webhookParameters(
+            for: SignableMessage(method: "POST", target: target, headers: headers),
+            created: created
+        ).components
+        func sign(_ headers: HTTPFieldList, body: [UInt8] = event.body, components: [String]? = nil) throws
+            -> OutgoingRequest
+        {
+            try sender.signed(headers, body: body, to: target, created: created, components: components)
+        }
+        func removing(_ name: String) throws -> OutgoingRequest {
+            var request = try sign(headers)
+            request.headers.set(name, nil)
+            return request
+        }
+        let otherBody = event.body + Array(" ".utf8)
+        switch caseID {
+        case "body-tampered":
+            var request = try sign(headers)
+            request.body = otherBody
+            return request
+        case "digest-other-body":
+            var forged = headers
+            forged.set("Content-Digest", ContentDigest.header(for: otherBody))
+            return try sign(forged)
+        case "digest-extra-member":
+            var forged = headers
+            let wrong = Data(DigestAlgorithm.sha512.hash(otherBody)).base64EncodedString()
+            forged.set("Content-Digest", ContentDigest.header(for: event.body) + ", sha-512=:\(wrong):")
+            return try sign(forged)
+        case "missing-signature": return try removing("Signature")
+        case "missing-signature-input": return try removing("Signature-Input")
+        case "missing-content-digest": return try removing("Content-Digest")
+        case "missing-ucp-agent": return try removing("UCP-Agent")
+        case "missing-webhook-id": return try removing("Webhook-Id")
+        case "missing-webhook-timestamp": return try removing("Webhook-Timestamp")
+        case "coverage-without-ucp-agent": return try sign(headers, components: all.filter { $0 != "ucp-agent" })
+        case "coverage-without-content-digest":
+            return try sign(headers, components: all.filter { $0 != "content-digest" })
+        case "der-signature":
+            let message = SignableMessage(method: "POST", target: target, headers: headers)
+            let parameters = sender.signer.webhookParameters(for: message, created: created)
+            let raw = try sender.signer.key.sign(Array(try message.signatureBase(parameters).utf8))
+            let der = try ECDSASignature.der(fromRaw: raw, scalarLength: raw.count / 2)
+            let values = try MessageSigner.headers(parameters: parameters, signature: der)
+            var signed = headers
+            signed.append("Signature-Input", values.signatureInput)
+            signed.append("Signature", values.signature)
+            return OutgoingRequest(method: "POST", url: target.url, headers: signed, body: event.body)
+        case "unpublished-key":
+            return try WebhookSender(
+                client: sender.client,
+                signer: MessageSigner(key: rogue),
+                profileURL: sender.profileURL
+            )
+            .signedRequest(for: event, to: target, created: created)
+        case "ed25519-key":
+            return try WebhookSender(
+                client: sender.client,
+                signer: MessageSigner(key: ed25519),
+                profileURL: sender.profileURL
+            )
+            .signedRequest(for: event, to: target, created: created)
+        case "profile-not-well-known":
+            let url = sender.profileURL.replacingOccurrences(of: "/.well-known/ucp", with: "/ucp-profile.json")
+            return try sign(sender.unsignedHeaders(for: event, profileURL: url))
+        case "profile-unreachable":
+            return try sign(sender.unsignedHeaders(for: event, profileURL: unreachableProfile))
+        case "another-shop":
+            return try otherShop.signedRequest(for: event, to: target, created: created)
+        case "whitespace":
+            let object = try JSONSerialization.jsonObject(with: Data(event.body))
+            let pretty = [UInt8](
+                try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .withoutEscapingSlashes])
+            )
+            let reformatted = WebhookEvent(
+                webhookID: event.webhookID,
+                timestamp: event.timestamp,
+                orderID: event.orderID,
+                body: pretty
+            )
+            return try sender.signedRequest(for: reformatted, to: target, created: created)
+        default:
+            return try sign(headers)
+        }
+    }
+
+    /// Adds fields no schema knows and a fulfillment event type the spec does not list.
+    public static func withUnknownFields(_ body: [UInt8]) throws -> [UInt8] {
+        guard var order = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return body }
+        order["x_ucpsim_extension"] = ["loyalty_points": 120, "note": "fields a receiver must ignore"]
+        var fulfillment = order["fulfillment"] as? [String: Any] ?? [:]
+        var events = fulfillment["events"] as? [[String: Any]] ?? []
+        let line = (order["line_items"] as? [[String: Any]])?.first?["id"] as? String ?? "li_1"
+        events.append([
+            "id": "evt_drone", "type": "drone_dropoff", "occurred_at": "2026-04-11T12:00:00Z",
+            "line_items": [["id": line, "quantity": 1]], "x_altitude_m": 30,
+        ])
+        fulfillment["events"] = events
+        order["fulfillment"] = fulfillment
+        return [UInt8](
+            try JSONSerialization.data(withJSONObject: order, options: [.sortedKeys, .withoutEscapingSlashes])
+        )
+    }
+}

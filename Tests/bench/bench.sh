@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make bench`: signed deliveries through ucpsim's engine vs unsigned POSTs by wrk, same sink, same connection count.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+COUNT="${BENCH_COUNT:-100000}"
+CONNECTIONS="${BENCH_CONNECTIONS:-8}"
+PORT="${BENCH_PORT:-18089}"
+work=$(mktemp -d)
+trap 'kill "$nginx_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+sed -e "s#PREFIX#$work#g" -e "s#PORT#$PORT#g" Tests/bench/nginx.conf > "$work/nginx.conf"
+nginx -c "$work/nginx.conf" -p "$work" &
+nginx_pid=$!
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+url="http://127.0.0.1:$PORT/webhooks/ucp/orders"
+
+echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m); ucpsim release build"
+echo "== ucpsim: $COUNT signed deliveries, $CONNECTIONS in flight"
+.build/release/UCPSimBench "$url" "$COUNT" "$CONNECTIONS" | tee "$work/ucpsim.txt"
+signed=$(awk -F'deliveries_per_second=' '/^RESULT/{split($2,a," "); print a[1]}' "$work/ucpsim.txt")
+
+# The same body ucpsim sends, for wrk.
+.build/release/UCPSimBench --dump-body > "$work/body.json"
+echo "== wrk: unsigned POSTs of the same body, $CONNECTIONS connections, 10 s"
+BENCH_BODY="$work/body.json" wrk -t2 -c"$CONNECTIONS" -d10s -s Tests/bench/post.lua "$url" | tee "$work/wrk.txt"
+ceiling=$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")
+python3 -c "import sys; s,c=float(sys.argv[1]),float(sys.argv[2]); print(f'== ratio: {s:.0f} signed/s vs {c:.0f} unsigned/s = {100*s/c:.1f} % of the ceiling')" "$signed" "$ceiling"
