@@ -115,7 +115,9 @@ struct Deliveries: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let running = try await startShop(shop: shop, delivery: delivery, client: client)
+                let running = try await startShop(shop, delivery, client) { state, attempt in
+                    outputLine(DeliveryReport.attemptLine(state, attempt))
+                }
                 let dead = running.history.filter {
                     if case .dead = $0.phase { return all || webhookIDs.contains($0.event.webhookID) }
                     return false
@@ -147,26 +149,15 @@ struct Deliveries: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let running = try await startShop(shop: shop, delivery: delivery, client: client)
+                let running = try await startShop(shop, delivery, client) { state, attempt in
+                    outputLine(DeliveryReport.attemptLine(state, attempt))
+                }
                 let pending = running.history.filter { !$0.phase.isFinal }
                 outputLine("resuming \(pending.count) pending event(s)")
                 try await finish(running, ids: pending.map(\.event.webhookID), wait: delivery.waitSeconds)
             }
         }
     }
-}
-
-private func startShop(shop: ShopOptions, delivery: DeliveryOptions, client: ClientOptions) async throws(UCPSimError)
-    -> Shop
-{
-    try await Shop.start(
-        keys: try shop.keyRing(),
-        publicURL: shop.publicURL,
-        version: shop.ucpVersion,
-        clientOptions: client.httpOptions,
-        delivery: delivery.setup { state, attempt in outputLine(DeliveryReport.attemptLine(state, attempt)) },
-        logger: makeLogger("ucpsim.shop")
-    )
 }
 
 /// Waits for `ids`, stops the shop, prints the summary, and maps the result to an exit code.

@@ -257,3 +257,47 @@ func reportResumed(_ shop: Shop) {
         stderrLine("note: resuming \(shop.resumed) pending deliver\(shop.resumed == 1 ? "y" : "ies") from the outbox")
     }
 }
+
+/// Starts the shop the way every delivering command does: keys, URL, version, delivery and client options, and a
+/// note when the outbox had pending deliveries to resume.
+func startShop(
+    _ shop: ShopOptions,
+    _ delivery: DeliveryOptions,
+    _ client: ClientOptions,
+    host: String = "127.0.0.1",
+    port: Int = 0,
+    control: ControlOptions? = nil,
+    verbose: Bool = false,
+    onAttempt: @escaping @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }
+) async throws(UCPSimError) -> Shop {
+    let running = try await Shop.start(
+        keys: try shop.keyRing(),
+        host: host,
+        port: port,
+        publicURL: shop.publicURL,
+        version: shop.ucpVersion,
+        clientOptions: client.httpOptions,
+        delivery: delivery.setup(onAttempt: onAttempt),
+        control: control,
+        logger: makeLogger("ucpsim.shop", verbose: verbose)
+    )
+    reportResumed(running)
+    return running
+}
+
+/// Resolves the target and runs `body`; the shop and any built-in receiver are stopped however it ends.
+func withTarget<T>(_ target: TargetOptions, shop: Shop, _ body: (RequestTarget) async throws -> T) async throws -> T {
+    var receiver: RunningServer?
+    do {
+        let (destination, server) = try await target.resolve(client: shop.client)
+        receiver = server
+        let result = try await body(destination)
+        await shop.stop()
+        await receiver?.stop()
+        return result
+    } catch {
+        await shop.stop()
+        await receiver?.stop()
+        throw error
+    }
+}

@@ -34,22 +34,10 @@ struct Replay: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let loaded = try fixtures.map { path throws(UCPSimError) in try EventFixture.load(path: path) }
-            let running = try await Shop.start(
-                keys: try shop.keyRing(),
-                port: port,
-                publicURL: shop.publicURL,
-                version: shop.ucpVersion,
-                clientOptions: client.httpOptions,
-                delivery: delivery.setup { state, attempt in outputLine(DeliveryReport.attemptLine(state, attempt)) },
-                logger: makeLogger("ucpsim.shop")
-            )
-            reportResumed(running)
-            var receiverServer: RunningServer?
-            var outcomes: [DeliveryEngine.Outcome?] = []
-            var pendingStates: [DeliveryState] = []
-            do {
-                let (destination, server) = try await target.resolve(client: running.client)
-                receiverServer = server
+            let running = try await startShop(shop, delivery, client, port: port) { state, attempt in
+                outputLine(DeliveryReport.attemptLine(state, attempt))
+            }
+            let (outcomes, pendingStates) = try await withTarget(target, shop: running) { destination in
                 let now = Int64(Date().timeIntervalSince1970)
                 var events: [WebhookEvent] = []
                 for fixture in loaded {
@@ -60,25 +48,21 @@ struct Replay: AsyncParsableCommand {
                 }
                 try await running.engine.submit(events, to: destination)
                 let deadline = Date().addingTimeInterval(delivery.waitSeconds)
+                var outcomes: [DeliveryEngine.Outcome?] = []
+                var pending: [DeliveryState] = []
                 for event in events {
                     let outcome = await running.engine.outcome(
                         of: event.webhookID,
                         timeout: deadline.timeIntervalSinceNow
                     )
                     if outcome == nil, let state = await running.engine.pendingState(of: event.webhookID) {
-                        pendingStates.append(state)
+                        pending.append(state)
                     }
                     outcomes.append(outcome)
                 }
-            } catch {
-                await running.stop()
-                await receiverServer?.stop()
-                throw error
+                return (outcomes, pending)
             }
-            let summary = running.engine.metrics.summary()
-            await running.stop()
-            await receiverServer?.stop()
-            outputLine("\(outcomes.count) events: \(summary)")
+            outputLine("\(outcomes.count) events: \(running.engine.metrics.summary())")
             if !pendingStates.isEmpty {
                 throw UCPSimError(
                     .tempFail,

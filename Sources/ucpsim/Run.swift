@@ -38,23 +38,11 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let loaded = try scenarios.map { path throws(UCPSimError) in try Scenario.load(path: path) }
-            let running = try await Shop.start(
-                keys: try shop.keyRing(),
-                port: port,
-                publicURL: shop.publicURL,
-                version: shop.ucpVersion,
-                clientOptions: client.httpOptions,
-                delivery: delivery.setup(),
-                logger: makeLogger("ucpsim.shop")
-            )
-            reportResumed(running)
-            var receiverServer: RunningServer?
-            var results: [StepResult] = []
-            do {
-                let (destination, server) = try await target.resolve(client: running.client)
-                receiverServer = server
+            let running = try await startShop(shop, delivery, client, port: port)
+            let results = try await withTarget(target, shop: running) { destination in
                 if !json { outputLine("shop \(running.profile.profileURL) -> \(destination.url)") }
                 let runner = ScenarioRunner(shop: running, target: destination, wait: delivery.waitSeconds)
+                var results: [StepResult] = []
                 for scenario in loaded {
                     let scenarioResults = try await runner.run(scenario) { result in
                         if !json { outputLine(result.progressLine) }
@@ -67,14 +55,9 @@ struct Run: AsyncParsableCommand {
                     }
                     results += scenarioResults
                 }
-            } catch {
-                await running.stop()
-                await receiverServer?.stop()
-                throw error
+                return results
             }
             let summary = running.engine.metrics.summary()
-            await running.stop()
-            await receiverServer?.stop()
             if let report { try write(Array(RunReport.junit(results).utf8), to: report) }
             let failures = results.filter { !$0.passed }
             if json {

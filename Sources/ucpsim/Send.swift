@@ -37,22 +37,13 @@ struct Send: AsyncParsableCommand {
         try await reportingErrors {
             let target = try parseTarget(webhookURL, option: "--webhook-url")
             let document = try OrderDocument.load(path: file)
-            let ring = try shop.keyRing()
             let verbose = self.verbose
-            let running = try await Shop.start(
-                keys: ring,
-                host: host,
-                port: port,
-                publicURL: shop.publicURL,
-                version: shop.ucpVersion,
-                clientOptions: client.httpOptions,
-                delivery: delivery.setup { state, attempt in
-                    outputLine(DeliveryReport.attemptLine(state, attempt))
-                    if verbose { outputLine(DeliveryReport.details(attempt)) }
-                },
-                logger: makeLogger("ucpsim.shop", verbose: verbose)
-            )
-            reportResumed(running)
+            let running = try await startShop(shop, delivery, client, host: host, port: port, verbose: verbose) {
+                state,
+                attempt in
+                outputLine(DeliveryReport.attemptLine(state, attempt))
+                if verbose { outputLine(DeliveryReport.details(attempt)) }
+            }
             await running.orders.put(document)
             let event = WebhookEvent(
                 timestamp: Int64(Date().timeIntervalSince1970),

@@ -35,27 +35,22 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let ring = try shop.keyRing()
             let discovery = HTTPClient(workers: 1, options: client.httpOptions)
             let target = try await self.target.explicitTarget(client: discovery)
             discovery.shutdown()
-            let running = try await Shop.start(
-                keys: ring,
+            let running = try await startShop(
+                shop,
+                delivery,
+                client,
                 host: host,
                 port: port,
-                publicURL: shop.publicURL,
-                version: shop.ucpVersion,
-                clientOptions: client.httpOptions,
-                delivery: delivery.setup { state, attempt in
-                    outputLine("webhook: \(DeliveryReport.attemptLine(state, attempt))")
-                },
-                control: ControlOptions(target: target, secret: simulationSecret),
-                logger: makeLogger("ucpsim.shop")
-            )
-            reportResumed(running)
+                control: ControlOptions(target: target, secret: simulationSecret)
+            ) { state, attempt in
+                outputLine("webhook: \(DeliveryReport.attemptLine(state, attempt))")
+            }
             outputLine("shop listening on \(running.server.baseURL)")
             outputLine(
-                "profile: \(running.profile.profileURL)  (keys: \(ring.keys.map(\.kid).joined(separator: ", ")); signing with \(ring.active.kid))"
+                "profile: \(running.profile.profileURL)  (keys: \(running.keyRing.keys.map(\.kid).joined(separator: ", ")); signing with \(running.keyRing.active.kid))"
             )
             outputLine("webhooks: \(target?.url ?? "not sent (no --webhook-url or --platform-profile)")")
             outputLine("metrics: \(running.server.baseURL)/metrics")
