@@ -39,14 +39,16 @@ guard arguments.count >= 2, let target = try? RequestTarget(arguments[1]) else {
 let count = arguments.count > 2 ? Int(arguments[2]) ?? 100_000 : 100_000
 let concurrency = arguments.count > 3 ? Int(arguments[3]) ?? 8 : 8
 
-var events: [WebhookEvent] = []
-events.reserveCapacity(count)
-for index in 0..<count {
-    events.append(
-        WebhookEvent(timestamp: 1_775_913_000, orderID: String(format: "ord_%07d", index), body: try snapshot(index))
-    )
+// One real snapshot as a template; each event is the same order under its own id (same size, distinct bytes).
+let template = String(decoding: try snapshot(0), as: UTF8.self)
+let bodySize = template.utf8.count
+func events(_ range: Range<Int>) -> [WebhookEvent] {
+    range.map { index in
+        let id = String(format: "ord_%07d", index)
+        let body = Array(template.replacingOccurrences(of: "ord_0000000", with: id).utf8)
+        return WebhookEvent(timestamp: 1_775_913_000, orderID: id, body: body)
+    }
 }
-let bodySize = events.first?.body.count ?? 0
 let state = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-bench-\(UUID().uuidString)").path
 
 var setup = DeliverySetup(stateDirectory: state)
@@ -55,9 +57,11 @@ setup.engine.policy = RetryPolicy(delays: [1, 5], jitter: 0.2, retry4xx: false)
 let shop = try await Shop.start(keys: try KeyRing.ephemeral(), delivery: setup)
 let rssBefore = peakRSSMegabytes()
 let began = Date()
-try await shop.engine.submit(events, to: target)
+// Submitted in batches, as a shop's transitions would arrive; each batch is persisted (one fsync) before sending.
+for start in stride(from: 0, to: count, by: 10_000) {
+    try await shop.engine.submit(events(start..<min(count, start + 10_000)), to: target)
+}
 let queuedAt = Date()
-events.removeAll()
 let queuedRSS = peakRSSMegabytes()
 _ = await shop.engine.drain(timeout: 3600)
 let elapsed = Date().timeIntervalSince(began)

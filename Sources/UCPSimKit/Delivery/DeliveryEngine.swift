@@ -170,7 +170,8 @@ public actor DeliveryEngine {
 
     private func queue(_ state: DeliveryState, submitted: Date) {
         let id = state.event.webhookID
-        pending[id] = state
+        // Behind an outbox the body stays on disk until its attempt: 100,000 queued events cost ids, not bodies.
+        pending[id] = outbox == nil ? state : state.withBody([])
         submittedAt[id] = submitted
         guard case .pending(let next) = state.phase else { return }
         if stoppedEndpoints.contains(state.target) {
@@ -234,7 +235,8 @@ public actor DeliveryEngine {
     }
 
     private func dispatch(_ id: String) {
-        guard let state = pending[id], let target = targets[state.target] else { return }
+        guard var state = pending[id], let target = targets[state.target] else { return }
+        if let outbox, state.event.body.isEmpty, let body = outbox.body(of: id) { state = state.withBody(body) }
         inFlight += 1
         let sender = self.sender
         let clock = options.clock

@@ -7,16 +7,32 @@ import Synchronization
 /// attempt line only means the same bytes with the same `Webhook-Id` go out again). On open, a torn last line (a
 /// SIGKILL mid-write) is cut off and the rest is replayed into per-event state.
 public final class Outbox: Sendable {
-    public let path: String
-    private let handle: Mutex<FileHandle>
+    /// Where an event's body sits in the journal (its base64 text), so queued bodies need not stay in memory.
+    struct BodyLocation: Sendable {
+        let offset: UInt64
+        let length: Int
+    }
 
-    private init(path: String, handle: FileHandle) {
+    private struct Writer {
+        let handle: FileHandle
+        /// The journal's length: the offset the next line starts at.
+        var end: UInt64
+        var bodies: [String: BodyLocation]
+    }
+
+    public let path: String
+    private let writer: Mutex<Writer>
+    private let reader: Mutex<FileHandle>
+
+    private init(path: String, handle: FileHandle, end: UInt64, bodies: [String: BodyLocation], reader: FileHandle) {
         self.path = path
-        self.handle = Mutex(handle)
+        self.writer = Mutex(Writer(handle: handle, end: end, bodies: bodies))
+        self.reader = Mutex(reader)
     }
 
     deinit {
-        handle.withLock { try? $0.close() }
+        writer.withLock { try? $0.handle.close() }
+        reader.withLock { try? $0.close() }
     }
 
     /// Opens (or creates) the outbox in `directory` and returns it with every event's restored state, in order.
@@ -33,7 +49,9 @@ public final class Outbox: Sendable {
                 throw UCPSimError(.cannotCreate, "cannot create \(path)")
             }
         }
-        guard let data = fileManager.contents(atPath: path), let handle = FileHandle(forUpdatingAtPath: path) else {
+        guard let data = fileManager.contents(atPath: path), let handle = FileHandle(forUpdatingAtPath: path),
+            let reader = FileHandle(forReadingAtPath: path)
+        else {
             throw UCPSimError(.noInput, "cannot open \(path)")
         }
         // Keep only whole lines: a torn tail from a crash is dropped before anything is appended.
@@ -44,24 +62,38 @@ public final class Outbox: Sendable {
         } catch {
             throw UCPSimError(.cannotCreate, "cannot repair \(path): \(error)")
         }
-        let states = try replay(data.prefix(complete), path: path)
-        return (Outbox(path: path, handle: handle), states)
+        let (states, bodies) = try replay(data.prefix(complete), path: path)
+        return (Outbox(path: path, handle: handle, end: UInt64(complete), bodies: bodies, reader: reader), states)
     }
 
     /// Persists new events durably: written in chunks of about 1 MB, then one fsync for the batch.
     public func appendEvents(_ states: [DeliveryState]) throws(UCPSimError) {
         var text = ""
+        var located: [(String, Int, Int)] = []  // id, body offset within `text`, body length
         for state in states {
             let event = state.event
             text += "{\"k\":\"event\",\"id\":\(Self.quote(event.webhookID)),\"ts\":\(event.timestamp),"
-            text += "\"order\":\(Self.quote(event.orderID)),\"target\":\(Self.quote(state.target)),"
-            text += "\"body\":\"\(Data(event.body).base64EncodedString())\"}\n"
+            text += "\"order\":\(Self.quote(event.orderID)),\"target\":\(Self.quote(state.target)),\"body\":\""
+            let body = Data(event.body).base64EncodedString()
+            located.append((event.webhookID, text.utf8.count, body.utf8.count))
+            text += body + "\"}\n"
             if text.utf8.count > 1 << 20 {
-                try write(text, sync: false)
+                try write(text, sync: false, bodies: located)
                 text = ""
+                located = []
             }
         }
-        try write(text, sync: true)
+        try write(text, sync: true, bodies: located)
+    }
+
+    /// An event's body, read back from the journal; nil when the outbox never saw the event.
+    func body(of webhookID: String) -> [UInt8]? {
+        guard let location = writer.withLock({ $0.bodies[webhookID] }) else { return nil }
+        let text: Data? = reader.withLock { reader in
+            try? reader.seek(toOffset: location.offset)
+            return try? reader.read(upToCount: location.length)
+        }
+        return text.flatMap { Data(base64Encoded: $0) }.map { [UInt8]($0) }
     }
 
     /// Appends an attempt and the phase it led to.
@@ -79,14 +111,19 @@ public final class Outbox: Sendable {
 
     /// Flushes appended lines to disk.
     public func sync() {
-        handle.withLock { try? $0.synchronize() }
+        writer.withLock { try? $0.handle.synchronize() }
     }
 
-    private func write(_ text: String, sync: Bool) throws(UCPSimError) {
-        let result: Result<Void, any Error> = handle.withLock { handle in
+    private func write(_ text: String, sync: Bool, bodies: [(String, Int, Int)] = []) throws(UCPSimError) {
+        let result: Result<Void, any Error> = writer.withLock { writer in
             Result {
-                try handle.write(contentsOf: Data(text.utf8))
-                if sync { try handle.synchronize() }
+                let bytes = Data(text.utf8)
+                try writer.handle.write(contentsOf: bytes)
+                for (id, offset, length) in bodies {
+                    writer.bodies[id] = BodyLocation(offset: writer.end + UInt64(offset), length: length)
+                }
+                writer.end += UInt64(bytes.count)
+                if sync { try writer.handle.synchronize() }
             }
         }
         if case .failure(let error) = result { throw UCPSimError(.cannotCreate, "cannot write \(path): \(error)") }
@@ -117,11 +154,15 @@ public final class Outbox: Sendable {
         return out + "\""
     }
 
-    private static func replay(_ data: Data, path: String) throws(UCPSimError) -> [DeliveryState] {
+    private static func replay(_ data: Data, path: String) throws(UCPSimError) -> (
+        [DeliveryState], [String: BodyLocation]
+    ) {
         var order: [String] = []
         var states: [String: DeliveryState] = [:]
         var attempts: [String: [AttemptRecord]] = [:]
+        var bodies: [String: BodyLocation] = [:]
         var lineNumber = 0
+        let bodyKey = Array("\"body\":\"".utf8)
         for line in data.split(separator: UInt8(ascii: "\n")) {
             lineNumber += 1
             guard let entry = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
@@ -136,6 +177,10 @@ public final class Outbox: Sendable {
                     let body = (entry["body"] as? String).flatMap({ Data(base64Encoded: $0) })
                 else { throw UCPSimError(.dataError, "\(path):\(lineNumber): malformed event entry") }
                 if states[id] == nil { order.append(id) }
+                if let range = line.firstRange(of: bodyKey) {
+                    let start = range.upperBound - data.startIndex
+                    bodies[id] = BodyLocation(offset: UInt64(start), length: line.endIndex - 2 - range.upperBound)
+                }
                 let event = WebhookEvent(webhookID: id, timestamp: timestamp, orderID: orderID, body: [UInt8](body))
                 states[id] = DeliveryState(event: event, target: target, firstAttempt: Date(timeIntervalSince1970: 0))
             case "attempt", "phase":
@@ -157,7 +202,7 @@ public final class Outbox: Sendable {
                 continue
             }
         }
-        return order.compactMap { states[$0] }
+        return (order.compactMap { states[$0] }, bodies)
     }
 
     private static func phase(_ entry: [String: Any]) -> DeliveryState.Phase {
