@@ -280,14 +280,17 @@ public actor DeliveryEngine {
         defer { wake() }
         guard var state = pending[id] else { return }
         let policy = policies[id] ?? options.policy
+        // The signed headers are for the progress callback only; the state keeps the attempt without them.
+        var stored = attempt
+        stored.requestHeaders = nil
         let decision = state.record(
-            attempt,
+            stored,
             retryAfter: retryAfter,
             policy: policy,
             random: Double.random(in: 0..<1, using: &random)
         )
         pending[id] = state
-        try? outbox?.appendAttempt(id: id, attempt: attempt, phase: state.phase)
+        try? outbox?.appendAttempt(id: id, attempt: stored, phase: state.phase)
         metrics.attempt(seconds: attempt.milliseconds / 1000, ok: decision == .delivered)
         onAttempt(state, attempt)
         switch decision {

@@ -22,17 +22,18 @@ public final class Outbox: Sendable {
 
     public let path: String
     private let writer: Mutex<Writer>
-    private let reader: Mutex<FileHandle>
+    /// Read with `pread` only, so it needs no lock.
+    private let reader: FileHandle
 
     private init(path: String, handle: FileHandle, end: UInt64, bodies: [String: BodyLocation], reader: FileHandle) {
         self.path = path
         self.writer = Mutex(Writer(handle: handle, end: end, bodies: bodies))
-        self.reader = Mutex(reader)
+        self.reader = reader
     }
 
     deinit {
         writer.withLock { try? $0.handle.close() }
-        reader.withLock { try? $0.close() }
+        try? reader.close()
     }
 
     /// Opens (or creates) the outbox in `directory` and returns it with every event's restored state, in order.
@@ -86,14 +87,16 @@ public final class Outbox: Sendable {
         try write(text, sync: true, bodies: located)
     }
 
-    /// An event's body, read back from the journal; nil when the outbox never saw the event.
+    /// An event's body, read back from the journal (`pread`: positional, no shared file offset); nil when the
+    /// outbox never saw the event.
     func body(of webhookID: String) -> [UInt8]? {
         guard let location = writer.withLock({ $0.bodies[webhookID] }) else { return nil }
-        let text: Data? = reader.withLock { reader in
-            try? reader.seek(toOffset: location.offset)
-            return try? reader.read(upToCount: location.length)
+        var text = [UInt8](repeating: 0, count: location.length)
+        let count = text.withUnsafeMutableBytes { buffer in
+            pread(reader.fileDescriptor, buffer.baseAddress, location.length, off_t(location.offset))
         }
-        return text.flatMap { Data(base64Encoded: $0) }.map { [UInt8]($0) }
+        guard count == location.length else { return nil }
+        return Data(base64Encoded: Data(text)).map { [UInt8]($0) }
     }
 
     /// Appends an attempt and the phase it led to.
