@@ -99,24 +99,26 @@ func makeLogger(_ label: String, verbose: Bool = false) -> Logger {
     return logger
 }
 
-/// Blocks until SIGINT or SIGTERM.
+/// Waits until SIGINT or SIGTERM.
 func waitForTermination() async {
+    let queue = DispatchQueue(label: "ucpsim.signals")
+    var sources: [any DispatchSourceSignal] = []
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
         let once = OnceFlag()
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             source.setEventHandler { if once.take() { continuation.resume() } }
             source.resume()
-            signalSources.append(source)
+            sources.append(source)
         }
     }
+    // The sources live until here: the continuation above resumes only from one of them.
+    sources.forEach { $0.cancel() }
 }
 
-nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
-
 private final class OnceFlag: @unchecked Sendable {
-    // Only touched on the main dispatch queue, where the signal handlers run.
+    // Only touched on the serial `ucpsim.signals` queue, where the signal handlers run.
     private var taken = false
     func take() -> Bool {
         defer { taken = true }
