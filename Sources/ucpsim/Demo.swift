@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Hummingbird
 import UCPSimKit
 
 struct Demo: AsyncParsableCommand {
@@ -19,15 +18,10 @@ struct Demo: AsyncParsableCommand {
         try await reportingErrors {
             let document = try OrderDocument.load(path: fixture)
             let receiverClient = HTTPClient(workers: 2)
-            let receiver = ReferenceReceiver(client: receiverClient) { outputLine("receiver: \($0.logLine)") }
-            let router = Router()
-            receiver.addRoutes(to: router)
-            let receiverServer = try await RunningServer.start(
-                router: router,
-                host: "127.0.0.1",
-                port: 0,
+            let (receiver, receiverServer) = try await ReferenceReceiver.start(
+                client: receiverClient,
                 logger: makeLogger("ucpsim.listen")
-            )
+            ) { outputLine("receiver: \($0.logLine)") }
             let ring = try KeyRing.ephemeral(kid: "demo-es256")
             let verbose = self.verbose
             var setup = DeliverySetup()

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Hummingbird
 import UCPSimKit
 
 struct Listen: AsyncParsableCommand {
@@ -23,15 +22,12 @@ struct Listen: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let httpClient = HTTPClient(workers: 4, options: client.httpOptions)
-            let receiver = ReferenceReceiver(client: httpClient) { outputLine($0.logLine) }
-            let router = Router()
-            receiver.addRoutes(to: router)
-            let server = try await RunningServer.start(
-                router: router,
+            let (_, server) = try await ReferenceReceiver.start(
+                client: httpClient,
                 host: host,
                 port: port,
                 logger: makeLogger("ucpsim.listen")
-            )
+            ) { outputLine($0.logLine) }
             outputLine("receiver listening on \(server.baseURL) (POST any path)")
             await waitForTermination()
             await server.stop()

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Hummingbird
 import Foundation
 import Logging
 import UCPSimKit
@@ -163,15 +162,7 @@ struct TargetOptions: ParsableArguments {
     /// The target, and the built-in receiver's server when neither option was given (the caller stops it).
     func resolve(client: HTTPClient) async throws -> (RequestTarget, RunningServer?) {
         if let explicit = try await explicitTarget(client: client) { return (explicit, nil) }
-        let receiver = ReferenceReceiver(client: client)
-        let router = Router()
-        receiver.addRoutes(to: router)
-        let server = try await RunningServer.start(
-            router: router,
-            host: "127.0.0.1",
-            port: 0,
-            logger: makeLogger("ucpsim.listen")
-        )
+        let (_, server) = try await ReferenceReceiver.start(client: client, logger: makeLogger("ucpsim.listen"))
         return (try parseTarget("\(server.baseURL)/webhooks/ucp/orders", option: "receiver"), server)
     }
 }

@@ -110,10 +110,7 @@ enum TestSupport {
     /// A reference receiver on loopback port 0.
     static func startReceiver() async throws -> (ReferenceReceiver, RunningServer, HTTPClient) {
         let client = HTTPClient(workers: 2)
-        let receiver = ReferenceReceiver(client: client)
-        let router = Router()
-        receiver.addRoutes(to: router)
-        let server = try await RunningServer.start(router: router, host: "127.0.0.1", port: 0, logger: quietLogger)
+        let (receiver, server) = try await ReferenceReceiver.start(client: client, logger: quietLogger)
         return (receiver, server, client)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import Synchronization
 
@@ -67,6 +68,21 @@ public final class ReferenceReceiver: Sendable {
 
     /// Everything received so far, in order.
     public var received: [ReceivedWebhook] { log.withLock { $0 } }
+
+    /// Starts a reference receiver on `host:port` (port 0: any free one); POST any path.
+    public static func start(
+        client: HTTPClient,
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        logger: Logger,
+        onReceive: @escaping @Sendable (ReceivedWebhook) -> Void = { _ in }
+    ) async throws(UCPSimError) -> (ReferenceReceiver, RunningServer) {
+        let receiver = ReferenceReceiver(client: client, onReceive: onReceive)
+        let router = Router()
+        receiver.addRoutes(to: router)
+        let server = try await RunningServer.start(router: router, host: host, port: port, logger: logger)
+        return (receiver, server)
+    }
 
     /// Routes every POST to the verifier.
     public func addRoutes(to router: Router<BasicRequestContext>) {
