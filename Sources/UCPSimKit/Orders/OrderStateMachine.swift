@@ -233,16 +233,13 @@ public struct OrderStateMachine: Sendable {
                 order.lineItems[index].quantity.total -= line.quantity
                 amount += line.quantity * order.lineItems[index].item.price
             }
-            order.adjustments.append(
-                .init(
-                    id: nextID("adj"),
-                    type: "cancellation",
-                    occurredAt: at,
-                    status: "completed",
-                    lineItems: lines.map { .init(id: $0.id, quantity: -$0.quantity) },
-                    totals: [.init(type: "total", amount: -amount)],
-                    description: "Canceled before shipment"
-                )
+            addAdjustment(
+                "cancellation",
+                status: "completed",
+                at: at,
+                returning: lines,
+                amount: -amount,
+                description: "Canceled before shipment"
             )
 
         case .requestReturn(let requested):
@@ -258,16 +255,13 @@ public struct OrderStateMachine: Sendable {
             let amount = lines.reduce(0) { sum, line in
                 sum + line.quantity * (order.lineItems.first { $0.id == line.id }?.item.price ?? 0)
             }
-            order.adjustments.append(
-                .init(
-                    id: nextID("adj"),
-                    type: "return",
-                    occurredAt: at,
-                    status: "pending",
-                    lineItems: lines.map { .init(id: $0.id, quantity: -$0.quantity) },
-                    totals: [.init(type: "total", amount: -amount)],
-                    description: "Return requested"
-                )
+            addAdjustment(
+                "return",
+                status: "pending",
+                at: at,
+                returning: lines,
+                amount: -amount,
+                description: "Return requested"
             )
 
         case .completeReturn(let id):
@@ -282,15 +276,12 @@ public struct OrderStateMachine: Sendable {
             guard value <= remaining else {
                 throw fail(transition, "refunding \(value) exceeds what remains of the \(paid) paid (\(remaining))")
             }
-            order.adjustments.append(
-                .init(
-                    id: nextID("adj"),
-                    type: "refund",
-                    occurredAt: at,
-                    status: completed ? "completed" : "pending",
-                    totals: [.init(type: "total", amount: -value)],
-                    description: "Refund"
-                )
+            addAdjustment(
+                "refund",
+                status: completed ? "completed" : "pending",
+                at: at,
+                amount: -value,
+                description: "Refund"
             )
 
         case .completeRefund(let id):
@@ -300,32 +291,48 @@ public struct OrderStateMachine: Sendable {
 
         case .credit(let amount):
             guard amount > 0 else { throw fail(transition, "the amount must be positive") }
-            order.adjustments.append(
-                .init(
-                    id: nextID("adj"),
-                    type: "credit",
-                    occurredAt: at,
-                    status: "completed",
-                    totals: [.init(type: "total", amount: -amount)],
-                    description: "Store credit"
-                )
+            addAdjustment(
+                "credit",
+                status: "completed",
+                at: at,
+                amount: -amount,
+                description: "Store credit"
             )
 
         case .priceAdjustment(let amount):
             guard amount != 0 else { throw fail(transition, "the amount must not be zero") }
-            order.adjustments.append(
-                .init(
-                    id: nextID("adj"),
-                    type: "price_adjustment",
-                    occurredAt: at,
-                    status: "completed",
-                    totals: [.init(type: "total", amount: amount)],
-                    description: "Price adjustment"
-                )
+            addAdjustment(
+                "price_adjustment",
+                status: "completed",
+                at: at,
+                amount: amount,
+                description: "Price adjustment"
             )
         }
         lastTime = time
         Self.recompute(&order, shipping: shippingFee)
+    }
+
+    /// Appends an adjustment; `returning` lines are recorded as negative quantities (units taken back).
+    private mutating func addAdjustment(
+        _ type: String,
+        status: String,
+        at: String,
+        returning lines: [Order.LineQuantity]? = nil,
+        amount: Int,
+        description: String
+    ) {
+        order.adjustments.append(
+            .init(
+                id: nextID("adj"),
+                type: type,
+                occurredAt: at,
+                status: status,
+                lineItems: lines?.map { .init(id: $0.id, quantity: -$0.quantity) },
+                totals: [.init(type: "total", amount: amount)],
+                description: description
+            )
+        )
     }
 
     /// Checks requested line quantities against what is available, or takes everything available when nil.
