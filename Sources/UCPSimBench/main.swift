@@ -1,6 +1,6 @@
 // The delivery benchmark: `make bench` runs it against a local nginx sink.
 //
-// Usage: ucpsim-bench URL [COUNT] [CONCURRENCY]
+// Usage: UCPSimBench URL [COUNT] [CONCURRENCY]
 // Prints deliveries per second, end-to-end latency percentiles, and peak RSS. BENCH_NO_OUTBOX=1 measures the engine
 // without the durable outbox (about 10 % faster here).
 import Foundation

@@ -6,11 +6,13 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
     case sha384 = "sha-384"
     case sha512 = "sha-512"
 
+    /// The digest, fetched from the default provider once: `EVP_sha256()` and friends fetch implicitly on every
+    /// use, which showed up in profiles as provider-table lookups.
     var evpMD: OpaquePointer? {
         switch self {
-        case .sha256: EVP_sha256()
-        case .sha384: EVP_sha384()
-        case .sha512: EVP_sha512()
+        case .sha256: fetchedSHA256
+        case .sha384: fetchedSHA384
+        case .sha512: fetchedSHA512
         }
     }
 
@@ -24,3 +26,8 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
         return Array(output.prefix(Int(length)))
     }
 }
+
+// Fetched once and never freed; an EVP_MD is immutable and safe to share between threads (OpenSSL 3).
+nonisolated(unsafe) private let fetchedSHA256 = EVP_MD_fetch(nil, "SHA2-256", nil)
+nonisolated(unsafe) private let fetchedSHA384 = EVP_MD_fetch(nil, "SHA2-384", nil)
+nonisolated(unsafe) private let fetchedSHA512 = EVP_MD_fetch(nil, "SHA2-512", nil)
