@@ -124,6 +124,9 @@ public struct OrderStateMachine: Sendable {
 
     private var shippingFee = 0
 
+    /// Parcel states from which a carrier event can still happen.
+    private static let onTheWay: Set<String> = ["shipped", "in_transit", "failed_attempt"]
+
     /// Applies `transition` at `time` and returns the new full snapshot, or throws without changing anything.
     @discardableResult
     public mutating func apply(_ transition: OrderTransition, at time: Date) throws(TransitionError) -> Order {
@@ -197,25 +200,13 @@ public struct OrderStateMachine: Sendable {
             shipments.append((id, lines, "shipped"))
 
         case .inTransit(let shipment):
-            try move(shipment, to: "in_transit", from: ["shipped", "in_transit", "failed_attempt"], transition, at: at)
+            try move(shipment, to: "in_transit", from: Self.onTheWay, transition, at: at)
         case .deliver(let shipment):
-            try move(shipment, to: "delivered", from: ["shipped", "in_transit", "failed_attempt"], transition, at: at)
+            try move(shipment, to: "delivered", from: Self.onTheWay, transition, at: at)
         case .failedAttempt(let shipment):
-            try move(
-                shipment,
-                to: "failed_attempt",
-                from: ["shipped", "in_transit", "failed_attempt"],
-                transition,
-                at: at
-            )
+            try move(shipment, to: "failed_attempt", from: Self.onTheWay, transition, at: at)
         case .undeliverable(let shipment):
-            try move(
-                shipment,
-                to: "undeliverable",
-                from: ["shipped", "in_transit", "failed_attempt"],
-                transition,
-                at: at
-            )
+            try move(shipment, to: "undeliverable", from: Self.onTheWay, transition, at: at)
         case .returnedToSender(let shipment):
             try move(shipment, to: "returned_to_sender", from: ["undeliverable"], transition, at: at)
 
