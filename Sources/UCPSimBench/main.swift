@@ -33,6 +33,49 @@ if arguments.dropFirst().first == "--dump-body" {
     FileHandle.standardOutput.write(Data(try snapshot(0)))
     exit(0)
 }
+if arguments.dropFirst().first == "--sign-only" {
+    // Signing alone, one core: digest, base, ES256, headers.
+    let client = HTTPClient(workers: 1)
+    let sender = WebhookSender(
+        client: client,
+        signer: MessageSigner(key: try SigningKey.generate(.es256, kid: "k")),
+        profileURL: "https://shop.example.com/.well-known/ucp"
+    )
+    let body = try snapshot(0)
+    let target = try RequestTarget("http://127.0.0.1:8080/x")
+    let started = Date()
+    for _ in 0..<20_000 {
+        _ = try sender.signedRequest(for: WebhookEvent(timestamp: 1, orderID: "o", body: body), to: target, created: 1)
+    }
+    print("sign only: \(String(format: "%.0f", 20_000 / Date().timeIntervalSince(started))) requests/s on one core")
+    exit(0)
+}
+if arguments.dropFirst().first == "--raw-client", arguments.count >= 3 {
+    // The libcurl client alone: unsigned POSTs, 8 callers, to see what the transport costs.
+    let client = HTTPClient(workers: 8)
+    let body = try snapshot(0)
+    let started = Date()
+    let total = 20_000
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for worker in 0..<8 {
+            group.addTask {
+                for _ in stride(from: worker, to: total, by: 8) {
+                    _ = try await client.send(
+                        OutgoingRequest(
+                            method: "POST",
+                            url: arguments[2],
+                            headers: HTTPFieldList([("Content-Type", "application/json")]),
+                            body: body
+                        )
+                    )
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    print("raw client: \(String(format: "%.0f", Double(total) / Date().timeIntervalSince(started))) POST/s")
+    exit(0)
+}
 guard arguments.count >= 2, let target = try? RequestTarget(arguments[1]) else {
     FileHandle.standardError.write(Data("usage: ucpsim-bench URL [COUNT] [CONCURRENCY]\n".utf8))
     exit(64)
@@ -40,13 +83,17 @@ guard arguments.count >= 2, let target = try? RequestTarget(arguments[1]) else {
 let count = arguments.count > 2 ? Int(arguments[2]) ?? 100_000 : 100_000
 let concurrency = arguments.count > 3 ? Int(arguments[3]) ?? 8 : 8
 
-// One real snapshot as a template; each event is the same order under its own id (same size, distinct bytes).
-let template = String(decoding: try snapshot(0), as: UTF8.self)
-let bodySize = template.utf8.count
+// One real snapshot as a template; each event is the same order under its own id, written over the template's
+// fixed-width id in place (same size, distinct bytes, and cheap enough not to compete with the deliveries).
+let template = try snapshot(0)
+let bodySize = template.count
+let placeholder = Array("ord_0000000".utf8)
+let idOffsets = template.indices.filter { template[$0...].starts(with: placeholder) }
 func events(_ range: Range<Int>) -> [WebhookEvent] {
     range.map { index in
         let id = String(format: "ord_%07d", index)
-        let body = Array(template.replacingOccurrences(of: "ord_0000000", with: id).utf8)
+        var body = template
+        for offset in idOffsets { body.replaceSubrange(offset..<offset + placeholder.count, with: id.utf8) }
         return WebhookEvent(timestamp: 1_775_913_000, orderID: id, body: body)
     }
 }

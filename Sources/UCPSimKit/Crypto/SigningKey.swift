@@ -9,7 +9,11 @@ public struct SigningKey: Sendable {
     public let algorithm: SignatureAlgorithm
     let key: EVPKey
 
-    private init(kid: String, algorithm: SignatureAlgorithm, key: EVPKey) {
+    /// A signing context initialised once for this key; each signature starts from a copy of it.
+    private let template: SignTemplate
+
+    private init(kid: String, algorithm: SignatureAlgorithm, key: EVPKey) throws(CryptoError) {
+        self.template = try SignTemplate(key: key, algorithm: algorithm)
         self.kid = kid
         self.algorithm = algorithm
         self.key = key
@@ -32,7 +36,7 @@ public struct SigningKey: Sendable {
         var generated: OpaquePointer?
         try check(EVP_PKEY_generate(context, &generated), "generating a \(algorithm.curve) key")
         guard let generated else { throw CryptoError.openSSL("generating a \(algorithm.curve) key") }
-        return SigningKey(kid: kid, algorithm: algorithm, key: EVPKey(taking: generated))
+        return try SigningKey(kid: kid, algorithm: algorithm, key: EVPKey(taking: generated))
     }
 
     /// Loads a PEM private key (PKCS#8 `PRIVATE KEY` or SEC 1 `EC PRIVATE KEY`). Encrypted keys are refused.
@@ -51,7 +55,7 @@ public struct SigningKey: Sendable {
         guard let algorithm = key.detectAlgorithm() else {
             throw CryptoError.unsupportedKey("unsupported key type: ucpsim signs with EC P-256, EC P-384 or Ed25519")
         }
-        self.init(kid: kid, algorithm: algorithm, key: key)
+        try self.init(kid: kid, algorithm: algorithm, key: key)
     }
 
     /// The private key as PKCS#8 PEM. Handle with care: the caller writes it with mode 0600.
@@ -78,18 +82,51 @@ public struct SigningKey: Sendable {
 
     /// Signs `message`: raw `r || s` for ECDSA (not DER), the RFC 8032 signature for Ed25519.
     public func sign(_ message: [UInt8]) throws(CryptoError) -> [UInt8] {
-        let signature = try withDigestContext { context throws(CryptoError) -> [UInt8] in
-            try check(
-                EVP_DigestSignInit(context, nil, algorithm.digest?.evpMD, nil, key.pointer),
-                "initialising \(algorithm.jwsName) signing"
-            )
-            var length = 0
-            try check(EVP_DigestSign(context, nil, &length, message, message.count), "sizing the signature")
-            var output = [UInt8](repeating: 0, count: length)
-            try check(EVP_DigestSign(context, &output, &length, message, message.count), "signing")
-            return Array(output.prefix(length))
-        }
+        let context = try template.copy()
+        defer { EVP_MD_CTX_free(context) }
+        var length = template.maximumLength
+        var output = [UInt8](repeating: 0, count: length)
+        try check(EVP_DigestSign(context, &output, &length, message, message.count), "signing")
+        let signature = Array(output.prefix(length))
         if algorithm == .ed25519 { return signature }
         return try ECDSASignature.raw(fromDER: signature, scalarLength: algorithm.scalarLength)
+    }
+}
+
+/// An `EVP_MD_CTX` initialised for signing with one key. `EVP_DigestSignInit` fetches the signature algorithm and
+/// sets up the provider context on every call, which dominated signing in profiles; copying a ready context does not.
+///
+/// `@unchecked Sendable`: the template is written only in `init`; copies are taken under the lock.
+final class SignTemplate: @unchecked Sendable {
+    private let context: OpaquePointer
+    private let lock = NSLock()
+    /// Room for any signature of the key (DER ECDSA can be longer than raw).
+    let maximumLength: Int
+
+    init(key: EVPKey, algorithm: SignatureAlgorithm) throws(CryptoError) {
+        guard let context = EVP_MD_CTX_new() else { throw CryptoError.openSSL("allocating a signing context") }
+        guard EVP_DigestSignInit(context, nil, algorithm.digest?.evpMD, nil, key.pointer) == 1 else {
+            EVP_MD_CTX_free(context)
+            throw CryptoError.openSSL("initialising \(algorithm.jwsName) signing")
+        }
+        self.context = context
+        self.maximumLength = Int(EVP_PKEY_get_size(key.pointer))
+    }
+
+    deinit {
+        EVP_MD_CTX_free(context)
+    }
+
+    /// A fresh context ready for one `EVP_DigestSign`; the caller frees it.
+    func copy() throws(CryptoError) -> OpaquePointer {
+        guard let fresh = EVP_MD_CTX_new() else { throw CryptoError.openSSL("allocating a signing context") }
+        lock.lock()
+        let copied = EVP_MD_CTX_copy_ex(fresh, context)
+        lock.unlock()
+        guard copied == 1 else {
+            EVP_MD_CTX_free(fresh)
+            throw CryptoError.openSSL("copying the signing context")
+        }
+        return fresh
     }
 }
