@@ -67,7 +67,7 @@ struct Check: AsyncParsableCommand {
                 clientOptions: client.httpOptions,
                 logger: makeLogger("ucpsim.shop")
             )
-            var receiverServer: RunningServer?
+            var receiverServer: BuiltInReceiver?
             let results: [CheckResult]
             do {
                 let (destination, server) = try await target.resolve(client: session.shop.client)

@@ -159,11 +159,16 @@ struct TargetOptions: ParsableArguments {
         return nil
     }
 
-    /// The target, and the built-in receiver's server when neither option was given (the caller stops it).
-    func resolve(client: HTTPClient) async throws -> (RequestTarget, RunningServer?) {
+    /// The target, and the built-in receiver when neither option was given (the caller stops it).
+    ///
+    /// The built-in receiver fetches the shop's profile with its own HTTP client: on the shop's client its fetches
+    /// would wait behind the very deliveries they are needed to verify.
+    func resolve(client: HTTPClient) async throws -> (RequestTarget, BuiltInReceiver?) {
         if let explicit = try await explicitTarget(client: client) { return (explicit, nil) }
-        let (_, server) = try await ReferenceReceiver.start(client: client, logger: makeLogger("ucpsim.listen"))
-        return (try parseTarget("\(server.baseURL)/webhooks/ucp/orders", option: "receiver"), server)
+        let receiverClient = HTTPClient(workers: 2)
+        let (_, server) = try await ReferenceReceiver.start(client: receiverClient, logger: makeLogger("ucpsim.listen"))
+        let target = try parseTarget("\(server.baseURL)/webhooks/ucp/orders", option: "receiver")
+        return (target, BuiltInReceiver(server: server, client: receiverClient))
     }
 }
 
@@ -280,10 +285,10 @@ func startShop(
 
 /// Resolves the target and runs `body`; the shop and any built-in receiver are stopped however it ends.
 func withTarget<T>(_ target: TargetOptions, shop: Shop, _ body: (RequestTarget) async throws -> T) async throws -> T {
-    var receiver: RunningServer?
+    var receiver: BuiltInReceiver?
     do {
-        let (destination, server) = try await target.resolve(client: shop.client)
-        receiver = server
+        let (destination, builtIn) = try await target.resolve(client: shop.client)
+        receiver = builtIn
         let result = try await body(destination)
         await shop.stop()
         await receiver?.stop()
@@ -292,5 +297,16 @@ func withTarget<T>(_ target: TargetOptions, shop: Shop, _ body: (RequestTarget) 
         await shop.stop()
         await receiver?.stop()
         throw error
+    }
+}
+
+/// The reference receiver `run`, `replay` and `check` grade against when no target is given.
+struct BuiltInReceiver {
+    let server: RunningServer
+    let client: HTTPClient
+
+    func stop() async {
+        await server.stop()
+        client.shutdown()
     }
 }
