@@ -2,7 +2,7 @@
 //
 // Usage: UCPSimBench URL [COUNT] [CONCURRENCY]
 // Prints deliveries per second, end-to-end latency percentiles, and peak RSS. BENCH_NO_OUTBOX=1 measures the engine
-// without the durable outbox (about 10 % faster here).
+// without the durable outbox.
 import Foundation
 import UCPSimKit
 

@@ -156,11 +156,7 @@ public final class CheckSession: Sendable {
             )
             shop.publisher.publish(keys: [try next.publicJWK()])
             defer { shop.publisher.publish(keys: original) }
-            let rotated = WebhookSender(
-                client: client,
-                signer: MessageSigner(key: next),
-                profileURL: shop.profile.profileURL
-            )
+            let rotated = shop.sender.with(key: next)
             return [
                 await send(
                     try rotated.signedRequest(for: event(order.placed, id: order.id), to: target, created: now())
@@ -251,12 +247,7 @@ public enum CheckExport {
                 jwks = [try otherKey.publicJWK()]
             case "key-rotation":
                 let next = try SigningKey.generate(.es256, kid: "shop-es256-next")
-                request = try WebhookSender(
-                    client: client,
-                    signer: MessageSigner(key: next),
-                    profileURL: sender.profileURL
-                )
-                .signedRequest(for: event, to: target, created: created)
+                request = try sender.with(key: next).signedRequest(for: event, to: target, created: created)
                 jwks = [try next.publicJWK()]
             default:
                 request = try forge.request(checkCase.id, event: event, to: target, created: created)

@@ -67,19 +67,9 @@ public struct RequestForge: Sendable {
             signed.append("Signature", values.signature)
             return OutgoingRequest(method: "POST", url: target.url, headers: signed, body: event.body)
         case "unpublished-key":
-            return try WebhookSender(
-                client: sender.client,
-                signer: MessageSigner(key: rogue),
-                profileURL: sender.profileURL
-            )
-            .signedRequest(for: event, to: target, created: created)
+            return try sender.with(key: rogue).signedRequest(for: event, to: target, created: created)
         case "ed25519-key":
-            return try WebhookSender(
-                client: sender.client,
-                signer: MessageSigner(key: ed25519),
-                profileURL: sender.profileURL
-            )
-            .signedRequest(for: event, to: target, created: created)
+            return try sender.with(key: ed25519).signedRequest(for: event, to: target, created: created)
         case "profile-not-well-known":
             let url = sender.profileURL.replacingOccurrences(of: "/.well-known/ucp", with: "/ucp-profile.json")
             return try sign(sender.unsignedHeaders(for: event, profileURL: url))

@@ -46,6 +46,11 @@ public struct WebhookSender: Sendable {
         self.now = now
     }
 
+    /// The same sender (client, profile URL, clock) signing with another key: rotation and deliberate faults.
+    public func with(key: SigningKey) -> WebhookSender {
+        WebhookSender(client: client, signer: MessageSigner(key: key), profileURL: profileURL, now: now)
+    }
+
     /// The headers a webhook carries before signing, in wire order.
     public func unsignedHeaders(for event: WebhookEvent, profileURL: String? = nil) -> HTTPFieldList {
         var headers = HTTPFieldList()

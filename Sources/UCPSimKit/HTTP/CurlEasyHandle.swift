@@ -167,10 +167,7 @@ private func curlWriteBody(
     _ count: Int,
     _ context: UnsafeMutableRawPointer?
 ) -> Int {
-    guard let data, let context else { return 0 }
-    let handle = Unmanaged<CurlEasyHandle>.fromOpaque(context).takeUnretainedValue()
-    handle.appendBody(UnsafeRawBufferPointer(start: data, count: size * count))
-    return size * count
+    forward(data, size * count, context) { $0.appendBody($1) }
 }
 
 private func curlWriteHeader(
@@ -179,10 +176,22 @@ private func curlWriteHeader(
     _ count: Int,
     _ context: UnsafeMutableRawPointer?
 ) -> Int {
+    forward(data, size * count, context) { $0.appendHeaderLine($1) }
+}
+
+/// Hands curl's bytes to the handle behind `context`; returning fewer bytes than given makes curl abort.
+private func forward(
+    _ data: UnsafeMutablePointer<CChar>?,
+    _ length: Int,
+    _ context: UnsafeMutableRawPointer?,
+    _ body: (CurlEasyHandle, UnsafeRawBufferPointer) -> Void
+) -> Int {
     guard let data, let context else { return 0 }
-    let handle = Unmanaged<CurlEasyHandle>.fromOpaque(context).takeUnretainedValue()
-    handle.appendHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
-    return size * count
+    body(
+        Unmanaged<CurlEasyHandle>.fromOpaque(context).takeUnretainedValue(),
+        UnsafeRawBufferPointer(start: data, count: length)
+    )
+    return length
 }
 
 extension String {

@@ -40,6 +40,12 @@ public struct OrderDocument: Sendable {
         self.bytes = bytes
     }
 
+    /// A snapshot from the state machine: an order by construction, so it is serialized once and not re-checked.
+    public init(_ order: Order) {
+        self.id = order.id
+        self.bytes = order.jsonBytes()
+    }
+
     /// Reads and checks a file.
     public static func load(path: String) throws(UCPSimError) -> OrderDocument {
         guard let data = FileManager.default.contents(atPath: path) else {

@@ -174,13 +174,7 @@ public struct OrderStateMachine: Sendable {
             )
 
         case .ship(let requested, let carrier, let tracking, let trackingURL):
-            let lines = try resolveLines(
-                requested,
-                transition: transition,
-                verb: "ship",
-                available: { $0.quantity.total - $0.quantity.fulfilled },
-                what: "unshipped"
-            )
+            let lines = try unshipped(requested, transition, verb: "ship")
             for line in lines {
                 let index = order.lineItems.firstIndex { $0.id == line.id }!
                 order.lineItems[index].quantity.fulfilled += line.quantity
@@ -211,13 +205,7 @@ public struct OrderStateMachine: Sendable {
             try move(shipment, to: "returned_to_sender", from: ["undeliverable"], transition, at: at)
 
         case .cancel(let requested):
-            let lines = try resolveLines(
-                requested,
-                transition: transition,
-                verb: "cancel",
-                available: { $0.quantity.total - $0.quantity.fulfilled },
-                what: "unshipped"
-            )
+            let lines = try unshipped(requested, transition, verb: "cancel")
             var amount = 0
             for line in lines {
                 let index = order.lineItems.firstIndex { $0.id == line.id }!
@@ -323,6 +311,21 @@ public struct OrderStateMachine: Sendable {
                 totals: [.init(type: "total", amount: amount)],
                 description: description
             )
+        )
+    }
+
+    /// The requested (or all) units not yet shipped: what `ship` and `cancel` may take.
+    private func unshipped(
+        _ requested: [Order.LineQuantity]?,
+        _ transition: OrderTransition,
+        verb: String
+    ) throws(TransitionError) -> [Order.LineQuantity] {
+        try resolveLines(
+            requested,
+            transition: transition,
+            verb: verb,
+            available: { $0.quantity.total - $0.quantity.fulfilled },
+            what: "unshipped"
         )
     }
 

@@ -102,52 +102,68 @@ public struct Scenario: Sendable {
 
     /// Applies every step to fresh state machines, so an invalid transition is found before anything is sent.
     func dryRun() throws {
-        var machines: [String: OrderStateMachine] = [:]
-        var clock = Date(timeIntervalSince1970: 1_775_913_000)
-        let specs = Dictionary(uniqueKeysWithValues: orders.map { ($0.id, $0) })
-        for step in steps {
-            switch step.action {
-            case .advance(let seconds):
-                clock += seconds
-            case .place:
-                for id in step.orders {
-                    guard machines[id] == nil else {
-                        throw ScenarioParser.Failure(
-                            line: step.line,
-                            step: step.number,
-                            message: "order \(id) is already placed"
-                        )
-                    }
-                    do {
-                        machines[id] = try OrderStateMachine(
-                            spec: specs[id]!,
-                            at: clock,
-                            shopBaseURL: "http://shop.invalid"
-                        )
-                    } catch {
-                        throw ScenarioParser.Failure(line: step.line, step: step.number, message: error.description)
-                    }
-                }
-            case .transition(let transition):
-                for id in step.orders {
-                    guard machines[id] != nil else {
-                        throw ScenarioParser.Failure(
-                            line: step.line,
-                            step: step.number,
-                            message: "order \(id) is not placed yet (add a `place` step)"
-                        )
-                    }
-                    do {
-                        try machines[id]!.apply(transition, at: clock)
-                    } catch {
-                        throw ScenarioParser.Failure(line: step.line, step: step.number, message: error.description)
-                    }
-                }
-            }
-        }
+        var player = ScenarioPlayer(
+            self,
+            start: Date(timeIntervalSince1970: 1_775_913_000),
+            shopBaseURL: "http://shop.invalid"
+        )
+        for step in steps { _ = try player.play(step) }
     }
 
     private static func describe(_ error: YamlError) -> String {
         "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+    }
+}
+
+/// Moves a scenario's orders through their state machines, step by step, on the scenario clock. Shared by the dry
+/// run at load time and the runner, so both accept and refuse exactly the same steps.
+struct ScenarioPlayer {
+    private var machines: [String: OrderStateMachine] = [:]
+    private let specs: [String: OrderSpec]
+    private let shopBaseURL: String
+    private let version: String
+    /// The scenario clock: `advance` steps move it; transitions happen at it.
+    private(set) var clock: Date
+
+    init(_ scenario: Scenario, start: Date, shopBaseURL: String, version: String = BusinessProfile.defaultVersion) {
+        self.specs = Dictionary(uniqueKeysWithValues: scenario.orders.map { ($0.id, $0) })
+        self.clock = start
+        self.shopBaseURL = shopBaseURL
+        self.version = version
+    }
+
+    /// Plays one step: the new snapshot of every order it names (none for `advance`).
+    mutating func play(_ step: Scenario.Step) throws(ScenarioParser.Failure) -> [Order] {
+        func fail(_ message: String) -> ScenarioParser.Failure {
+            ScenarioParser.Failure(line: step.line, step: step.number, message: message)
+        }
+        var snapshots: [Order] = []
+        for id in step.orders {
+            do {
+                switch step.action {
+                case .advance:
+                    break
+                case .place:
+                    guard machines[id] == nil else { throw fail("order \(id) is already placed") }
+                    let machine = try OrderStateMachine(
+                        spec: specs[id]!,
+                        at: clock,
+                        shopBaseURL: shopBaseURL,
+                        version: version
+                    )
+                    machines[id] = machine
+                    snapshots.append(machine.order)
+                case .transition(let transition):
+                    guard machines[id] != nil else { throw fail("order \(id) is not placed yet (add a `place` step)") }
+                    snapshots.append(try machines[id]!.apply(transition, at: clock))
+                }
+            } catch let failure as ScenarioParser.Failure {
+                throw failure
+            } catch {
+                throw fail("\(error)")
+            }
+        }
+        if case .advance(let seconds) = step.action { clock += seconds }
+        return snapshots
     }
 }

@@ -269,11 +269,7 @@ struct ScenarioParser {
 
     private func duration(_ node: Node) throws(Failure) -> TimeInterval {
         let text = node.string ?? ""
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        if let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()), value >= 0 {
-            return value * factor
-        }
-        if let seconds = Double(text), seconds >= 0 { return seconds }
+        if let seconds = RetryPolicy.parseDuration(text) { return seconds }
         throw Failure(line: line(node), message: "advance: \"\(text)\" is not a duration (e.g. 90s, 15m, 2h, 1d)")
     }
 

@@ -54,46 +54,36 @@ public struct ScenarioRunner: Sendable {
     public func run(_ scenario: Scenario, progress: @Sendable (StepResult) -> Void = { _ in }) async throws
         -> [StepResult]
     {
-        var machines: [String: OrderStateMachine] = [:]
-        let specs = Dictionary(uniqueKeysWithValues: scenario.orders.map { ($0.id, $0) })
-        var clock = start
+        var player = ScenarioPlayer(
+            scenario,
+            start: start,
+            shopBaseURL: shop.profile.baseURL,
+            version: shop.profile.version
+        )
         var results: [StepResult] = []
         for step in scenario.steps {
+            let orders: [Order]
+            do {
+                orders = try player.play(step)
+            } catch {
+                throw UCPSimError(.dataError, "\(scenario.file):\(error.line): step \(step.number): \(error.message)")
+            }
             let name: String
             switch step.action {
-            case .advance(let seconds):
-                clock += seconds
-                continue
-            case .place:
-                name = "place"
-            case .transition(let transition):
-                name = transition.name
+            case .advance: continue
+            case .place: name = "place"
+            case .transition(let transition): name = transition.name
             }
             var events: [WebhookEvent] = []
-            for id in step.orders {
-                let order: Order
-                do {
-                    switch step.action {
-                    case .transition(let transition):
-                        guard machines[id] != nil else { throw UCPSimError(.dataError, "order \(id) is not placed") }
-                        order = try machines[id]!.apply(transition, at: clock)
-                    default:
-                        let machine = try OrderStateMachine(
-                            spec: specs[id]!,
-                            at: clock,
-                            shopBaseURL: shop.profile.baseURL,
-                            version: shop.profile.version
-                        )
-                        machines[id] = machine
-                        order = machine.order
-                    }
-                } catch let error as TransitionError {
-                    throw UCPSimError(.dataError, "\(scenario.file):\(step.line): step \(step.number): \(error)")
-                }
-                let document = try OrderDocument(bytes: order.jsonBytes(), source: id)
+            for order in orders {
+                let document = OrderDocument(order)
                 await shop.orders.put(document)
                 events.append(
-                    WebhookEvent(timestamp: Int64(clock.timeIntervalSince1970), orderID: id, body: document.bytes)
+                    WebhookEvent(
+                        timestamp: Int64(player.clock.timeIntervalSince1970),
+                        orderID: order.id,
+                        body: document.bytes
+                    )
                 )
             }
             if let mutation = step.mutation {

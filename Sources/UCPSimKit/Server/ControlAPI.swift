@@ -72,9 +72,9 @@ public struct ControlAPI: Sendable {
 
     /// Stores the snapshot, queues its webhook durably, and answers with the snapshot.
     private func publish(_ order: Order, status: HTTPResponse.Status) async -> Response {
-        let bytes = order.jsonBytes()
-        // The state machine's snapshots are always orders.
-        if let document = try? OrderDocument(bytes: bytes, source: order.id) { await orders.put(document) }
+        let document = OrderDocument(order)
+        let bytes = document.bytes
+        await orders.put(document)
         let event = WebhookEvent(timestamp: Int64(Date().timeIntervalSince1970), orderID: order.id, body: bytes)
         var headers: HTTPFields = [:]
         headers[HTTPField.Name("UCPSim-Webhook-Id")!] = event.webhookID
