@@ -43,9 +43,11 @@ if arguments.dropFirst().first == "--sign-only" {
     )
     let body = try snapshot(0)
     let target = try RequestTarget("http://127.0.0.1:8080/x")
+    let plan = try sender.plan(for: target)
+    let event = WebhookEvent(timestamp: 1, orderID: "o", body: body)
     let started = Date()
     for _ in 0..<20_000 {
-        _ = try sender.signedRequest(for: WebhookEvent(timestamp: 1, orderID: "o", body: body), to: target, created: 1)
+        _ = try sender.signedRequest(for: event, to: target, created: 1, plan: plan)
     }
     print("sign only: \(String(format: "%.0f", 20_000 / Date().timeIntervalSince(started))) requests/s on one core")
     exit(0)
@@ -74,6 +76,27 @@ if arguments.dropFirst().first == "--raw-client", arguments.count >= 3 {
         try await group.waitForAll()
     }
     print("raw client: \(String(format: "%.0f", Double(total) / Date().timeIntervalSince(started))) POST/s")
+    exit(0)
+}
+if arguments.dropFirst().first == "--raw-jobs", arguments.count >= 3 {
+    // The transport alone, as the engine uses it: queued jobs, 8 connections, no signing.
+    let client = HTTPClient(workers: 8)
+    let request = OutgoingRequest(
+        method: "POST",
+        url: arguments[2],
+        headers: HTTPFieldList([("Content-Type", "application/json")]),
+        body: try snapshot(0)
+    )
+    let total = 50_000
+    let done = DispatchSemaphore(value: 0)
+    let started = Date()
+    client.enqueue(
+        (0..<total).map { index in
+            HTTPClient.Job(prepare: { request }) { _, _ in if index == total - 1 { done.signal() } }
+        }
+    )
+    done.wait()
+    print("raw jobs: \(String(format: "%.0f", Double(total) / Date().timeIntervalSince(started))) POST/s")
     exit(0)
 }
 guard arguments.count >= 2, let target = try? RequestTarget(arguments[1]) else {

@@ -23,6 +23,53 @@ import Testing
         )
     }
 
+    /// The delivery engine signs through a per-target plan; it must give the general path's headers and base.
+    @Test(arguments: [
+        "https://platform.example.com/webhooks/ucp/orders",
+        "http://127.0.0.1:8089/hooks?tenant=a%20b&x=1",
+        "https://[::1]:9443/",
+    ])
+    func planSignsExactlyAsTheGeneralPath(_ url: String) throws {
+        let sender = try sender(pem: TestSupport.p256PEM, kid: "shop-es256-2026")
+        let target = try RequestTarget(url)
+        let plan = try sender.plan(for: target)
+        let events = [
+            Self.goldenEvent,
+            WebhookEvent(timestamp: 1, orderID: "o", body: []),
+            // Not token-like: the plan steps aside and the general path signs (trimming as RFC 9421 says).
+            WebhookEvent(webhookID: " padded id ", timestamp: -5, orderID: "o", body: Array("{}".utf8)),
+        ]
+        let jwks = [try sender.signer.key.publicJWK()]
+        for (event, created) in zip(events, [Int64(1_775_913_000), 0, 42]) {
+            let fast = try sender.signedRequest(for: event, to: target, created: created, plan: plan)
+            let general = try sender.signedRequest(for: event, to: target, created: created)
+            #expect(fast.url == general.url && fast.body == general.body)
+            // ECDSA signatures are randomised: every header but Signature must match byte for byte.
+            var fastHeaders = fast.headers
+            var generalHeaders = general.headers
+            fastHeaders.set("Signature", nil)
+            generalHeaders.set("Signature", nil)
+            #expect(fastHeaders == generalHeaders)
+            let message = SignableMessage(method: "POST", target: target, headers: fast.headers)
+            let (_, parameters) = try MessageVerifier().parameters(of: message)
+            if plan.fits(sender, target: target, event: event, created: created) {
+                let params = plan.signatureParams(created: created)
+                let digest = ContentDigest.header(for: event.body)
+                #expect(
+                    String(decoding: plan.signatureBase(event: event, digest: digest, params: params), as: UTF8.self)
+                        == (try message.signatureBase(parameters))
+                )
+            }
+            #expect(try MessageVerifier().verify(message, body: event.body, keys: jwks) == "shop-es256-2026")
+        }
+        // A plan is for one target and one key only.
+        let other = try RequestTarget("https://platform.example.com/other")
+        #expect(!plan.fits(sender, target: other, event: Self.goldenEvent, created: 1))
+        let rotated = sender.with(key: try SigningKey.generate(.es256, kid: "next"))
+        #expect(!plan.fits(rotated, target: target, event: Self.goldenEvent, created: 1))
+        #expect(plan.fits(sender, target: target, event: Self.goldenEvent, created: 1))
+    }
+
     @Test func goldenUCPWebhookHasTheExactDigestAndSignatureBase() throws {
         #expect(Self.goldenBody.count == 528)
         let sender = try sender(pem: TestSupport.p256PEM, kid: "shop-es256-2026")

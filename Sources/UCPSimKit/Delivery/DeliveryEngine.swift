@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Delivers events with retries: persists each before its first attempt, keeps at most `concurrency` attempts in
 /// flight (the HTTP client's dedicated threads, connections kept alive), keeps an order's snapshots in order unless
@@ -35,21 +36,36 @@ public actor DeliveryEngine {
     private let options: Options
     private let onAttempt: @Sendable (DeliveryState, AttemptRecord) -> Void
 
-    private var pending: [String: DeliveryState] = [:]
-    private var policies: [String: RetryPolicy] = [:]
-    private var submittedAt: [String: Date] = [:]
+    /// An event not yet final: its state, when it was queued (for end-to-end latency), and its own policy if any.
+    private struct Entry {
+        var state: DeliveryState
+        let submitted: Date
+        let policy: RetryPolicy?
+    }
+
+    /// An order at one receiver: its snapshots go out one at a time, in order.
+    private struct OrderKey: Hashable {
+        let target: String
+        let order: String
+    }
+
+    private var pending: [String: Entry] = [:]
     private var finished: [String: Outcome] = [:]
     private var waiters: [String: [(token: Int, continuation: CheckedContinuation<Outcome?, Never>)]] = [:]
     private var waiterToken = 0
-    private var orderQueues: [String: [String]] = [:]
+    private var orderQueues: [OrderKey: [String]] = [:]
     private var due = DueHeap()
     private var targets: [String: RequestTarget] = [:]
-    private var stoppedEndpoints: Set<String> = []
+    /// Endpoints that answered 410: shared with the transport threads, which stop sending to one at once.
+    private let stoppedEndpoints = StoppedEndpoints()
     private var inFlight = 0
     private var random = SystemRandomNumberGenerator()
-    private var loop: Task<Void, Never>?
-    private var wakeContinuation: CheckedContinuation<Void, Never>?
-    private var wakePending = false
+    private var stopped = false
+    /// The pending wake-up for the earliest future due date, and that date.
+    private var timer: (date: Date, task: Task<Void, Never>)?
+    /// Responses reported by the transport threads, taken in batches.
+    private let inbox = CompletionInbox()
+    private let plans = SigningPlans()
 
     public init(
         sender: WebhookSender,
@@ -66,19 +82,23 @@ public actor DeliveryEngine {
     }
 
     /// Persists and queues events; returns once they are durable. `policy` overrides the engine's for these events.
-    public func submit(_ events: [WebhookEvent], to target: RequestTarget, policy: RetryPolicy? = nil)
-        throws(UCPSimError)
+    ///
+    /// The journal write and its fsync happen before entering the actor, so responses keep being taken meanwhile.
+    public nonisolated func submit(_ events: [WebhookEvent], to target: RequestTarget, policy: RetryPolicy? = nil)
+        async throws(UCPSimError)
     {
         let now = options.clock.now()
         let states = events.map { DeliveryState(event: $0, target: target.url, firstAttempt: now) }
         try outbox?.appendEvents(states)
+        await queue(states, to: target, policy: policy)
+    }
+
+    private func queue(_ states: [DeliveryState], to target: RequestTarget, policy: RetryPolicy?) {
         targets[target.url] = target
         for state in states {
-            if let policy { policies[state.event.webhookID] = policy }
-            queue(state, submitted: Date())
+            queue(state, submitted: Date(), policy: policy)
         }
-        startIfNeeded()
-        wake()
+        pump()
     }
 
     /// Queues events restored from the outbox: pending ones resume (due ones at once), final ones are remembered.
@@ -89,10 +109,9 @@ public actor DeliveryEngine {
                 continue
             }
             if targets[state.target] == nil { targets[state.target] = try RequestTarget(state.target) }
-            queue(state, submitted: Date())
+            queue(state, submitted: Date(), policy: nil)
         }
-        startIfNeeded()
-        wake()
+        pump()
     }
 
     /// Puts dead letters back in the queue: same `Webhook-Id`, same bytes. Returns how many.
@@ -106,11 +125,10 @@ public actor DeliveryEngine {
             finished[state.event.webhookID] = nil
             if targets[state.target] == nil { targets[state.target] = try RequestTarget(state.target) }
             stoppedEndpoints.remove(state.target)
-            queue(state, submitted: Date())
+            queue(state, submitted: Date(), policy: nil)
             count += 1
         }
-        startIfNeeded()
-        wake()
+        pump()
         return count
     }
 
@@ -143,7 +161,7 @@ public actor DeliveryEngine {
     }
 
     /// The state of a pending event (its attempts so far and when it is due next), nil when final or unknown.
-    public func pendingState(of webhookID: String) -> DeliveryState? { pending[webhookID] }
+    public func pendingState(of webhookID: String) -> DeliveryState? { pending[webhookID]?.state }
 
     /// Events not yet final.
     public var pendingCount: Int { pending.count }
@@ -160,22 +178,21 @@ public actor DeliveryEngine {
 
     /// Stops scheduling; what is pending stays in the outbox for the next run.
     public func stop() {
-        loop?.cancel()
-        loop = nil
-        wake()
+        stopped = true
+        timer?.task.cancel()
+        timer = nil
         outbox?.sync()
     }
 
     // MARK: Scheduling
 
-    private func queue(_ state: DeliveryState, submitted: Date) {
+    private func queue(_ state: DeliveryState, submitted: Date, policy: RetryPolicy?) {
         let id = state.event.webhookID
         // Behind an outbox the body stays on disk until its attempt: 100,000 queued events cost ids, not bodies.
-        pending[id] = outbox == nil ? state : state.withBody([])
-        submittedAt[id] = submitted
+        pending[id] = Entry(state: outbox == nil ? state : state.withBody([]), submitted: submitted, policy: policy)
         guard case .pending(let next) = state.phase else { return }
         if stoppedEndpoints.contains(state.target) {
-            finish(id, killing: "endpoint stopped after HTTP 410 Gone")
+            finish(id, killing: Self.goneReason)
             return
         }
         if options.ordered {
@@ -187,145 +204,171 @@ public actor DeliveryEngine {
         }
     }
 
-    private func orderKey(_ state: DeliveryState) -> String { state.target + "\u{0}" + state.event.orderID }
-
-    private func startIfNeeded() {
-        guard loop == nil else { return }
-        loop = Task { await self.run() }
+    private func orderKey(_ state: DeliveryState) -> OrderKey {
+        OrderKey(target: state.target, order: state.event.orderID)
     }
 
-    private func run() async {
-        while !Task.isCancelled {
-            let now = options.clock.now()
-            while inFlight < options.concurrency, let top = due.peek, top.date <= now {
-                due.pop()
-                dispatch(top.id)
-            }
-            let wait: TimeInterval? =
-                inFlight >= options.concurrency ? nil : due.peek.map { max(0, $0.date.timeIntervalSince(now)) }
-            await sleep(wait)
-        }
-    }
+    /// Attempts handed to the HTTP client at once: twice its connections, so a connection that frees finds the
+    /// next request already queued instead of waiting for the engine. Connections still bound what is on the wire.
+    private var window: Int { max(1, options.concurrency) * 2 }
 
-    /// Sleeps until woken, or until `seconds` pass on the delivery clock.
-    private func sleep(_ seconds: TimeInterval?) async {
-        if wakePending {
-            wakePending = false
-            return
-        }
-        if seconds == 0 { return }
-        let timer = seconds.map { seconds in
-            let clock = options.clock
-            return Task {
-                try? await clock.sleep(seconds)
-                if !Task.isCancelled { await self.wake() }
+    /// Hands every due event (up to the window) to the HTTP client, then sets a wake-up for the next due date.
+    private func pump() {
+        guard !stopped else { return }
+        let now = options.clock.now()
+        var jobs: [HTTPClient.Job] = []
+        while inFlight < window, let top = due.peek, top.date <= now {
+            due.pop()
+            if let job = job(for: top.id, at: now) {
+                jobs.append(job)
+                inFlight += 1
             }
         }
-        await withCheckedContinuation { continuation in wakeContinuation = continuation }
-        timer?.cancel()
-    }
-
-    private func wake() {
-        if let continuation = wakeContinuation {
-            wakeContinuation = nil
-            continuation.resume()
-        } else {
-            wakePending = true
-        }
-    }
-
-    private func dispatch(_ id: String) {
-        guard var state = pending[id], let target = targets[state.target] else { return }
-        if let outbox, state.event.body.isEmpty, let body = outbox.body(of: id) { state = state.withBody(body) }
-        inFlight += 1
-        let sender = self.sender
+        sender.client.enqueue(jobs)
+        guard inFlight < window, let next = due.peek?.date, next > now else { return }
+        if let timer, timer.date <= next { return }
+        timer?.task.cancel()
         let clock = options.clock
-        let number = state.attempts.count + 1
-        Task {
-            let at = clock.now()
-            var status: Int?
-            var detail = ""
-            var retryAfter: String?
-            var seconds = 0.0
-            var sent: [String]?
-            do {
-                let attempt = try await sender.deliver(state.event, to: target)
-                seconds = attempt.elapsed
-                sent = attempt.request.headers.fields.map { "\($0.name): \($0.value)" }
-                switch attempt.outcome {
-                case .success(let response):
-                    status = response.status
-                    detail = response.bodyExcerpt()
-                    retryAfter = response.headers["retry-after"]
-                case .failure(let error):
-                    detail = error.message
-                }
-            } catch {
-                detail = "signing failed: \(error)"
+        timer = (
+            next,
+            Task {
+                try? await clock.sleep(next.timeIntervalSince(now))
+                if !Task.isCancelled { await self.timerFired(next) }
             }
-            let record = AttemptRecord(
-                number: number,
-                at: at,
-                status: status,
-                milliseconds: seconds * 1000,
-                detail: detail,
-                requestHeaders: sent
-            )
-            await self.complete(id, record, retryAfter: retryAfter)
-        }
+        )
     }
 
-    private func complete(_ id: String, _ attempt: AttemptRecord, retryAfter: String?) {
-        inFlight -= 1
-        defer { wake() }
-        guard var state = pending[id] else { return }
-        let policy = policies[id] ?? options.policy
-        // The signed headers are for the progress callback only; the state keeps the attempt without them.
-        var stored = attempt
-        stored.requestHeaders = nil
-        let decision = state.record(
-            stored,
-            retryAfter: retryAfter,
-            policy: policy,
-            random: Double.random(in: 0..<1, using: &random)
+    private func timerFired(_ date: Date) {
+        if timer?.date == date { timer = nil }
+        pump()
+    }
+
+    /// One attempt as an HTTP client job: the body is read back and the request signed (fresh `created`) on the
+    /// transport thread; the response goes to the inbox, and the engine takes the inbox in batches.
+    private func job(for id: String, at now: Date) -> HTTPClient.Job? {
+        guard let state = pending[id]?.state, let target = targets[state.target] else { return nil }
+        let event = state.event
+        let number = state.attempts.count + 1
+        let (sender, outbox, plans, inbox, stopped) = (sender, outbox, plans, inbox, stoppedEndpoints)
+        return HTTPClient.Job(
+            prepare: {
+                if stopped.contains(target.url) { throw EndpointStopped() }
+                var event = event
+                if let outbox, event.body.isEmpty, let body = outbox.body(of: id) {
+                    event = WebhookEvent(
+                        webhookID: event.webhookID,
+                        timestamp: event.timestamp,
+                        orderID: event.orderID,
+                        body: body
+                    )
+                }
+                return try sender.signedRequest(
+                    for: event,
+                    to: target,
+                    created: sender.now(),
+                    plan: plans.plan(for: target, sender: sender)
+                )
+            },
+            finish: { request, result in
+                var record = AttemptRecord(number: number, at: now, status: nil, milliseconds: 0, detail: "")
+                var retryAfter: String?
+                switch result {
+                case .success(let response):
+                    record.status = response.status
+                    record.detail = response.bodyExcerpt()
+                    record.milliseconds = response.elapsed * 1000
+                    retryAfter = response.headers["retry-after"]
+                    // Stop this endpoint now, before this thread sends it the next queued event.
+                    if response.status == 410 { stopped.insert(target.url) }
+                case .failure(is EndpointStopped):
+                    if inbox.post(Completion(id: id, record: record, retryAfter: nil, endpointStopped: true)) {
+                        Task { await self.takeCompletions() }
+                    }
+                    return
+                case .failure(let error as TransportError):
+                    record.detail = error.message
+                    record.milliseconds = error.elapsed * 1000
+                case .failure(let error):
+                    record.detail = "signing failed: \(error)"
+                }
+                record.sentHeaders = request?.headers
+                if inbox.post(Completion(id: id, record: record, retryAfter: retryAfter)) {
+                    Task { await self.takeCompletions() }
+                }
+            }
         )
-        pending[id] = state
-        try? outbox?.appendAttempt(id: id, attempt: stored, phase: state.phase)
-        metrics.attempt(seconds: attempt.milliseconds / 1000, ok: decision == .delivered)
-        onAttempt(state, attempt)
-        switch decision {
-        case .retry(let next):
-            metrics.retry()
-            due.push(next, id)
-        case .delivered:
-            metrics.deliveredEvent(endToEnd: Date().timeIntervalSince(submittedAt[id] ?? Date()))
-            finish(id)
-        case .dead:
-            finish(id)
-        case .endpointGone:
-            finish(id)
-            stoppedEndpoints.insert(state.target)
-            for (other, queued) in pending where queued.target == state.target {
-                finish(other, killing: "endpoint stopped after HTTP 410 Gone")
+    }
+
+    /// Records a batch of responses (one journal write for all of them), then sends what is due.
+    private func takeCompletions() {
+        var lines: [(id: String, attempt: AttemptRecord, phase: DeliveryState.Phase)] = []
+        for completion in inbox.take() {
+            inFlight -= 1
+            let id = completion.id
+            guard let entry = pending[id] else { continue }
+            var state = entry.state
+            if completion.endpointStopped {
+                // Not sent: its endpoint answered 410 to another event meanwhile.
+                try? outbox?.appendAttempts(lines)
+                lines = []
+                finish(id, killing: Self.goneReason)
+                continue
+            }
+            let policy = entry.policy ?? options.policy
+            // The signed headers are for the progress callback only; the state keeps the attempt without them.
+            var stored = completion.record
+            stored.sentHeaders = nil
+            let decision = state.record(
+                stored,
+                retryAfter: completion.retryAfter,
+                policy: policy,
+                random: Double.random(in: 0..<1, using: &random)
+            )
+            pending[id]?.state = state
+            lines.append((id, stored, state.phase))
+            metrics.attempt(seconds: stored.milliseconds / 1000, ok: decision == .delivered)
+            onAttempt(state, completion.record)
+            switch decision {
+            case .retry(let next):
+                metrics.retry()
+                due.push(next, id)
+            case .delivered:
+                metrics.deliveredEvent(endToEnd: Date().timeIntervalSince(entry.submitted))
+                finish(id)
+            case .dead:
+                finish(id)
+            case .endpointGone:
+                // The attempt lines go first: the kills below write their own lines for other events.
+                try? outbox?.appendAttempts(lines)
+                lines = []
+                finish(id)
+                stoppedEndpoints.insert(state.target)
+                for (other, queued) in pending where queued.state.target == state.target {
+                    finish(other, killing: Self.goneReason)
+                }
             }
         }
+        try? outbox?.appendAttempts(lines)
+        pump()
     }
 
     /// Marks an event final, frees its order's next snapshot, and wakes its waiters.
     private func finish(_ id: String, killing reason: String? = nil) {
-        guard var state = pending.removeValue(forKey: id) else { return }
+        guard var state = pending.removeValue(forKey: id)?.state else { return }
         if let reason {
             state.kill(reason: reason)
             try? outbox?.appendPhase(id: id, phase: state.phase)
         }
-        if case .dead = state.phase { metrics.deadLetter() }
-        submittedAt[id] = nil
-        policies[id] = nil
+        switch state.phase {
+        case .dead: metrics.deadLetter()
+        case .delivered: outbox?.forgetBody(of: id)  // only a dead letter can be sent again
+        case .pending: break
+        }
         if options.ordered {
             let key = orderKey(state)
             if var queue = orderQueues[key] {
                 queue.removeAll { $0 == id }
-                if let head = queue.first, case .pending(let next) = pending[head]?.phase {
+                if let head = queue.first, case .pending(let next) = pending[head]?.state.phase {
                     if reason == nil { due.push(next, head) }
                 }
                 orderQueues[key] = queue.isEmpty ? nil : queue
@@ -335,6 +378,8 @@ public actor DeliveryEngine {
         finished[id] = outcome
         for waiter in waiters.removeValue(forKey: id) ?? [] { waiter.continuation.resume(returning: outcome) }
     }
+
+    private static let goneReason = "endpoint stopped after HTTP 410 Gone"
 
     private static func outcome(_ state: DeliveryState) -> Outcome {
         Outcome(
@@ -387,5 +432,64 @@ struct DueHeap {
 
     private func less(_ a: Int, _ b: Int) -> Bool {
         items[a].date < items[b].date || (items[a].date == items[b].date && items[a].sequence < items[b].sequence)
+    }
+}
+
+/// What a transport thread reports about one attempt.
+struct Completion: Sendable {
+    let id: String
+    let record: AttemptRecord
+    let retryAfter: String?
+    /// Not sent: the endpoint had answered 410.
+    var endpointStopped = false
+}
+
+/// Thrown by a job's `prepare` for an endpoint that answered 410.
+struct EndpointStopped: Error {}
+
+/// Endpoints that answered 410, read by the transport threads before each request.
+final class StoppedEndpoints: Sendable {
+    private let urls = Mutex<Set<String>>([])
+
+    func contains(_ url: String) -> Bool { urls.withLock { $0.contains(url) } }
+    func insert(_ url: String) { _ = urls.withLock { $0.insert(url) } }
+    func remove(_ url: String) { _ = urls.withLock { $0.remove(url) } }
+}
+
+/// Responses waiting for the engine. Transport threads post; the first post after a take asks the caller to schedule
+/// one `take`, so a busy engine takes many responses per actor hop instead of one task per response.
+final class CompletionInbox: Sendable {
+    private let state = Mutex<(items: [Completion], scheduled: Bool)>(([], false))
+
+    /// Adds a completion; true when the caller must schedule a take.
+    func post(_ completion: Completion) -> Bool {
+        state.withLock {
+            $0.items.append(completion)
+            if $0.scheduled { return false }
+            $0.scheduled = true
+            return true
+        }
+    }
+
+    func take() -> [Completion] {
+        state.withLock {
+            let items = $0.items
+            $0.items = []
+            $0.scheduled = false
+            return items
+        }
+    }
+}
+
+/// Signing plans per target, shared by the transport threads.
+final class SigningPlans: Sendable {
+    private let plans = Mutex<[String: WebhookSigningPlan]>([:])
+
+    /// The plan for `target`, made on first use; nil when one cannot be made (the general path signs then).
+    func plan(for target: RequestTarget, sender: WebhookSender) -> WebhookSigningPlan? {
+        if let plan = plans.withLock({ $0[target.url] }), plan.kid == sender.signer.key.kid { return plan }
+        guard let plan = try? sender.plan(for: target) else { return nil }
+        plans.withLock { $0[target.url] = plan }
+        return plan
     }
 }

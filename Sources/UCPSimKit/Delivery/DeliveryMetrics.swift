@@ -11,7 +11,17 @@ public final class DeliveryMetrics: Sendable {
     private let deadLettered: Counter
     private let attemptLatency: DurationHistogram
     private let endToEnd: DurationHistogram
-    private let samples = Mutex<(attempts: [Double], endToEnd: [Double], counts: [String: Int])>(([], [], [:]))
+    private struct Samples {
+        var attempts: [Double] = []
+        var endToEnd: [Double] = []
+        var attemptCount = 0
+        var failedAttempts = 0
+        var retried = 0
+        var delivered = 0
+        var deadLettered = 0
+    }
+
+    private let samples = Mutex(Samples())
 
     public init() {
         let buckets: [Duration] = [
@@ -49,14 +59,14 @@ public final class DeliveryMetrics: Sendable {
         if !ok { failedAttempts.increment() }
         samples.withLock {
             $0.attempts.append(seconds)
-            $0.counts["attempts", default: 0] += 1
-            if !ok { $0.counts["failed_attempts", default: 0] += 1 }
+            $0.attemptCount += 1
+            if !ok { $0.failedAttempts += 1 }
         }
     }
 
     func retry() {
         retried.increment()
-        samples.withLock { $0.counts["retried", default: 0] += 1 }
+        samples.withLock { $0.retried += 1 }
     }
 
     func deliveredEvent(endToEnd seconds: Double) {
@@ -64,13 +74,13 @@ public final class DeliveryMetrics: Sendable {
         endToEnd.recordNanoseconds(Int64(seconds * 1e9))
         samples.withLock {
             $0.endToEnd.append(seconds)
-            $0.counts["delivered", default: 0] += 1
+            $0.delivered += 1
         }
     }
 
     func deadLetter() {
         deadLettered.increment()
-        samples.withLock { $0.counts["dead_lettered", default: 0] += 1 }
+        samples.withLock { $0.deadLettered += 1 }
     }
 
     /// The Prometheus exposition text.
@@ -100,11 +110,11 @@ public final class DeliveryMetrics: Sendable {
                 sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000
             }
             return Summary(
-                delivered: samples.counts["delivered"] ?? 0,
-                retried: samples.counts["retried"] ?? 0,
-                failedAttempts: samples.counts["failed_attempts"] ?? 0,
-                deadLettered: samples.counts["dead_lettered"] ?? 0,
-                attempts: samples.counts["attempts"] ?? 0,
+                delivered: samples.delivered,
+                retried: samples.retried,
+                failedAttempts: samples.failedAttempts,
+                deadLettered: samples.deadLettered,
+                attempts: samples.attemptCount,
                 p50: percentile(0.5),
                 p99: percentile(0.99)
             )

@@ -10,8 +10,15 @@ public struct AttemptRecord: Sendable, Codable, Equatable {
     public var milliseconds: Double
     /// The response body excerpt, or the transport error.
     public var detail: String
-    /// The request's header lines as sent (kept in memory for `--verbose`, not in the outbox).
-    public var requestHeaders: [String]? = nil
+    /// The request's header fields as sent (kept in memory for `--verbose`, not in the outbox).
+    public var sentHeaders: HTTPFieldList? = nil
+
+    /// The request's header lines as sent, `Name: value`.
+    public var requestHeaders: [String]? { sentHeaders?.fields.map { "\($0.name): \($0.value)" } }
+
+    enum CodingKeys: String, CodingKey {
+        case number, at, status, milliseconds, detail
+    }
 }
 
 /// The life of one event's delivery, as a value: attempts in, decisions out. No I/O, no clock reads.

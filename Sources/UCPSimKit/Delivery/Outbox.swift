@@ -69,41 +69,67 @@ public final class Outbox: Sendable {
 
     /// Persists new events durably: written in chunks of about 1 MB, then one fsync for the batch.
     public func appendEvents(_ states: [DeliveryState]) throws(UCPSimError) {
-        var text = ""
+        var text: [UInt8] = []
+        text.reserveCapacity(1 << 20 + 4096)
         var located: [(String, Int, Int)] = []  // id, body offset within `text`, body length
         for state in states {
             let event = state.event
-            text += "{\"k\":\"event\",\"id\":\(Self.quote(event.webhookID)),\"ts\":\(event.timestamp),"
-            text += "\"order\":\(Self.quote(event.orderID)),\"target\":\(Self.quote(state.target)),\"body\":\""
-            let body = Data(event.body).base64EncodedString()
-            located.append((event.webhookID, text.utf8.count, body.utf8.count))
-            text += body + "\"}\n"
-            if text.utf8.count > 1 << 20 {
+            text += "{\"k\":\"event\",\"id\":".utf8
+            text += Self.quote(event.webhookID).utf8
+            text += ",\"ts\":\(event.timestamp),\"order\":".utf8
+            text += Self.quote(event.orderID).utf8
+            text += ",\"target\":".utf8
+            text += Self.quote(state.target).utf8
+            text += ",\"body\":\"".utf8
+            let body = Data(event.body).base64EncodedData()
+            located.append((event.webhookID, text.count, body.count))
+            text += body
+            text += "\"}\n".utf8
+            if text.count > 1 << 20 {
                 try write(text, sync: false, bodies: located)
-                text = ""
-                located = []
+                text.removeAll(keepingCapacity: true)
+                located.removeAll(keepingCapacity: true)
             }
         }
         try write(text, sync: true, bodies: located)
+    }
+
+    /// Forgets where a delivered event's body is: nothing will send it again in this process.
+    func forgetBody(of webhookID: String) {
+        _ = writer.withLock { $0.bodies.removeValue(forKey: webhookID) }
     }
 
     /// An event's body, read back from the journal (`pread`: positional, no shared file offset); nil when the
     /// outbox never saw the event.
     func body(of webhookID: String) -> [UInt8]? {
         guard let location = writer.withLock({ $0.bodies[webhookID] }) else { return nil }
-        var text = [UInt8](repeating: 0, count: location.length)
+        var text = Data(count: location.length)
         let count = text.withUnsafeMutableBytes { buffer in
             pread(reader.fileDescriptor, buffer.baseAddress, location.length, off_t(location.offset))
         }
         guard count == location.length else { return nil }
-        return Data(base64Encoded: Data(text)).map { [UInt8]($0) }
+        return Data(base64Encoded: text).map { [UInt8]($0) }
     }
 
     /// Appends an attempt and the phase it led to.
     public func appendAttempt(id: String, attempt: AttemptRecord, phase: DeliveryState.Phase) throws(UCPSimError) {
-        var text = "{\"k\":\"attempt\",\"id\":\(Self.quote(id)),\"n\":\(attempt.number),"
-        text += "\"at\":\(attempt.at.timeIntervalSince1970),\"status\":\(attempt.status.map(String.init) ?? "null"),"
-        text += "\"ms\":\(attempt.milliseconds),\"detail\":\(Self.quote(attempt.detail)),\(Self.phaseFields(phase))}\n"
+        try appendAttempts([(id, attempt, phase)])
+    }
+
+    /// Appends several attempts in one write (the engine records what a batch of responses brought).
+    public func appendAttempts(_ entries: [(id: String, attempt: AttemptRecord, phase: DeliveryState.Phase)])
+        throws(UCPSimError)
+    {
+        guard !entries.isEmpty else { return }
+        var text = ""
+        text.reserveCapacity(entries.count * 160)
+        for (id, attempt, phase) in entries {
+            text += "{\"k\":\"attempt\",\"id\":\(Self.quote(id)),\"n\":\(attempt.number),"
+            text +=
+                "\"at\":\(attempt.at.timeIntervalSince1970),\"status\":\(attempt.status.map(String.init) ?? "null"),"
+            text +=
+                "\"ms\":\(attempt.milliseconds),\"detail\":\(Self.quote(attempt.detail)),\(Self.phaseFields(phase))}\n"
+        }
         try write(text, sync: false)
     }
 
@@ -117,10 +143,13 @@ public final class Outbox: Sendable {
         writer.withLock { try? $0.handle.synchronize() }
     }
 
-    private func write(_ text: String, sync: Bool, bodies: [(String, Int, Int)] = []) throws(UCPSimError) {
+    private func write(_ text: String, sync: Bool) throws(UCPSimError) {
+        try write(Array(text.utf8), sync: sync)
+    }
+
+    private func write(_ bytes: [UInt8], sync: Bool, bodies: [(String, Int, Int)] = []) throws(UCPSimError) {
         let result: Result<Void, any Error> = writer.withLock { writer in
             Result {
-                let bytes = Data(text.utf8)
                 try writer.handle.write(contentsOf: bytes)
                 for (id, offset, length) in bodies {
                     writer.bodies[id] = BodyLocation(offset: writer.end + UInt64(offset), length: length)
@@ -142,6 +171,8 @@ public final class Outbox: Sendable {
 
     /// A JSON string literal.
     static func quote(_ text: String) -> String {
+        // Most text (ids, URLs, short response bodies) needs no escaping.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) { return "\"" + text + "\"" }
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

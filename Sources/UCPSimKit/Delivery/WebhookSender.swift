@@ -81,11 +81,36 @@ public struct WebhookSender: Sendable {
         return OutgoingRequest(method: "POST", url: target.url, headers: headers, body: body)
     }
 
-    /// The signed request for `event` to `target`, with a fresh `created`.
-    public func signedRequest(for event: WebhookEvent, to target: RequestTarget, created: Int64) throws
-        -> OutgoingRequest
-    {
-        try signed(unsignedHeaders(for: event), body: event.body, to: target, created: created)
+    /// The signed request for `event` to `target`, with a fresh `created`. With a `plan` for this sender and target
+    /// the constant parts of the headers and the signature base are not rebuilt (the result is the same).
+    public func signedRequest(
+        for event: WebhookEvent,
+        to target: RequestTarget,
+        created: Int64,
+        plan: WebhookSigningPlan? = nil
+    ) throws -> OutgoingRequest {
+        if let plan, plan.fits(self, target: target, event: event, created: created) {
+            let digest = ContentDigest.header(for: event.body)
+            let signatureParams = plan.signatureParams(created: created)
+            let signature = try signer.key.sign(
+                plan.signatureBase(event: event, digest: digest, params: signatureParams)
+            )
+            var headers = HTTPFieldList()
+            headers.append("Content-Type", "application/json")
+            headers.append("UCP-Agent", plan.ucpAgent)
+            headers.append("Webhook-Id", event.webhookID)
+            headers.append("Webhook-Timestamp", String(event.timestamp))
+            headers.append("Content-Digest", digest)
+            headers.append("Signature-Input", MessageSigner.label + "=" + signatureParams)
+            headers.append("Signature", MessageSigner.label + "=:" + Data(signature).base64EncodedString() + ":")
+            return OutgoingRequest(method: "POST", url: target.url, headers: headers, body: event.body)
+        }
+        return try signed(unsignedHeaders(for: event), body: event.body, to: target, created: created)
+    }
+
+    /// The constant parts of this sender's webhook signatures to `target`, for `signedRequest(…, plan:)`.
+    public func plan(for target: RequestTarget) throws -> WebhookSigningPlan {
+        try WebhookSigningPlan(sender: self, target: target)
     }
 
     /// Signs and sends one attempt.
@@ -104,5 +129,84 @@ public struct WebhookSender: Sendable {
             outcome: outcome,
             elapsed: Date().timeIntervalSince(started)
         )
+    }
+}
+
+/// What every webhook signature from one sender (key, profile URL) to one target repeats: the signature base lines
+/// before `content-digest`, the `UCP-Agent` value, and the `@signature-params` text around `created`.
+///
+/// Built once with the general code (`SignableMessage.componentValue` for the lines, the structured-field serializer
+/// for the parameters), so the fast path in `signedRequest` yields exactly what the general path would; tests hold
+/// the two to the same bytes.
+public struct WebhookSigningPlan: Sendable {
+    let targetURL: String
+    let kid: String
+    let profileURL: String
+    let ucpAgent: String
+    /// `"@method": POST\n` … `"content-type": application/json\n"content-digest": `.
+    let baseHead: [UInt8]
+    /// `\n"ucp-agent": …\n"webhook-id": `.
+    let baseAgent: [UInt8]
+    /// `("@method" …);created=` and `;keyid="…"`.
+    let paramsHead: String
+    let paramsTail: String
+
+    init(sender: WebhookSender, target: RequestTarget) throws {
+        let probe = WebhookEvent(webhookID: "x", timestamp: 0, orderID: "x", body: [])
+        let message = SignableMessage(method: "POST", target: target, headers: sender.unsignedHeaders(for: probe))
+        let components = sender.signer.webhookParameters(for: message, created: 0).components
+        guard let digestIndex = components.firstIndex(of: "content-digest"),
+            components[digestIndex...] == ["content-digest", "ucp-agent", "webhook-id", "webhook-timestamp"]
+        else { throw SignatureFailure(.signatureInvalid, "unexpected webhook components \(components)") }
+        var head = ""
+        for component in components[..<digestIndex] {
+            guard let value = message.componentValue(component) else {
+                throw SignatureFailure(.signatureInvalid, "covered component \"\(component)\" is absent")
+            }
+            head += "\"\(component)\": \(value)\n"
+        }
+        head += "\"content-digest\": "
+        let agent = UCPAgent.header(profileURL: sender.profileURL)
+        let bare = try SignatureParameters(components: components, created: nil, keyID: nil).serialized()
+        let keyed = try SignatureParameters(components: components, created: nil, keyID: sender.signer.key.kid)
+            .serialized()
+        guard keyed.hasPrefix(bare) else {
+            throw SignatureFailure(.signatureInvalid, "signature parameters cannot be serialized")
+        }
+        targetURL = target.url
+        kid = sender.signer.key.kid
+        profileURL = sender.profileURL
+        ucpAgent = agent
+        baseHead = Array(head.utf8)
+        baseAgent = Array("\n\"ucp-agent\": \(agent)\n\"webhook-id\": ".utf8)
+        paramsHead = bare + ";created="
+        paramsTail = String(keyed.dropFirst(bare.count))
+    }
+
+    /// True when the plan was made for this sender and target, and the event's values need none of the general
+    /// path's handling (a token-like id; a `created` the serializer takes as an integer).
+    func fits(_ sender: WebhookSender, target: RequestTarget, event: WebhookEvent, created: Int64) -> Bool {
+        targetURL == target.url && kid == sender.signer.key.kid && profileURL == sender.profileURL
+            && abs(created) < 1_000_000_000_000_000 && !event.webhookID.isEmpty
+            && event.webhookID.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
+    /// The `Signature-Input` member value (also the `@signature-params` line's value).
+    func signatureParams(created: Int64) -> String {
+        paramsHead + String(created) + paramsTail
+    }
+
+    /// The signature base, byte for byte what `SignableMessage.signatureBase` builds for the same request.
+    func signatureBase(event: WebhookEvent, digest: String, params: String) -> [UInt8] {
+        var base = baseHead
+        base.reserveCapacity(baseHead.count + baseAgent.count + 256 + params.utf8.count)
+        base.append(contentsOf: digest.utf8)
+        base.append(contentsOf: baseAgent)
+        base.append(contentsOf: event.webhookID.utf8)
+        base.append(contentsOf: "\n\"webhook-timestamp\": ".utf8)
+        base.append(contentsOf: String(event.timestamp).utf8)
+        base.append(contentsOf: "\n\"@signature-params\": ".utf8)
+        base.append(contentsOf: params.utf8)
+        return base
     }
 }

@@ -28,6 +28,17 @@ final class CurlEasyHandle {
         self.handle = handle
         self.errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+        // What every exchange on this handle shares is set once; `configure` sets the rest per exchange.
+        try setopt(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
+        try setopt(CURLOPT_PROTOCOLS_STR, string: "http,https")
+        try setopt(CURLOPT_NOSIGNAL, long: 1)
+        try setopt(CURLOPT_FOLLOWLOCATION, long: 0)
+        try setopt(CURLOPT_TCP_NODELAY, long: 1)
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        try setopt(CURLOPT_WRITEDATA, pointer: context)
+        try setopt(CURLOPT_HEADERDATA, pointer: context)
+        try checkCode(ucpsim_curl_easy_setopt_write_function(handle, CURLOPT_WRITEFUNCTION, curlWriteBody))
+        try checkCode(ucpsim_curl_easy_setopt_write_function(handle, CURLOPT_HEADERFUNCTION, curlWriteHeader))
     }
 
     deinit {
@@ -37,63 +48,68 @@ final class CurlEasyHandle {
         requestBody.deallocate()
     }
 
-    /// Performs one exchange, blocking the calling thread. Never call this on Swift's cooperative pool.
-    func perform(_ request: OutgoingRequest, options: HTTPClientOptions) throws(TransportError) -> ReceivedResponse {
-        curl_easy_reset(handle)
+    /// The raw easy handle, for adding to a multi handle.
+    var pointer: UnsafeMutableRawPointer { handle }
+
+    /// Sets the handle up for one exchange, run by a multi handle. The handle is reused without `curl_easy_reset`
+    /// (it keeps its connection either way): every option an exchange can change is set here each time.
+    func configure(_ request: OutgoingRequest, options: HTTPClientOptions) throws(TransportError) {
         errorBuffer[0] = 0
         responseBody = []
         responseHeaders = HTTPFieldList()
         bodyLimit = options.maxResponseBody
         truncated = false
-        curl_slist_free_all(headerList)
-        headerList = nil
-        requestBody.deallocate()
-        requestBody = .allocate(byteCount: max(1, request.body.count), alignment: 1)
-        requestBody.copyBytes(from: request.body)
+        if requestBody.count < request.body.count {
+            requestBody.deallocate()
+            requestBody = .allocate(byteCount: max(1, request.body.count), alignment: 1)
+        }
+        if !request.body.isEmpty { requestBody.copyBytes(from: request.body) }
 
-        try setopt(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
         try setopt(CURLOPT_URL, string: request.url)
-        try setopt(CURLOPT_PROTOCOLS_STR, string: "http,https")
-        try setopt(CURLOPT_NOSIGNAL, long: 1)
-        try setopt(CURLOPT_FOLLOWLOCATION, long: 0)
-        try setopt(CURLOPT_TCP_NODELAY, long: 1)
         try setopt(CURLOPT_CONNECTTIMEOUT_MS, long: options.connectTimeoutMilliseconds)
         try setopt(CURLOPT_TIMEOUT_MS, long: options.totalTimeoutMilliseconds)
         try setopt(CURLOPT_SSL_VERIFYPEER, long: options.insecure ? 0 : 1)
         try setopt(CURLOPT_SSL_VERIFYHOST, long: options.insecure ? 0 : 2)
 
         if request.method == "GET" {
+            try setopt(CURLOPT_CUSTOMREQUEST, pointer: nil)
             try setopt(CURLOPT_HTTPGET, long: 1)
         } else {
             try setopt(CURLOPT_CUSTOMREQUEST, string: request.method)
             try setopt(CURLOPT_POSTFIELDSIZE_LARGE, offset: curl_off_t(request.body.count))
             try setopt(CURLOPT_POSTFIELDS, pointer: requestBody.baseAddress)
         }
+        var list: UnsafeMutablePointer<curl_slist>?
+        var hasAccept = false
+        var hasExpect = false
         for (name, value) in request.headers {
-            headerList = curl_slist_append(headerList, value.isEmpty ? "\(name);" : "\(name): \(value)")
+            hasAccept = hasAccept || HTTPFieldList.sameName(name, "Accept")
+            hasExpect = hasExpect || HTTPFieldList.sameName(name, "Expect")
+            list = curl_slist_append(list, value.isEmpty ? name + ";" : name + ": " + value)
         }
         // curl adds these unless told not to; neither is a part of what ucpsim signs or sends.
-        for suppressed in ["Accept:", "Expect:"] where request.headers[String(suppressed.dropLast())] == nil {
-            headerList = curl_slist_append(headerList, suppressed)
-        }
-        try setopt(CURLOPT_HTTPHEADER, slist: headerList)
+        if !hasAccept { list = curl_slist_append(list, "Accept:") }
+        if !hasExpect { list = curl_slist_append(list, "Expect:") }
+        try setopt(CURLOPT_HTTPHEADER, slist: list)
+        // The previous exchange's list is no longer referenced by the handle.
+        curl_slist_free_all(headerList)
+        headerList = list
+    }
 
-        let context = Unmanaged.passUnretained(self).toOpaque()
-        try setopt(CURLOPT_WRITEDATA, pointer: context)
-        try setopt(CURLOPT_HEADERDATA, pointer: context)
-        try checkCode(ucpsim_curl_easy_setopt_write_function(handle, CURLOPT_WRITEFUNCTION, curlWriteBody))
-        try checkCode(ucpsim_curl_easy_setopt_write_function(handle, CURLOPT_HEADERFUNCTION, curlWriteHeader))
-
-        let result = curl_easy_perform(handle)
-        guard result == CURLE_OK else { throw transportError(result) }
-
-        var status = 0
-        _ = ucpsim_curl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+    /// The response of the exchange `configure` set up, once curl reports `result` for it.
+    func finish(_ result: CURLcode) throws(TransportError) -> ReceivedResponse {
         var seconds = 0.0
         _ = ucpsim_curl_easy_getinfo_double(handle, CURLINFO_TOTAL_TIME, &seconds)
+        guard result == CURLE_OK else {
+            var error = transportError(result)
+            error.elapsed = seconds
+            throw error
+        }
+        var status = 0
+        _ = ucpsim_curl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         var connects = 0
         _ = ucpsim_curl_easy_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connects)
-        return ReceivedResponse(
+        let response = ReceivedResponse(
             status: status,
             headers: responseHeaders,
             body: responseBody,
@@ -101,6 +117,9 @@ final class CurlEasyHandle {
             elapsed: seconds,
             newConnections: connects
         )
+        responseBody = []
+        responseHeaders = HTTPFieldList()
+        return response
     }
 
     fileprivate func appendBody(_ bytes: UnsafeRawBufferPointer) {
@@ -110,12 +129,18 @@ final class CurlEasyHandle {
     }
 
     fileprivate func appendHeaderLine(_ bytes: UnsafeRawBufferPointer) {
-        let line = String(decoding: bytes, as: UTF8.self).trimmingSuffix("\r\n")
-        if line.hasPrefix("HTTP/") {
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == 0x0D || bytes[end - 1] == 0x0A { end -= 1 }
+        let line = UnsafeRawBufferPointer(rebasing: bytes[..<end])
+        if line.starts(with: "HTTP/".utf8) {
             responseHeaders = HTTPFieldList()  // a new response (after 1xx): start over
-        } else if let colon = line.firstIndex(of: ":") {
-            let value = line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" }
-            responseHeaders.append(String(line[..<colon]), String(value))
+        } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+            var start = colon + 1
+            while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
+            responseHeaders.append(
+                String(decoding: line[..<colon], as: UTF8.self),
+                String(decoding: line[start...], as: UTF8.self)
+            )
         }
     }
 
@@ -192,12 +217,4 @@ private func forward(
         UnsafeRawBufferPointer(start: data, count: length)
     )
     return length
-}
-
-extension String {
-    fileprivate func trimmingSuffix(_ suffix: String) -> String {
-        var result = self
-        while let last = result.last, suffix.contains(last) { result.removeLast() }
-        return result
-    }
 }

@@ -1,107 +1,186 @@
+import CLibCurl
 import Foundation
 import Synchronization
 
-/// An HTTP client over libcurl: a fixed set of dedicated threads, each with its own kept-alive easy handle.
+/// An HTTP client over libcurl's multi interface: a few dedicated threads, each driving several kept-alive
+/// transfers at once with `curl_multi_poll`.
 ///
-/// `curl_easy_perform` blocks, so it never runs on Swift's cooperative pool: callers `await`, a worker thread
-/// performs the exchange, and the continuation resumes the caller.
+/// Nothing here runs on Swift's cooperative pool. `send` suspends its caller until a transport thread has the
+/// response; `enqueue` hands over jobs whose request is built (and signed) on the transport thread and whose result is
+/// handed back there, so a caller with thousands of exchanges pays no task or thread hop per exchange.
 public final class HTTPClient: Sendable {
-    private struct Job {
-        let request: OutgoingRequest
-        let options: HTTPClientOptions
-        let continuation: CheckedContinuation<ReceivedResponse, any Error>
+    /// One exchange. `prepare` runs on a transport thread just before the request goes out (signing belongs there:
+    /// a fresh `created` per attempt); `finish` runs on the same thread with the request and its result.
+    public struct Job: Sendable {
+        public let prepare: @Sendable () throws -> OutgoingRequest
+        public let options: HTTPClientOptions?
+        public let finish: @Sendable (OutgoingRequest?, Result<ReceivedResponse, any Error>) -> Void
+
+        public init(
+            options: HTTPClientOptions? = nil,
+            prepare: @escaping @Sendable () throws -> OutgoingRequest,
+            finish: @escaping @Sendable (OutgoingRequest?, Result<ReceivedResponse, any Error>) -> Void
+        ) {
+            self.prepare = prepare
+            self.options = options
+            self.finish = finish
+        }
     }
 
     private struct Queue {
         var jobs: [Job] = []
         var head = 0
         var shuttingDown = false
+
+        var isEmpty: Bool { head >= jobs.count }
+
+        mutating func take(_ limit: Int) -> [Job] {
+            let end = min(jobs.count, head + limit)
+            guard head < end else { return [] }
+            let taken = Array(jobs[head..<end])
+            head = end
+            if head == jobs.count {
+                jobs.removeAll(keepingCapacity: jobs.count < 4096)
+                head = 0
+            } else if head > 1024, head * 2 > jobs.count {
+                jobs.removeFirst(head)
+                head = 0
+            }
+            return taken
+        }
+    }
+
+    /// The multi handles, one per thread: each thread owns its own, others only call `curl_multi_wakeup` on it
+    /// (which libcurl allows from any thread).
+    private struct MultiHandles: @unchecked Sendable {
+        let handles: [UnsafeMutableRawPointer?]
     }
 
     private let queue = Mutex(Queue())
-    /// Wakes idle workers. NSCondition is Sendable and pairs with the Mutex-held queue.
-    private let signal = NSCondition()
+    private let multis: MultiHandles
     public let options: HTTPClientOptions
+    /// The bound on exchanges in flight.
+    public let concurrency: Int
 
-    /// Starts `workers` threads (the bound on exchanges in flight).
-    public init(workers: Int = 4, options: HTTPClientOptions = HTTPClientOptions()) {
+    /// Runs at most `workers` exchanges at once, on up to `threads` threads (default: one per core, never more than
+    /// `workers`).
+    public init(workers: Int = 4, threads: Int? = nil, options: HTTPClientOptions = HTTPClientOptions()) {
         self.options = options
+        self.concurrency = max(1, workers)
         _ = CurlGlobal.initialised
-        for index in 0..<max(1, workers) {
-            let thread = Thread { [self] in self.workerLoop() }
+        let threadCount = max(1, min(concurrency, threads ?? ProcessInfo.processInfo.activeProcessorCount))
+        multis = MultiHandles(handles: (0..<threadCount).map { _ in curl_multi_init() })
+        for index in 0..<threadCount {
+            let slots = concurrency / threadCount + (index < concurrency % threadCount ? 1 : 0)
+            let thread = Thread { [self] in self.transportLoop(multi: multis.handles[index], slots: slots) }
             thread.name = "ucpsim-curl-\(index)"
             thread.start()
         }
     }
 
-    /// Stops the workers after the queued exchanges finish.
+    /// Stops the threads after the queued exchanges finish.
     public func shutdown() {
         queue.withLock { $0.shuttingDown = true }
-        signal.lock()
-        signal.broadcast()
-        signal.unlock()
+        wakeAll()
     }
 
     deinit {
-        shutdown()
+        // The threads hold `self` until they end: no thread uses a multi handle any more.
+        for multi in multis.handles where multi != nil { curl_multi_cleanup(multi) }
     }
 
     /// Sends `request` and returns the response; throws `TransportError` when no response came back.
     public func send(_ request: OutgoingRequest, options: HTTPClientOptions? = nil) async throws -> ReceivedResponse {
         try await withCheckedThrowingContinuation { continuation in
-            let job = Job(request: request, options: options ?? self.options, continuation: continuation)
-            let accepted = queue.withLock { state -> Bool in
-                guard !state.shuttingDown else { return false }
-                state.jobs.append(job)
-                return true
-            }
-            guard accepted else {
-                continuation.resume(
-                    throwing: TransportError(kind: .other, curlCode: -1, message: "the HTTP client is shut down")
-                )
-                return
-            }
-            signal.lock()
-            signal.signal()
-            signal.unlock()
+            enqueue([
+                Job(options: options, prepare: { request }) { _, result in continuation.resume(with: result) }
+            ])
         }
     }
 
-    private func nextJob() -> Job? {
-        while true {
-            let (job, done) = queue.withLock { state -> (Job?, Bool) in
-                guard state.head < state.jobs.count else { return (nil, state.shuttingDown) }
-                let job = state.jobs[state.head]
-                state.head += 1
-                if state.head > 64, state.head * 2 > state.jobs.count {
-                    state.jobs.removeFirst(state.head)
-                    state.head = 0
-                }
-                return (job, false)
-            }
-            if let job { return job }
-            if done { return nil }
-            signal.lock()
-            let empty = queue.withLock { $0.head >= $0.jobs.count && !$0.shuttingDown }
-            if empty { _ = signal.wait(until: Date().addingTimeInterval(0.5)) }
-            signal.unlock()
+    /// Queues jobs; each job's `finish` is called exactly once, on a transport thread.
+    public func enqueue(_ jobs: [Job]) {
+        guard !jobs.isEmpty else { return }
+        let accepted = queue.withLock { state -> Bool in
+            guard !state.shuttingDown else { return false }
+            state.jobs.append(contentsOf: jobs)
+            return true
         }
-    }
-
-    private func workerLoop() {
-        let easy: CurlEasyHandle
-        do {
-            easy = try CurlEasyHandle()
-        } catch {
-            while let job = nextJob() { job.continuation.resume(throwing: error) }
+        guard accepted else {
+            let error = TransportError(kind: .other, curlCode: -1, message: "the HTTP client is shut down")
+            for job in jobs { job.finish(nil, .failure(error)) }
             return
         }
-        while let job = nextJob() {
-            do {
-                job.continuation.resume(returning: try easy.perform(job.request, options: job.options))
-            } catch {
-                job.continuation.resume(throwing: error)
+        wakeAll()
+    }
+
+    private func wakeAll() {
+        for multi in multis.handles where multi != nil { curl_multi_wakeup(multi) }
+    }
+
+    /// One transport thread: fills free transfers from the queue, drives them, reports what completed.
+    private func transportLoop(multi: UnsafeMutableRawPointer?, slots: Int) {
+        var idle: [CurlEasyHandle] = []
+        var failure: TransportError?
+        do {
+            guard multi != nil else {
+                throw TransportError(kind: .other, curlCode: -1, message: "libcurl multi handle unavailable")
             }
+            for _ in 0..<slots { idle.append(try CurlEasyHandle()) }
+        } catch let error as TransportError {
+            failure = error
+        } catch {
+            failure = TransportError(kind: .other, curlCode: -1, message: "\(error)")
+        }
+        if let failure {
+            // Without transfers this thread can only fail what it takes.
+            while true {
+                let (jobs, done) = queue.withLock { ($0.take(64), $0.shuttingDown && $0.isEmpty) }
+                for job in jobs { job.finish(nil, .failure(failure)) }
+                if done { return }
+                if jobs.isEmpty { Thread.sleep(forTimeInterval: 0.05) }
+            }
+        }
+        var active: [UnsafeMutableRawPointer: (handle: CurlEasyHandle, job: Job, request: OutgoingRequest)] = [:]
+        while true {
+            let (jobs, stopping) = queue.withLock { ($0.take(idle.count), $0.shuttingDown) }
+            for job in jobs {
+                let handle = idle.removeLast()
+                do {
+                    let request = try job.prepare()
+                    try handle.configure(request, options: job.options ?? options)
+                    guard curl_multi_add_handle(multi, handle.pointer) == CURLM_OK else {
+                        throw TransportError(kind: .other, curlCode: -1, message: "libcurl refused a transfer")
+                    }
+                    active[handle.pointer] = (handle, job, request)
+                } catch {
+                    idle.append(handle)
+                    job.finish(nil, .failure(error))
+                }
+            }
+            if stopping && active.isEmpty && queue.withLock({ $0.isEmpty }) { return }
+
+            var stillRunning: Int32 = 0
+            curl_multi_perform(multi, &stillRunning)
+            var remaining: Int32 = 0
+            while let message = curl_multi_info_read(multi, &remaining) {
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+                let code = message.pointee.data.result
+                curl_multi_remove_handle(multi, easy)
+                guard let entry = active.removeValue(forKey: easy) else { continue }
+                let result: Result<ReceivedResponse, any Error>
+                do {
+                    result = .success(try entry.handle.finish(code))
+                } catch {
+                    result = .failure(error)
+                }
+                idle.append(entry.handle)
+                entry.job.finish(entry.request, result)
+            }
+            // Work waiting and a free transfer: go round at once; otherwise sleep until a socket, a timeout or
+            // `curl_multi_wakeup` (new jobs, shutdown).
+            if !idle.isEmpty && !queue.withLock({ $0.isEmpty }) { continue }
+            curl_multi_poll(multi, nil, 0, active.isEmpty ? 1000 : 100, nil)
         }
     }
 }

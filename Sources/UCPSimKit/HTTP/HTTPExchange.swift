@@ -29,6 +29,8 @@ public struct ReceivedResponse: Sendable {
 
     /// The body as text, for reports; at most `limit` characters.
     public func bodyExcerpt(limit: Int = 200) -> String {
+        // At most `limit` bytes cannot be more than `limit` characters.
+        if body.count <= limit { return String(decoding: body, as: UTF8.self) }
         let text = String(decoding: body.prefix(limit * 4), as: UTF8.self)
         return text.count > limit ? String(text.prefix(limit)) + "…" : text
     }
@@ -61,6 +63,8 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     /// The libcurl result code.
     public let curlCode: Int
     public let message: String
+    /// Seconds from the start of the exchange to the failure (0 when it never started).
+    public var elapsed: Double = 0
 
     public var description: String { message }
 }
