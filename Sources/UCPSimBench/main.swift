@@ -148,6 +148,14 @@ print(
     "queued (durable):  \(String(format: "%.2f", queuedAt.timeIntervalSince(began))) s to persist and fsync the outbox"
 )
 print("delivered:         \(delivered) in \(String(format: "%.2f", elapsed)) s")
+var usage = rusage()
+getrusage(RUSAGE_SELF.rawValue, &usage)
+let cpuSeconds =
+    Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+    + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+print(
+    "cpu:               \(String(format: "%.0f", cpuSeconds / Double(max(1, delivered)) * 1e6)) µs of this process's CPU per delivery (event generation, journal, signing, HTTP)"
+)
 print("throughput:        \(String(format: "%.0f", Double(delivered) / elapsed)) deliveries/s")
 print(
     "latency:           submitted-to-2xx p50 \(String(format: "%.1f", summary.p50)) ms, p99 \(String(format: "%.1f", summary.p99)) ms"

@@ -161,6 +161,18 @@ import Testing
         #expect(raw.requests.count == 2)
     }
 
+    @Test func journalNumbersKeepMillisecondsAndReadBackAsNumbers() throws {
+        let cases: [(Double, String)] = [
+            (1_775_913_000.1234, "1775913000.123"), (0.0005, "0.001"), (12.5, "12.500"), (-0.25, "-0.250"),
+            (0, "0.000"),
+        ]
+        for (value, text) in cases {
+            #expect(Outbox.decimal(value) == text)
+            let parsed = try JSONSerialization.jsonObject(with: Data("[\(text)]".utf8)) as? [NSNumber]
+            #expect(abs((parsed?.first?.doubleValue ?? .nan) - value) <= 0.0005)
+        }
+    }
+
     @Test func theOutboxSurvivesATornLineAndRestoresEveryEvent() async throws {
         let directory = TestSupport.temporaryDirectory()
         let receiver = try await ScriptedReceiver.start { index, _ in .init(status: index == 0 ? 503 : 200) }

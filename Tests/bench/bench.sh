@@ -14,13 +14,27 @@ for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; 
 url="http://127.0.0.1:$PORT/webhooks/ucp/orders"
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m); ucpsim release build"
+# CPU time the hypervisor gave to other guests during a run ("steal", from /proc/stat): on a shared VM a run with
+# much steal measures the neighbours, not ucpsim.
+cpu_times() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $9}' /proc/stat; }
+steal_since() {
+    read -r total0 steal0 <<<"$1"
+    read -r total1 steal1 <<<"$(cpu_times)"
+    python3 -c "import sys; t,s=float(sys.argv[1]),float(sys.argv[2]); print(f'{100*s/t:.0f} %' if t else 'n/a')" \
+        "$((total1 - total0))" "$((steal1 - steal0))"
+}
+
 echo "== ucpsim: $COUNT signed deliveries, $CONNECTIONS in flight"
+before=$(cpu_times)
 .build/release/UCPSimBench "$url" "$COUNT" "$CONNECTIONS" | tee "$work/ucpsim.txt"
+echo "cpu steal:         $(steal_since "$before") of the machine's CPU time went to other guests during the run"
 signed=$(awk -F'deliveries_per_second=' '/^RESULT/{split($2,a," "); print a[1]}' "$work/ucpsim.txt")
 
 # The same body ucpsim sends, for wrk.
 .build/release/UCPSimBench --dump-body > "$work/body.json"
 echo "== wrk: unsigned POSTs of the same body, $CONNECTIONS connections, 10 s"
+before=$(cpu_times)
 BENCH_BODY="$work/body.json" wrk -t2 -c"$CONNECTIONS" -d10s -s Tests/bench/post.lua "$url" | tee "$work/wrk.txt"
+echo "cpu steal:         $(steal_since "$before")"
 ceiling=$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")
 python3 -c "import sys; s,c=float(sys.argv[1]),float(sys.argv[2]); print(f'== ratio: {s:.0f} signed/s vs {c:.0f} unsigned/s = {100*s/c:.1f} % of the ceiling')" "$signed" "$ceiling"

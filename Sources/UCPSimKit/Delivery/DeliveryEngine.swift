@@ -53,7 +53,10 @@ public actor DeliveryEngine {
     private var finished: [String: Outcome] = [:]
     private var waiters: [String: [(token: Int, continuation: CheckedContinuation<Outcome?, Never>)]] = [:]
     private var waiterToken = 0
-    private var orderQueues: [OrderKey: [String]] = [:]
+    /// Orders with a snapshot due or in flight, and the later snapshots waiting behind it (only orders that have
+    /// some: most orders have one event out at a time, and 100,000 queued events should not cost 100,000 arrays).
+    private var busyOrders: Set<OrderKey> = []
+    private var waitingSnapshots: [OrderKey: [String]] = [:]
     private var due = DueHeap()
     private var targets: [String: RequestTarget] = [:]
     /// Endpoints that answered 410: shared with the transport threads, which stop sending to one at once.
@@ -65,6 +68,10 @@ public actor DeliveryEngine {
     private var timer: (date: Date, task: Task<Void, Never>)?
     /// Responses reported by the transport threads, taken in batches.
     private let inbox = CompletionInbox()
+    /// Attempt lines not yet written: written together when 256 gather or 20 ms pass, and always before a phase line
+    /// (a lost attempt line only means the same bytes under the same `Webhook-Id` go out again after a crash).
+    private var journal: [(id: String, attempt: AttemptRecord, phase: DeliveryState.Phase)] = []
+    private var journalFlush: Task<Void, Never>?
     private let plans = SigningPlans()
 
     public init(
@@ -121,6 +128,7 @@ public actor DeliveryEngine {
         for var state in restored {
             guard case .dead = state.phase else { continue }
             state.redeliver(at: options.clock.now())
+            flushJournal()
             try outbox?.appendPhase(id: state.event.webhookID, phase: state.phase)
             finished[state.event.webhookID] = nil
             if targets[state.target] == nil { targets[state.target] = try RequestTarget(state.target) }
@@ -181,7 +189,29 @@ public actor DeliveryEngine {
         stopped = true
         timer?.task.cancel()
         timer = nil
+        flushJournal()
         outbox?.sync()
+    }
+
+    private func journalAttempt(_ line: (id: String, attempt: AttemptRecord, phase: DeliveryState.Phase)) {
+        guard outbox != nil else { return }
+        journal.append(line)
+        if journal.count >= 256 {
+            flushJournal()
+        } else if journalFlush == nil {
+            journalFlush = Task {
+                try? await Task.sleep(nanoseconds: 20_000_000)
+                if !Task.isCancelled { self.flushJournal() }
+            }
+        }
+    }
+
+    private func flushJournal() {
+        journalFlush?.cancel()
+        journalFlush = nil
+        guard !journal.isEmpty else { return }
+        try? outbox?.appendAttempts(journal)
+        journal.removeAll(keepingCapacity: true)
     }
 
     // MARK: Scheduling
@@ -192,13 +222,16 @@ public actor DeliveryEngine {
         pending[id] = Entry(state: outbox == nil ? state : state.withBody([]), submitted: submitted, policy: policy)
         guard case .pending(let next) = state.phase else { return }
         if stoppedEndpoints.contains(state.target) {
-            finish(id, killing: Self.goneReason)
+            finish(id, killing: Self.goneReason, inOrder: false)
             return
         }
         if options.ordered {
             let key = orderKey(state)
-            orderQueues[key, default: []].append(id)
-            if orderQueues[key]!.count == 1 { due.push(next, id) }
+            if busyOrders.insert(key).inserted {
+                due.push(next, id)
+            } else {
+                waitingSnapshots[key, default: []].append(id)
+            }
         } else {
             due.push(next, id)
         }
@@ -301,7 +334,6 @@ public actor DeliveryEngine {
 
     /// Records a batch of responses (one journal write for all of them), then sends what is due.
     private func takeCompletions() {
-        var lines: [(id: String, attempt: AttemptRecord, phase: DeliveryState.Phase)] = []
         for completion in inbox.take() {
             inFlight -= 1
             let id = completion.id
@@ -309,8 +341,6 @@ public actor DeliveryEngine {
             var state = entry.state
             if completion.endpointStopped {
                 // Not sent: its endpoint answered 410 to another event meanwhile.
-                try? outbox?.appendAttempts(lines)
-                lines = []
                 finish(id, killing: Self.goneReason)
                 continue
             }
@@ -325,7 +355,7 @@ public actor DeliveryEngine {
                 random: Double.random(in: 0..<1, using: &random)
             )
             pending[id]?.state = state
-            lines.append((id, stored, state.phase))
+            journalAttempt((id, stored, state.phase))
             metrics.attempt(seconds: stored.milliseconds / 1000, ok: decision == .delivered)
             onAttempt(state, completion.record)
             switch decision {
@@ -338,9 +368,6 @@ public actor DeliveryEngine {
             case .dead:
                 finish(id)
             case .endpointGone:
-                // The attempt lines go first: the kills below write their own lines for other events.
-                try? outbox?.appendAttempts(lines)
-                lines = []
                 finish(id)
                 stoppedEndpoints.insert(state.target)
                 for (other, queued) in pending where queued.state.target == state.target {
@@ -348,15 +375,22 @@ public actor DeliveryEngine {
                 }
             }
         }
-        try? outbox?.appendAttempts(lines)
         pump()
     }
 
-    /// Marks an event final, frees its order's next snapshot, and wakes its waiters.
-    private func finish(_ id: String, killing reason: String? = nil) {
+    /// Marks an event final, frees its order's next snapshot, and wakes its waiters. `inOrder` is false for an event
+    /// killed before it took its place in its order's line.
+    private func finish(_ id: String, killing reason: String? = nil, inOrder: Bool = true) {
         guard var state = pending.removeValue(forKey: id)?.state else { return }
+        if pending.capacity > 8192 && pending.count * 8 < pending.capacity {
+            // Dictionaries keep their capacity: give back what a drained queue of 100,000 no longer needs.
+            var smaller = [String: Entry](minimumCapacity: pending.count * 2)
+            for (key, value) in pending { smaller[key] = value }
+            pending = smaller
+        }
         if let reason {
             state.kill(reason: reason)
+            flushJournal()
             try? outbox?.appendPhase(id: id, phase: state.phase)
         }
         switch state.phase {
@@ -364,14 +398,19 @@ public actor DeliveryEngine {
         case .delivered: outbox?.forgetBody(of: id)  // only a dead letter can be sent again
         case .pending: break
         }
-        if options.ordered {
+        if options.ordered && inOrder {
             let key = orderKey(state)
-            if var queue = orderQueues[key] {
-                queue.removeAll { $0 == id }
-                if let head = queue.first, case .pending(let next) = pending[head]?.state.phase {
-                    if reason == nil { due.push(next, head) }
-                }
-                orderQueues[key] = queue.isEmpty ? nil : queue
+            if var waiting = waitingSnapshots[key], let index = waiting.firstIndex(of: id) {
+                // A waiting snapshot was killed: the one out stays out.
+                waiting.remove(at: index)
+                waitingSnapshots[key] = waiting.isEmpty ? nil : waiting
+            } else if var waiting = waitingSnapshots[key], !waiting.isEmpty {
+                // The snapshot out is final: the next one goes (unless this is a kill, which takes it too).
+                let next = waiting.removeFirst()
+                waitingSnapshots[key] = waiting.isEmpty ? nil : waiting
+                if reason == nil, case .pending(let date) = pending[next]?.state.phase { due.push(date, next) }
+            } else {
+                busyOrders.remove(key)
             }
         }
         let outcome = Self.outcome(state)

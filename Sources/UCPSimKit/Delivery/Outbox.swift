@@ -125,10 +125,10 @@ public final class Outbox: Sendable {
         text.reserveCapacity(entries.count * 160)
         for (id, attempt, phase) in entries {
             text += "{\"k\":\"attempt\",\"id\":\(Self.quote(id)),\"n\":\(attempt.number),"
+            text += "\"at\":\(Self.decimal(attempt.at.timeIntervalSince1970)),"
             text +=
-                "\"at\":\(attempt.at.timeIntervalSince1970),\"status\":\(attempt.status.map(String.init) ?? "null"),"
-            text +=
-                "\"ms\":\(attempt.milliseconds),\"detail\":\(Self.quote(attempt.detail)),\(Self.phaseFields(phase))}\n"
+                "\"status\":\(attempt.status.map(String.init) ?? "null"),\"ms\":\(Self.decimal(attempt.milliseconds)),"
+            text += "\"detail\":\(Self.quote(attempt.detail)),\(Self.phaseFields(phase))}\n"
         }
         try write(text, sync: false)
     }
@@ -163,10 +163,21 @@ public final class Outbox: Sendable {
 
     private static func phaseFields(_ phase: DeliveryState.Phase) -> String {
         switch phase {
-        case .pending(let next): "\"phase\":\"pending\",\"next\":\(next.timeIntervalSince1970)"
+        case .pending(let next): "\"phase\":\"pending\",\"next\":\(decimal(next.timeIntervalSince1970))"
         case .delivered: "\"phase\":\"delivered\""
         case .dead(let reason): "\"phase\":\"dead\",\"reason\":\(quote(reason))"
         }
+    }
+
+    /// A JSON number with three decimals (milliseconds of a time, microseconds of a duration), formatted with
+    /// integer arithmetic: `Double.description` was a visible cost at thousands of lines a second.
+    static func decimal(_ value: Double) -> String {
+        guard value.isFinite, abs(value) < 9e12 else { return "0" }
+        let thousandths = Int64((value * 1000).rounded())
+        let magnitude = thousandths.magnitude
+        let fraction = String(magnitude % 1000)
+        return (thousandths < 0 ? "-" : "") + String(magnitude / 1000) + "."
+            + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
 
     /// A JSON string literal.

@@ -31,6 +31,8 @@ public final class HTTPClient: Sendable {
         var jobs: [Job] = []
         var head = 0
         var shuttingDown = false
+        /// Threads about to sleep with free transfers and nothing to take: only they need a wake-up for new jobs.
+        var sleepers = 0
 
         var isEmpty: Bool { head >= jobs.count }
 
@@ -101,17 +103,18 @@ public final class HTTPClient: Sendable {
     /// Queues jobs; each job's `finish` is called exactly once, on a transport thread.
     public func enqueue(_ jobs: [Job]) {
         guard !jobs.isEmpty else { return }
-        let accepted = queue.withLock { state -> Bool in
-            guard !state.shuttingDown else { return false }
+        let (accepted, wake) = queue.withLock { state -> (Bool, Bool) in
+            guard !state.shuttingDown else { return (false, false) }
             state.jobs.append(contentsOf: jobs)
-            return true
+            return (true, state.sleepers > 0)
         }
         guard accepted else {
             let error = TransportError(kind: .other, curlCode: -1, message: "the HTTP client is shut down")
             for job in jobs { job.finish(nil, .failure(error)) }
             return
         }
-        wakeAll()
+        // A thread that is busy takes queued jobs as its transfers finish; waking it would only cost a syscall.
+        if wake { wakeAll() }
     }
 
     private func wakeAll() {
@@ -177,10 +180,18 @@ public final class HTTPClient: Sendable {
                 idle.append(entry.handle)
                 entry.job.finish(entry.request, result)
             }
-            // Work waiting and a free transfer: go round at once; otherwise sleep until a socket, a timeout or
-            // `curl_multi_wakeup` (new jobs, shutdown).
-            if !idle.isEmpty && !queue.withLock({ $0.isEmpty }) { continue }
+            // Work waiting and a free transfer: go round at once. Otherwise sleep until a socket, a timeout or
+            // `curl_multi_wakeup`; a thread with free transfers registers as a sleeper under the queue lock, so a job
+            // queued after this check always wakes it.
+            let hasFree = !idle.isEmpty
+            let mustGoOn = queue.withLock { state -> Bool in
+                if hasFree && !state.isEmpty { return true }
+                if hasFree { state.sleepers += 1 }
+                return false
+            }
+            if mustGoOn { continue }
             curl_multi_poll(multi, nil, 0, active.isEmpty ? 1000 : 100, nil)
+            if hasFree { queue.withLock { $0.sleepers -= 1 } }
         }
     }
 }
