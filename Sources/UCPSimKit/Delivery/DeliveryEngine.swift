@@ -73,6 +73,8 @@ public actor DeliveryEngine {
     private var journal: [(id: String, attempt: AttemptRecord, phase: DeliveryState.Phase)] = []
     private var journalFlush: Task<Void, Never>?
     private let plans = SigningPlans()
+    /// What every attempt's transport-thread work needs, in one reference.
+    private let shared: Attempt.Shared
 
     public init(
         sender: WebhookSender,
@@ -86,6 +88,13 @@ public actor DeliveryEngine {
         self.options = options
         self.metrics = metrics
         self.onAttempt = onAttempt
+        self.shared = Attempt.Shared(
+            sender: sender,
+            outbox: outbox,
+            plans: plans,
+            inbox: inbox,
+            stopped: stoppedEndpoints
+        )
     }
 
     /// Persists and queues events; returns once they are durable. `policy` overrides the engine's for these events.
@@ -280,60 +289,20 @@ public actor DeliveryEngine {
     /// transport thread; the response goes to the inbox, and the engine takes the inbox in batches.
     private func job(for id: String, at now: Date) -> HTTPClient.Job? {
         guard let state = pending[id]?.state, let target = targets[state.target] else { return nil }
-        let event = state.event
-        let number = state.attempts.count + 1
-        let (sender, outbox, plans, inbox, stopped) = (sender, outbox, plans, inbox, stoppedEndpoints)
-        return HTTPClient.Job(
-            prepare: {
-                if stopped.contains(target.url) { throw EndpointStopped() }
-                var event = event
-                if let outbox, event.body.isEmpty, let body = outbox.body(of: id) {
-                    event = WebhookEvent(
-                        webhookID: event.webhookID,
-                        timestamp: event.timestamp,
-                        orderID: event.orderID,
-                        body: body
-                    )
-                }
-                return try sender.signedRequest(
-                    for: event,
-                    to: target,
-                    created: sender.now(),
-                    plan: plans.plan(for: target, sender: sender)
-                )
-            },
-            finish: { request, result in
-                var record = AttemptRecord(number: number, at: now, status: nil, milliseconds: 0, detail: "")
-                var retryAfter: String?
-                switch result {
-                case .success(let response):
-                    record.status = response.status
-                    record.detail = response.bodyExcerpt()
-                    record.milliseconds = response.elapsed * 1000
-                    retryAfter = response.headers["retry-after"]
-                    // Stop this endpoint now, before this thread sends it the next queued event.
-                    if response.status == 410 { stopped.insert(target.url) }
-                case .failure(is EndpointStopped):
-                    if inbox.post(Completion(id: id, record: record, retryAfter: nil, endpointStopped: true)) {
-                        Task { await self.takeCompletions() }
-                    }
-                    return
-                case .failure(let error as TransportError):
-                    record.detail = error.message
-                    record.milliseconds = error.elapsed * 1000
-                case .failure(let error):
-                    record.detail = "signing failed: \(error)"
-                }
-                record.sentHeaders = request?.headers
-                if inbox.post(Completion(id: id, record: record, retryAfter: retryAfter)) {
-                    Task { await self.takeCompletions() }
-                }
-            }
+        let attempt = Attempt(
+            id: id,
+            event: state.event,
+            target: target,
+            number: state.attempts.count + 1,
+            at: now,
+            shared: shared,
+            engine: self
         )
+        return HTTPClient.Job(prepare: attempt.prepare, finish: attempt.finish)
     }
 
     /// Records a batch of responses (one journal write for all of them), then sends what is due.
-    private func takeCompletions() {
+    fileprivate func takeCompletions() {
         for completion in inbox.take() {
             inFlight -= 1
             let id = completion.id
@@ -352,7 +321,9 @@ public actor DeliveryEngine {
                 stored,
                 retryAfter: completion.retryAfter,
                 policy: policy,
-                random: Double.random(in: 0..<1, using: &random)
+                // Jitter only matters for a retry (and the system generator costs a syscall).
+                random: completion.record.status.map { (200..<300).contains($0) } == true
+                    ? 0 : Double.random(in: 0..<1, using: &random)
             )
             pending[id]?.state = state
             journalAttempt((id, stored, state.phase))
@@ -471,6 +442,105 @@ struct DueHeap {
 
     private func less(_ a: Int, _ b: Int) -> Bool {
         items[a].date < items[b].date || (items[a].date == items[b].date && items[a].sequence < items[b].sequence)
+    }
+}
+
+/// One attempt's work on a transport thread: read the body back, sign, and report the response to the engine.
+private final class Attempt: Sendable {
+    final class Shared: Sendable {
+        let sender: WebhookSender
+        let outbox: Outbox?
+        let plans: SigningPlans
+        let inbox: CompletionInbox
+        let stopped: StoppedEndpoints
+
+        init(
+            sender: WebhookSender,
+            outbox: Outbox?,
+            plans: SigningPlans,
+            inbox: CompletionInbox,
+            stopped: StoppedEndpoints
+        ) {
+            self.sender = sender
+            self.outbox = outbox
+            self.plans = plans
+            self.inbox = inbox
+            self.stopped = stopped
+        }
+    }
+
+    let id: String
+    let event: WebhookEvent
+    let target: RequestTarget
+    let number: Int
+    let at: Date
+    let shared: Shared
+    let engine: DeliveryEngine
+
+    init(
+        id: String,
+        event: WebhookEvent,
+        target: RequestTarget,
+        number: Int,
+        at: Date,
+        shared: Shared,
+        engine: DeliveryEngine
+    ) {
+        self.id = id
+        self.event = event
+        self.target = target
+        self.number = number
+        self.at = at
+        self.shared = shared
+        self.engine = engine
+    }
+
+    @Sendable func prepare() throws -> OutgoingRequest {
+        if shared.stopped.contains(target.url) { throw EndpointStopped() }
+        var event = event
+        if let outbox = shared.outbox, event.body.isEmpty, let body = outbox.body(of: id) {
+            event = WebhookEvent(
+                webhookID: event.webhookID,
+                timestamp: event.timestamp,
+                orderID: event.orderID,
+                body: body
+            )
+        }
+        let sender = shared.sender
+        return try sender.signedRequest(
+            for: event,
+            to: target,
+            created: sender.now(),
+            plan: shared.plans.plan(for: target, sender: sender)
+        )
+    }
+
+    @Sendable func finish(_ request: OutgoingRequest?, _ result: Result<ReceivedResponse, any Error>) {
+        var record = AttemptRecord(number: number, at: at, status: nil, milliseconds: 0, detail: "")
+        var retryAfter: String?
+        var endpointStopped = false
+        switch result {
+        case .success(let response):
+            record.status = response.status
+            record.detail = response.bodyExcerpt()
+            record.milliseconds = response.elapsed * 1000
+            retryAfter = response.headers["retry-after"]
+            // Stop this endpoint now, before this thread sends it the next queued event.
+            if response.status == 410 { shared.stopped.insert(target.url) }
+        case .failure(is EndpointStopped):
+            endpointStopped = true
+        case .failure(let error as TransportError):
+            record.detail = error.message
+            record.milliseconds = error.elapsed * 1000
+        case .failure(let error):
+            record.detail = "signing failed: \(error)"
+        }
+        record.sentHeaders = request?.headers
+        let completion = Completion(id: id, record: record, retryAfter: retryAfter, endpointStopped: endpointStopped)
+        if shared.inbox.post(completion) {
+            let engine = engine
+            Task { await engine.takeCompletions() }
+        }
     }
 }
 
