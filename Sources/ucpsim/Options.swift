@@ -199,12 +199,12 @@ struct DeliveryOptions: ParsableArguments {
 
     @Option(
         name: .customLong("time-scale"),
-        help: "Run the delivery clock this much faster (3600: an hour of backoff per second)."
+        help: "Run the delivery clock this much faster (3600: an hour of backoff per second). Default 1."
     )
-    var timeScale = 1.0
+    var timeScale: Double?
 
-    @Option(help: "Attempts in flight at once.")
-    var concurrency = 8
+    @Option(help: "Attempts in flight at once (connections to the receiver). Default 8.")
+    var concurrency: Int?
 
     @Flag(help: "Let a later snapshot of an order go before the earlier one is delivered.")
     var unordered = false
@@ -224,14 +224,27 @@ struct DeliveryOptions: ParsableArguments {
             )
         }
         guard (0..<1).contains(jitter) else { throw ValidationError("--jitter must be from 0 to below 1") }
-        guard timeScale > 0 else { throw ValidationError("--time-scale must be positive") }
-        guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be from 1 to 256") }
+        if let timeScale, !(timeScale > 0 && timeScale.isFinite) {
+            throw ValidationError("--time-scale must be positive")
+        }
+        if let concurrency, !(1...256).contains(concurrency) {
+            throw ValidationError("--concurrency must be from 1 to 256")
+        }
         guard RetryPolicy.parseDuration(wait) != nil else {
             throw ValidationError("--wait \"\(wait)\" is not a duration like 30s or 5m")
         }
     }
 
     var waitSeconds: TimeInterval { RetryPolicy.parseDuration(wait) ?? 60 }
+
+    /// These options with a scenario's engine settings filling what the command line left unset.
+    func applying(_ settings: Scenario.EngineSettings) -> DeliveryOptions {
+        var options = self
+        options.timeScale = timeScale ?? settings.timeScale
+        options.concurrency = concurrency ?? settings.concurrency
+        options.unordered = unordered || settings.unordered == true
+        return options
+    }
 
     /// The shop's delivery setup; `onAttempt` sees every attempt.
     func setup(onAttempt: @escaping @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }) -> DeliverySetup {
@@ -241,9 +254,9 @@ struct DeliveryOptions: ParsableArguments {
             jitter: jitter,
             retry4xx: retry4xx
         )
-        setup.engine.concurrency = concurrency
+        setup.engine.concurrency = concurrency ?? 8
         setup.engine.ordered = !unordered
-        setup.engine.clock = ScaledClock(scale: timeScale)
+        setup.engine.clock = ScaledClock(scale: timeScale ?? 1)
         setup.onAttempt = onAttempt
         return setup
     }

@@ -38,7 +38,9 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let loaded = try scenarios.map { path throws(UCPSimError) in try Scenario.load(path: path) }
-            let running = try await startShop(shop, delivery, client, port: port)
+            // Engine-wide settings from the files (time scale, concurrency, ordering) apply to the whole run.
+            let settings = try Scenario.EngineSettings.merged(loaded)
+            let running = try await startShop(shop, delivery.applying(settings), client, port: port)
             let results = try await withTarget(target, shop: running) { destination in
                 if !json { outputLine("shop \(running.profile.profileURL) -> \(destination.url)") }
                 let runner = ScenarioRunner(shop: running, target: destination, wait: delivery.waitSeconds)

@@ -107,4 +107,31 @@ import Testing
         #expect(result.stdout.contains("place  200  attempts=3"))
         #expect(result.stdout.contains("retried 2"))
     }
+
+    @Test func aScenarioCompressesItsOwnScheduleWithTimeScale() async throws {
+        let receiver = try await ScriptedReceiver.start { index, _ in .init(status: index < 1 ? 503 : 200) }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString).yaml")
+        // An hour's wait before the retry, at 36,000x: a tenth of a second. No --time-scale on the command line.
+        try Data(
+            """
+            delivery: { retry_schedule: "1h", jitter: 0, time_scale: 36000 }
+            orders:
+              - id: o1
+                items: [{ sku: mug, price: 100 }]
+            steps:
+              - place: o1
+                expect: { status: 2xx, attempts: 2 }
+            """.utf8
+        ).write(to: file)
+        let result = try await CLITests.ucpsim(["run", file.path, "--webhook-url", receiver.url, "--wait", "20s"])
+        await receiver.stop()
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("place  200  attempts=2"))
+        let arrivals = receiver.received
+        #expect(arrivals.count == 2)
+        if arrivals.count == 2 {
+            let gap = arrivals[1].at.timeIntervalSince(arrivals[0].at)
+            #expect(gap >= 0.05 && gap < 15, "\(gap)")
+        }
+    }
 }

@@ -49,6 +49,14 @@ import Testing
             yaml: order + "\nsteps:\n  - place: o1\n    colour: red",
             message: "bad.yaml:7: step 1: unknown key `colour`"
         ),
+        BadScenario(
+            yaml: "delivery: { time_scale: 0 }\n" + order + "\nsteps:\n  - place: o1",
+            message: "bad.yaml:1: time_scale must be a positive number"
+        ),
+        BadScenario(
+            yaml: "delivery:\n  concurrency: 1000\n" + order + "\nsteps:\n  - place: o1",
+            message: "bad.yaml:2: concurrency must be a whole number from 1 to 256"
+        ),
     ])
     func badScenariosNameFileLineAndStep(_ bad: BadScenario) {
         do {
@@ -57,6 +65,33 @@ import Testing
         } catch {
             #expect(error.exitCode == .dataError)
             #expect(error.message.contains(bad.message), "\(error.message)")
+        }
+    }
+
+    @Test func deliverySettingsSplitIntoThePolicyAndEngineWideSettings() throws {
+        let yaml = """
+            delivery: { retry_schedule: "1h,2h", jitter: 0, time_scale: 3600, concurrency: 2, unordered: true }
+            \(Self.order)
+            steps:
+              - place: o1
+            """
+        let scenario = try Scenario.parse(yaml, file: "a.yaml")
+        #expect(scenario.policy?.delays == [3600, 7200] && scenario.policy?.jitter == 0)
+        #expect(scenario.engine == Scenario.EngineSettings(timeScale: 3600, concurrency: 2, unordered: true))
+        let plain = try Scenario.parse(Self.order + "\nsteps:\n  - place: o1", file: "b.yaml")
+        #expect(plain.engine == Scenario.EngineSettings())
+        // Scenarios run together share one engine: settings merge, and a conflict is refused with both files named.
+        #expect(try Scenario.EngineSettings.merged([scenario, plain]) == scenario.engine)
+        let other = try Scenario.parse(
+            "delivery: { time_scale: 60 }\n" + Self.order + "\nsteps:\n  - place: o1",
+            file: "c.yaml"
+        )
+        #expect(throws: UCPSimError.self) { try Scenario.EngineSettings.merged([scenario, plain, other]) }
+        do {
+            _ = try Scenario.EngineSettings.merged([scenario, other])
+        } catch {
+            #expect(error.exitCode == .dataError)
+            #expect(error.message.contains("a.yaml and c.yaml set different delivery time_scale"), "\(error.message)")
         }
     }
 

@@ -64,6 +64,48 @@ public struct Scenario: Sendable {
     public let steps: [Step]
     /// The scenario's own retry policy (`delivery:`), overriding the command line's for its events.
     public var policy: RetryPolicy?
+    /// Engine-wide settings the scenario asks for (`delivery:` `time_scale`, `concurrency`, `unordered`).
+    public var engine = EngineSettings()
+
+    /// Delivery settings that belong to the whole engine rather than to one event: a run applies them to its shop
+    /// (the command line wins when it sets them too).
+    public struct EngineSettings: Sendable, Equatable {
+        public var timeScale: Double?
+        public var concurrency: Int?
+        public var unordered: Bool?
+
+        public init(timeScale: Double? = nil, concurrency: Int? = nil, unordered: Bool? = nil) {
+            self.timeScale = timeScale
+            self.concurrency = concurrency
+            self.unordered = unordered
+        }
+
+        /// One set of settings for scenarios run together; two that set a knob differently cannot share an engine.
+        public static func merged(_ scenarios: [Scenario]) throws(UCPSimError) -> EngineSettings {
+            var merged = EngineSettings()
+            var setBy: [String: String] = [:]
+            func take<Value: Equatable>(_ name: String, _ value: Value?, into slot: inout Value?, from file: String)
+                throws(UCPSimError)
+            {
+                guard let value else { return }
+                if let existing = slot, existing != value {
+                    throw UCPSimError(
+                        .dataError,
+                        "\(setBy[name] ?? "") and \(file) set different delivery \(name) (\(existing) and \(value)); "
+                            + "run them separately"
+                    )
+                }
+                slot = value
+                setBy[name] = file
+            }
+            for scenario in scenarios {
+                try take("time_scale", scenario.engine.timeScale, into: &merged.timeScale, from: scenario.file)
+                try take("concurrency", scenario.engine.concurrency, into: &merged.concurrency, from: scenario.file)
+                try take("unordered", scenario.engine.unordered, into: &merged.unordered, from: scenario.file)
+            }
+            return merged
+        }
+    }
 
     /// Loads and checks a scenario file, including a dry run of every transition.
     public static func load(path: String) throws(UCPSimError) -> Scenario {

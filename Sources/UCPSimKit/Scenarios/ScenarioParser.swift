@@ -46,16 +46,24 @@ struct ScenarioParser {
             }
         }
         var scenario = Scenario(name: name, file: file, orders: specs, steps: steps)
-        scenario.policy = try root["delivery"].map { node throws(Failure) in try policy(node) }
+        if let delivery = root["delivery"] {
+            scenario.policy = try policy(delivery)
+            scenario.engine = try engineSettings(delivery)
+        }
         return scenario
     }
 
-    /// `delivery: { retry_schedule: "1s,5s,5m", retry_4xx: false, jitter: 0.2 }`.
+    /// `delivery: { retry_schedule: "1s,5s,5m", retry_4xx: false, jitter: 0.2, time_scale: 3600, concurrency: 8,
+    /// unordered: false }`: the first three are the scenario's retry policy, the rest engine-wide settings.
     private func policy(_ node: Node) throws(Failure) -> RetryPolicy {
         guard let mapping = node.mapping else {
             throw Failure(line: line(node), message: "`delivery` must be a mapping")
         }
-        try checkKeys(mapping, allowed: ["retry_schedule", "retry_4xx", "jitter"], at: node)
+        try checkKeys(
+            mapping,
+            allowed: ["retry_schedule", "retry_4xx", "jitter", "time_scale", "concurrency", "unordered"],
+            at: node
+        )
         var policy = RetryPolicy.standard
         if let schedule = node["retry_schedule"] {
             guard let delays = RetryPolicy.parseSchedule(schedule.string ?? "") else {
@@ -79,6 +87,32 @@ struct ScenarioParser {
             policy.jitter = value
         }
         return policy
+    }
+
+    private func engineSettings(_ node: Node) throws(Failure) -> Scenario.EngineSettings {
+        var settings = Scenario.EngineSettings()
+        if let scale = node["time_scale"] {
+            guard let value = scale.float, value > 0, value.isFinite else {
+                throw Failure(
+                    line: line(scale),
+                    message: "time_scale must be a positive number (3600: an hour a second)"
+                )
+            }
+            settings.timeScale = value
+        }
+        if let concurrency = node["concurrency"] {
+            guard let value = concurrency.int, (1...256).contains(value) else {
+                throw Failure(line: line(concurrency), message: "concurrency must be a whole number from 1 to 256")
+            }
+            settings.concurrency = value
+        }
+        if let unordered = node["unordered"] {
+            guard let value = unordered.bool else {
+                throw Failure(line: line(unordered), message: "unordered must be true or false")
+            }
+            settings.unordered = value
+        }
+        return settings
     }
 
     private func orders(_ node: Node) throws(Failure) -> (String, [OrderSpec]) {
