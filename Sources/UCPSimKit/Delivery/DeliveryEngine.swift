@@ -524,7 +524,8 @@ private final class Attempt: Sendable {
             record.status = response.status
             record.detail = response.bodyExcerpt()
             record.milliseconds = response.elapsed * 1000
-            retryAfter = response.headers["retry-after"]
+            // Retry-After only matters for a retry; a 2xx leaves the header section unparsed.
+            if !(200..<300).contains(response.status) { retryAfter = response.headers["retry-after"] }
             // Stop this endpoint now, before this thread sends it the next queued event.
             if response.status == 410 { shared.stopped.insert(target.url) }
         case .failure(is EndpointStopped):

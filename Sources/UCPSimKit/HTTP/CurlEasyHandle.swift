@@ -17,7 +17,8 @@ final class CurlEasyHandle {
     /// The request body curl reads during the transfer (CURLOPT_POSTFIELDS does not copy).
     private var requestBody = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 1)
     fileprivate var responseBody: [UInt8] = []
-    fileprivate var responseHeaders = HTTPFieldList()
+    /// The final response's header lines, as received: parsed only if someone reads them.
+    fileprivate var responseHeaders: [UInt8] = []
     fileprivate var bodyLimit = 0
     fileprivate var truncated = false
 
@@ -56,7 +57,7 @@ final class CurlEasyHandle {
     func configure(_ request: OutgoingRequest, options: HTTPClientOptions) throws(TransportError) {
         errorBuffer[0] = 0
         responseBody = []
-        responseHeaders = HTTPFieldList()
+        responseHeaders = []
         bodyLimit = options.maxResponseBody
         truncated = false
         if requestBody.count < request.body.count {
@@ -111,36 +112,28 @@ final class CurlEasyHandle {
         _ = ucpsim_curl_easy_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connects)
         let response = ReceivedResponse(
             status: status,
-            headers: responseHeaders,
+            rawHeaders: responseHeaders,
             body: responseBody,
             bodyTruncated: truncated,
             elapsed: seconds,
             newConnections: connects
         )
         responseBody = []
-        responseHeaders = HTTPFieldList()
+        responseHeaders = []
         return response
     }
 
     fileprivate func appendBody(_ bytes: UnsafeRawBufferPointer) {
-        let room = bodyLimit - responseBody.count
+        let room = Swift.max(0, bodyLimit - responseBody.count)
         if bytes.count > room { truncated = true }
-        responseBody.append(contentsOf: bytes.prefix(Swift.max(0, room)))
+        responseBody.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<Swift.min(room, bytes.count)]))
     }
 
     fileprivate func appendHeaderLine(_ bytes: UnsafeRawBufferPointer) {
-        var end = bytes.count
-        while end > 0, bytes[end - 1] == 0x0D || bytes[end - 1] == 0x0A { end -= 1 }
-        let line = UnsafeRawBufferPointer(rebasing: bytes[..<end])
-        if line.starts(with: "HTTP/".utf8) {
-            responseHeaders = HTTPFieldList()  // a new response (after 1xx): start over
-        } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
-            var start = colon + 1
-            while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
-            responseHeaders.append(
-                String(decoding: line[..<colon], as: UTF8.self),
-                String(decoding: line[start...], as: UTF8.self)
-            )
+        if bytes.starts(with: "HTTP/".utf8) {
+            responseHeaders.removeAll(keepingCapacity: true)  // a new response (after 1xx): start over
+        } else {
+            responseHeaders.append(contentsOf: bytes)
         }
     }
 

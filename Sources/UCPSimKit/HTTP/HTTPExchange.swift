@@ -17,7 +17,24 @@ public struct OutgoingRequest: Sendable {
 /// What came back.
 public struct ReceivedResponse: Sendable {
     public var status: Int
-    public var headers: HTTPFieldList
+    /// The header section as received (after the status line), CRLF-terminated lines.
+    public var rawHeaders: [UInt8]
+    /// The header fields, parsed from `rawHeaders` on each read: a webhook delivery that got a 2xx never needs them.
+    public var headers: HTTPFieldList {
+        var fields = HTTPFieldList()
+        for line in rawHeaders.split(separator: 0x0A) {
+            var end = line.endIndex
+            while end > line.startIndex, line[end - 1] == 0x0D { end -= 1 }
+            guard let colon = line[..<end].firstIndex(of: UInt8(ascii: ":")) else { continue }
+            var start = colon + 1
+            while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
+            fields.append(
+                String(decoding: line[line.startIndex..<colon], as: UTF8.self),
+                String(decoding: line[start..<end], as: UTF8.self)
+            )
+        }
+        return fields
+    }
     /// The body, capped at the client's limit.
     public var body: [UInt8]
     /// True when the body was longer than the cap.
