@@ -37,4 +37,10 @@ before=$(cpu_times)
 BENCH_BODY="$work/body.json" wrk -t2 -c"$CONNECTIONS" -d10s -s Tests/bench/post.lua "$url" | tee "$work/wrk.txt"
 echo "cpu steal:         $(steal_since "$before")"
 ceiling=$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")
+echo "== the parts alone, same machine, same sink"
+.build/release/UCPSimBench --sign-only
+.build/release/UCPSimBench --raw-jobs "$url"
+if command -v openssl >/dev/null; then
+    openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/nistp256/{print "OpenSSL alone:     " $(NF-1) " ES256 signatures/s on one core (openssl speed ecdsap256)"}'
+fi
 python3 -c "import sys; s,c=float(sys.argv[1]),float(sys.argv[2]); print(f'== ratio: {s:.0f} signed/s vs {c:.0f} unsigned/s = {100*s/c:.1f} % of the ceiling')" "$signed" "$ceiling"
