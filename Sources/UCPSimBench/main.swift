@@ -52,7 +52,9 @@ if arguments.dropFirst().first == "--sign-only" {
     for _ in 0..<20_000 {
         _ = try sender.signedRequest(for: event, to: target, created: 1, plan: plan)
     }
-    print("signing alone:     \(String(format: "%.0f", 20_000 / Date().timeIntervalSince(started))) signed requests/s on one core (digest, base, ES256, headers)")
+    print(
+        "signing alone:     \(String(format: "%.0f", 20_000 / Date().timeIntervalSince(started))) signed requests/s on one core (digest, base, ES256, headers)"
+    )
     exit(0)
 }
 if arguments.dropFirst().first == "--raw-jobs", arguments.count >= 3 {
@@ -73,7 +75,9 @@ if arguments.dropFirst().first == "--raw-jobs", arguments.count >= 3 {
         }
     )
     done.wait()
-    print("transport alone:   \(String(format: "%.0f", Double(total) / Date().timeIntervalSince(started))) unsigned POST/s through ucpsim's libcurl client, 8 connections")
+    print(
+        "transport alone:   \(String(format: "%.0f", Double(total) / Date().timeIntervalSince(started))) unsigned POST/s through ucpsim's libcurl client, 8 connections"
+    )
     exit(0)
 }
 guard arguments.count >= 2, let target = try? RequestTarget(arguments[1]) else {
