@@ -87,6 +87,30 @@ import Testing
         #expect(late.phase == .dead(reason: "endpoint stopped after HTTP 410 Gone"))
     }
 
+    @Test func goneFreesAnOrdersLineAndRedeliveryKeepsTheOrdersOrder() async throws {
+        let receiver = try await ScriptedReceiver.start { index, _ in .init(status: index == 0 ? 410 : 200) }
+        let directory = TestSupport.temporaryDirectory()
+        let shop = try await TestSupport.shop(delays: [0.01], concurrency: 2, state: directory)
+        let snapshots = (0..<3).map { _ in TestSupport.event("ord_a") }
+        try await shop.engine.submit(snapshots, to: try RequestTarget(receiver.url))
+        var phases: [DeliveryState.Phase] = []
+        for snapshot in snapshots { phases.append(await shop.engine.outcome(of: snapshot.webhookID).phase) }
+        // Only the first snapshot went out; its 410 dead-lettered the two waiting behind it.
+        #expect(receiver.received.count == 1)
+        #expect(phases.map(\.name) == ["dead", "dead", "dead"])
+
+        // Resend the three dead letters: same ids and bytes, one at a time, in the order's order.
+        try await Task.sleep(nanoseconds: 50_000_000)
+        let (_, states) = try Outbox.open(directory: directory)
+        #expect(try await shop.engine.redeliver(states) == 3)
+        for snapshot in snapshots { #expect(await shop.engine.outcome(of: snapshot.webhookID).accepted) }
+        await shop.stop()
+        await receiver.stop()
+        let resent = Array(receiver.received.dropFirst())
+        #expect(resent.map(\.webhookID) == snapshots.map(\.webhookID))
+        #expect(resent.map(\.body) == snapshots.map(\.body))
+    }
+
     @Test func timeoutsAreRetried() async throws {
         let receiver = try await ScriptedReceiver.start { index, _ in .init(status: 200, delay: index == 0 ? 2 : 0) }
         let shop = try await TestSupport.shop(delays: [0.1], timeoutMilliseconds: 400)
