@@ -26,6 +26,51 @@ import Testing
         return TestSupport.path(".build/debug/ucpsim")
     }
 
+    /// HTTPS receivers: a self-signed certificate is refused (one line, exit 69) unless `--insecure`, and then the
+    /// signed webhook goes through TLS intact.
+    @Test func aSelfSignedTLSReceiverNeedsInsecure() async throws {
+        let receiver = Process()
+        receiver.executableURL = URL(fileURLWithPath: TestSupport.python)
+        receiver.arguments = [TestSupport.path("Tests/tools/tls_receiver.py")]
+        let output = Pipe()
+        receiver.standardOutput = output
+        receiver.standardError = FileHandle.nullDevice
+        try receiver.run()
+        // SIGKILL: a signal mask inherited from the test runner can leave SIGTERM blocked in the child.
+        defer { if receiver.isRunning { kill(receiver.processIdentifier, SIGKILL) } }
+        var first = Data()
+        while !first.contains(0x0A) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            first += chunk
+        }
+        let port = try #require(Int(String(decoding: first, as: UTF8.self).split(separator: "\n").first ?? ""))
+        let url = "https://127.0.0.1:\(port)/webhooks/ucp/orders"
+        let fixture = TestSupport.path("fixtures/order-created.json")
+
+        let refused = try await Self.ucpsim(["send", fixture, "--webhook-url", url, "--retry-schedule", "none"])
+        #expect(refused.status == 69, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("unreachable") && refused.stderr.contains("certificate"), "\(refused.stderr)")
+
+        let accepted = try await Self.ucpsim(["send", fixture, "--webhook-url", url, "--insecure"])
+        #expect(accepted.status == 0, "\(accepted.stdout)\(accepted.stderr)")
+        #expect(accepted.stderr.contains("WARNING: --insecure"))
+
+        kill(receiver.processIdentifier, SIGKILL)
+        receiver.waitUntilExit()
+        let lines = String(decoding: first + output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: "\n").dropFirst()
+        // The refused handshake never became a request: exactly one webhook arrived, signed.
+        #expect(lines.count == 1)
+        let request = try #require(
+            lines.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        )
+        let headers = try #require(request["headers"] as? [String: String])
+        #expect(request["path"] as? String == "/webhooks/ucp/orders")
+        #expect(headers["signature-input"]?.hasPrefix("sig1=(\"@method\" \"@authority\" \"@path\"") == true)
+        #expect(headers["content-digest"]?.hasPrefix("sha-256=:") == true && headers["webhook-id"] != nil)
+    }
+
     @Test func demoShowsAVerifiedDelivery() async throws {
         let result = try await CLITests.ucpsim(["demo"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
