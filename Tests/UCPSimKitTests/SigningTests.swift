@@ -61,6 +61,13 @@ import Testing
                 )
             }
             #expect(try MessageVerifier().verify(message, body: event.body, keys: jwks) == "shop-es256-2026")
+            // The Signature value is what the serializer writes for the same bytes.
+            let signatureValue = try #require(fast.headers["signature"])
+            let encoded = String(signatureValue.dropFirst("sig1=:".count).dropLast())
+            let bytes = try #require(Data(base64Encoded: encoded))
+            #expect(
+                try MessageSigner.headers(parameters: parameters, signature: [UInt8](bytes)).signature == signatureValue
+            )
         }
         // A plan is for one target and one key only.
         let other = try RequestTarget("https://platform.example.com/other")

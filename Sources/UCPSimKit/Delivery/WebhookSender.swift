@@ -101,8 +101,8 @@ public struct WebhookSender: Sendable {
             headers.append("Webhook-Id", event.webhookID)
             headers.append("Webhook-Timestamp", String(event.timestamp))
             headers.append("Content-Digest", digest)
-            headers.append("Signature-Input", MessageSigner.label + "=" + signatureParams)
-            headers.append("Signature", MessageSigner.label + "=:" + Data(signature).base64EncodedString() + ":")
+            headers.append("Signature-Input", plan.inputLabel + signatureParams)
+            headers.append("Signature", plan.signatureHead + Data(signature).base64EncodedString() + plan.signatureTail)
             return OutgoingRequest(method: "POST", url: target.url, headers: headers, body: event.body)
         }
         return try signed(unsignedHeaders(for: event), body: event.body, to: target, created: created)
@@ -133,11 +133,12 @@ public struct WebhookSender: Sendable {
 }
 
 /// What every webhook signature from one sender (key, profile URL) to one target repeats: the signature base lines
-/// before `content-digest`, the `UCP-Agent` value, and the `@signature-params` text around `created`.
+/// before `content-digest`, the `UCP-Agent` value, the `@signature-params` text around `created`, and the
+/// `Signature-Input` and `Signature` values around what changes.
 ///
 /// Built once with the general code (`SignableMessage.componentValue` for the lines, the structured-field serializer
-/// for the parameters), so the fast path in `signedRequest` yields exactly what the general path would; tests hold
-/// the two to the same bytes.
+/// for every header value), so the fast path in `signedRequest` only splices in the integer `created` and the base64
+/// signature, and yields exactly what the general path would; tests hold the two to the same bytes.
 public struct WebhookSigningPlan: Sendable {
     let targetURL: String
     let kid: String
@@ -150,6 +151,10 @@ public struct WebhookSigningPlan: Sendable {
     /// `("@method" …);created=` and `;keyid="…"`.
     let paramsHead: String
     let paramsTail: String
+    /// `sig1=` before the parameters, and `sig1=:` and `:` around the base64 signature, as the serializer writes them.
+    let inputLabel: String
+    let signatureHead: String
+    let signatureTail: String
 
     init(sender: WebhookSender, target: RequestTarget) throws {
         let probe = WebhookEvent(webhookID: "x", timestamp: 0, orderID: "x", body: [])
@@ -181,6 +186,17 @@ public struct WebhookSigningPlan: Sendable {
         baseAgent = Array("\n\"ucp-agent\": \(agent)\n\"webhook-id\": ".utf8)
         paramsHead = bare + ";created="
         paramsTail = String(keyed.dropFirst(bare.count))
+        // The two header values, serialized around a placeholder signature (three zero bytes: `AAAA`).
+        let placeholder = try MessageSigner.headers(
+            parameters: SignatureParameters(components: components, created: nil, keyID: nil),
+            signature: [0, 0, 0]
+        )
+        guard placeholder.signatureInput.hasSuffix(bare), let marker = placeholder.signature.range(of: "AAAA") else {
+            throw SignatureFailure(.signatureInvalid, "signature headers cannot be serialized")
+        }
+        inputLabel = String(placeholder.signatureInput.dropLast(bare.count))
+        signatureHead = String(placeholder.signature[..<marker.lowerBound])
+        signatureTail = String(placeholder.signature[marker.upperBound...])
     }
 
     /// True when the plan was made for this sender and target, and the event's values need none of the general
