@@ -96,6 +96,7 @@ public struct WebhookSender: Sendable {
                 plan.signatureBase(event: event, digest: digest, params: signatureParams)
             )
             var headers = HTTPFieldList()
+            headers.reserveCapacity(7)
             headers.append("Content-Type", "application/json")
             headers.append("UCP-Agent", plan.ucpAgent)
             headers.append("Webhook-Id", event.webhookID)

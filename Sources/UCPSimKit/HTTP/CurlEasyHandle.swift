@@ -20,6 +20,8 @@ final class CurlEasyHandle {
     /// The final response's header lines, as received: parsed only if someone reads them.
     fileprivate var responseHeaders: [UInt8] = []
     fileprivate var bodyLimit = 0
+    /// One request header line at a time, NUL-terminated, for `curl_slist_append`.
+    private var lineBuffer: [CChar] = []
     fileprivate var truncated = false
 
     init() throws(TransportError) {
@@ -86,7 +88,18 @@ final class CurlEasyHandle {
         for (name, value) in request.headers {
             hasAccept = hasAccept || HTTPFieldList.sameName(name, "Accept")
             hasExpect = hasExpect || HTTPFieldList.sameName(name, "Expect")
-            list = curl_slist_append(list, value.isEmpty ? name + ";" : name + ": " + value)
+            // `Name: value` (or `Name;` for an empty value), built in one reused buffer: curl copies it.
+            lineBuffer.removeAll(keepingCapacity: true)
+            appendToLine(name)
+            if value.isEmpty {
+                lineBuffer.append(CChar(UInt8(ascii: ";")))
+            } else {
+                lineBuffer.append(CChar(UInt8(ascii: ":")))
+                lineBuffer.append(CChar(UInt8(ascii: " ")))
+                appendToLine(value)
+            }
+            lineBuffer.append(0)
+            list = lineBuffer.withUnsafeBufferPointer { curl_slist_append(list, $0.baseAddress) }
         }
         // curl adds these unless told not to; neither is a part of what ucpsim signs or sends.
         if !hasAccept { list = curl_slist_append(list, "Accept:") }
@@ -121,6 +134,11 @@ final class CurlEasyHandle {
         responseBody = []
         responseHeaders = []
         return response
+    }
+
+    private func appendToLine(_ text: String) {
+        var text = text
+        text.withUTF8 { lineBuffer.append(contentsOf: UnsafeRawBufferPointer($0).bindMemory(to: CChar.self)) }
     }
 
     fileprivate func appendBody(_ bytes: UnsafeRawBufferPointer) {

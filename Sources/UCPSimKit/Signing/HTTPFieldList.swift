@@ -7,6 +7,11 @@ public struct HTTPFieldList: Sendable, Equatable, Sequence {
         self.fields = fields
     }
 
+    /// Makes room for `count` fields in all.
+    public mutating func reserveCapacity(_ count: Int) {
+        fields.reserveCapacity(count)
+    }
+
     /// Appends a field.
     public mutating func append(_ name: String, _ value: String) {
         fields.append((name, value))
