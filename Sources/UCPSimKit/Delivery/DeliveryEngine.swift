@@ -1,13 +1,13 @@
 import Foundation
 import Synchronization
 
-/// Delivers events with retries: persists each before its first attempt, keeps at most `concurrency` attempts in
-/// flight (the HTTP client's dedicated threads, connections kept alive), keeps an order's snapshots in order unless
-/// `ordered` is off, and dead-letters what runs out of attempts.
+/// Delivers events with retries: persists each before its first attempt, hands due attempts to the HTTP client
+/// (whose `concurrency` kept-alive transfers on dedicated threads sign and send them), keeps an order's snapshots in
+/// order unless `ordered` is off, and dead-letters what runs out of attempts. Responses come back in batches.
 public actor DeliveryEngine {
     public struct Options: Sendable {
         public var policy = RetryPolicy.standard
-        /// Attempts in flight at once.
+        /// Attempts in flight at once: the shop's HTTP client gets this many transfers.
         public var concurrency = 8
         /// A later snapshot of an order waits until the earlier one is delivered or dead-lettered.
         public var ordered = true
