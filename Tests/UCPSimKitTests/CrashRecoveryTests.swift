@@ -123,15 +123,26 @@ import Testing
                 expect: { status: 2xx, attempts: 2 }
             """.utf8
         ).write(to: file)
-        let result = try await CLITests.ucpsim(["run", file.path, "--webhook-url", receiver.url, "--wait", "20s"])
+        let state = TestSupport.temporaryDirectory()
+        let result = try await CLITests.ucpsim([
+            "run", file.path, "--webhook-url", receiver.url, "--wait", "20s", "--state", state,
+        ])
         await receiver.stop()
+        // Without the scenario's time scale the hour-long retry would outlast --wait (exit 75).
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("place  200  attempts=2"))
         let arrivals = receiver.received
         #expect(arrivals.count == 2)
-        if arrivals.count == 2 {
-            let gap = arrivals[1].at.timeIntervalSince(arrivals[0].at)
-            #expect(gap >= 0.05 && gap < 15, "\(gap)")
+        if arrivals.count == 2 { #expect(arrivals[1].at.timeIntervalSince(arrivals[0].at) < 15) }
+        // On the delivery clock the retry still came an hour after the first attempt.
+        let journal = try String(contentsOfFile: "\(state)/outbox.jsonl", encoding: .utf8)
+        let times = journal.split(separator: "\n").compactMap { line -> Double? in
+            guard let entry = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                entry["k"] as? String == "attempt"
+            else { return nil }
+            return (entry["at"] as? NSNumber)?.doubleValue
         }
+        #expect(times.count == 2)
+        if times.count == 2 { #expect(times[1] - times[0] >= 3600 && times[1] - times[0] < 200_000, "\(times)") }
     }
 }
