@@ -87,8 +87,7 @@ import Testing
 
     @Test func aScenarioAgainstAFailingReceiverShowsRetriesAndEndsDelivered() async throws {
         let receiver = try await ScriptedReceiver.start { index, _ in .init(status: index < 2 ? 503 : 200) }
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString).yaml")
-        try Data(
+        let file = try TestSupport.scenarioFile(
             """
             delivery: { retry_schedule: "1s,5s,5m", jitter: 0 }
             orders:
@@ -99,8 +98,8 @@ import Testing
                 expect: { status: 2xx, attempts: 3 }
               - ship: o1
                 expect: { status: 200, attempts: 1 }
-            """.utf8
-        ).write(to: file)
+            """
+        )
         let result = try await CLITests.ucpsim(["run", file.path, "--webhook-url", receiver.url, "--time-scale", "100"])
         await receiver.stop()
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
@@ -110,9 +109,8 @@ import Testing
 
     @Test func aScenarioCompressesItsOwnScheduleWithTimeScale() async throws {
         let receiver = try await ScriptedReceiver.start { index, _ in .init(status: index < 1 ? 503 : 200) }
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString).yaml")
         // An hour's wait before the retry, at 36,000x: a tenth of a second. No --time-scale on the command line.
-        try Data(
+        let file = try TestSupport.scenarioFile(
             """
             delivery: { retry_schedule: "1h", jitter: 0, time_scale: 36000 }
             orders:
@@ -121,8 +119,8 @@ import Testing
             steps:
               - place: o1
                 expect: { status: 2xx, attempts: 2 }
-            """.utf8
-        ).write(to: file)
+            """
+        )
         let state = TestSupport.temporaryDirectory()
         let result = try await CLITests.ucpsim([
             "run", file.path, "--webhook-url", receiver.url, "--wait", "20s", "--state", state,

@@ -39,11 +39,7 @@ import Testing
             index == 0 ? .init(status: 429, headers: [("Retry-After", "10")]) : .init(status: 200)
         }
         let shop = try await TestSupport.shop(delays: [1], scale: 20)
-        let event = TestSupport.event()
-        try await shop.engine.submit([event], to: try RequestTarget(receiver.url))
-        let outcome = await shop.engine.outcome(of: event.webhookID)
-        await shop.stop()
-        await receiver.stop()
+        let outcome = try await TestSupport.deliverOne(TestSupport.event(), shop: shop, receiver: receiver)
         #expect(outcome.accepted)
         // On the delivery clock: Retry-After 10 s, not the scheduled 1 s.
         let gap = outcome.attempts[1].at.timeIntervalSince(outcome.attempts[0].at)
@@ -54,11 +50,7 @@ import Testing
     func clientErrorsAreNotRetriedUnlessConfigured(_ retry4xx: Bool) async throws {
         let receiver = try await ScriptedReceiver.start { index, _ in .init(status: index == 0 ? 422 : 200) }
         let shop = try await TestSupport.shop(delays: [1], scale: 100, retry4xx: retry4xx)
-        let event = TestSupport.event()
-        try await shop.engine.submit([event], to: try RequestTarget(receiver.url))
-        let outcome = await shop.engine.outcome(of: event.webhookID)
-        await shop.stop()
-        await receiver.stop()
+        let outcome = try await TestSupport.deliverOne(TestSupport.event(), shop: shop, receiver: receiver)
         #expect(outcome.accepted == retry4xx)
         #expect(receiver.received.count == (retry4xx ? 2 : 1))
         if !retry4xx { #expect(outcome.phase == .dead(reason: "HTTP 422 (not retried)")) }
@@ -114,11 +106,7 @@ import Testing
     @Test func timeoutsAreRetried() async throws {
         let receiver = try await ScriptedReceiver.start { index, _ in .init(status: 200, delay: index == 0 ? 2 : 0) }
         let shop = try await TestSupport.shop(delays: [0.1], timeoutMilliseconds: 400)
-        let event = TestSupport.event()
-        try await shop.engine.submit([event], to: try RequestTarget(receiver.url))
-        let outcome = await shop.engine.outcome(of: event.webhookID)
-        await shop.stop()
-        await receiver.stop()
+        let outcome = try await TestSupport.deliverOne(TestSupport.event(), shop: shop, receiver: receiver)
         #expect(outcome.accepted)
         #expect(outcome.attempts.count == 2)
         #expect(outcome.attempts[0].status == nil && outcome.attempts[0].detail.contains("timed out"))
@@ -243,21 +231,9 @@ final class RawSocketReceiver: Sendable {
     var requests: [String] { log.items.withLock { $0 } }
 
     init(answers: [Answer]) throws {
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard bound == 0, listen(fd, 8) == 0 else { throw UCPSimError(.unavailable, "raw socket bind failed") }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
+        let (fd, port) = try TestSupport.listenOnLoopback(backlog: 8)
         socket = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         let log = self.log
         Thread {
             for answer in answers {

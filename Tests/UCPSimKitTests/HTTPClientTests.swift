@@ -80,21 +80,9 @@ final class KeepAliveServer: Sendable {
     var paths: [String] { tally.counts.withLock { $0.paths } }
 
     init(delay: TimeInterval) throws {
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else { throw UCPSimError(.unavailable, "bind failed") }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
+        let (fd, port) = try TestSupport.listenOnLoopback(backlog: 16)
         socket = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         let tally = self.tally
         Thread {
             while true {

@@ -116,4 +116,43 @@ extension TestSupport {
     static func temporaryDirectory() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString)").path
     }
+
+    /// Sends one event through `shop` to `receiver`, waits for its outcome, then stops both.
+    static func deliverOne(_ event: WebhookEvent, shop: Shop, receiver: ScriptedReceiver) async throws
+        -> DeliveryEngine.Outcome
+    {
+        try await shop.engine.submit([event], to: try RequestTarget(receiver.url))
+        let outcome = await shop.engine.outcome(of: event.webhookID)
+        await shop.stop()
+        await receiver.stop()
+        return outcome
+    }
+
+    /// Writes a scenario file to a temporary path.
+    static func scenarioFile(_ yaml: String) throws -> URL {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString).yaml")
+        try Data(yaml.utf8).write(to: file)
+        return file
+    }
+
+    /// A TCP socket listening on 127.0.0.1 at a free port, for bare test servers.
+    static func listenOnLoopback(backlog: Int32) throws -> (fd: Int32, port: Int) {
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard bound == 0, listen(fd, backlog) == 0 else {
+            close(fd)
+            throw UCPSimError(.unavailable, "cannot listen on 127.0.0.1")
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
 }

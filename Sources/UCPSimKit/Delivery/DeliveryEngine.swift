@@ -59,21 +59,17 @@ public actor DeliveryEngine {
     private var waitingSnapshots: [OrderKey: [String]] = [:]
     private var due = DueHeap()
     private var targets: [String: RequestTarget] = [:]
-    /// Endpoints that answered 410: shared with the transport threads, which stop sending to one at once.
-    private let stoppedEndpoints = StoppedEndpoints()
     private var inFlight = 0
     private var random = SystemRandomNumberGenerator()
     private var stopped = false
     /// The pending wake-up for the earliest future due date, and that date.
     private var timer: (date: Date, task: Task<Void, Never>)?
-    /// Responses reported by the transport threads, taken in batches.
-    private let inbox = CompletionInbox()
     /// Attempt lines not yet written: written together when 256 gather or 20 ms pass, and always before a phase line
     /// (a lost attempt line only means the same bytes under the same `Webhook-Id` go out again after a crash).
     private var journal: [(id: String, attempt: AttemptRecord, phase: DeliveryState.Phase)] = []
     private var journalFlush: Task<Void, Never>?
-    private let plans = SigningPlans()
-    /// What every attempt's transport-thread work needs, in one reference.
+    /// What the engine shares with every attempt's transport-thread work: the response inbox, the endpoints that
+    /// answered 410, the signing plans.
     private let shared: Attempt.Shared
 
     public init(
@@ -88,13 +84,7 @@ public actor DeliveryEngine {
         self.options = options
         self.metrics = metrics
         self.onAttempt = onAttempt
-        self.shared = Attempt.Shared(
-            sender: sender,
-            outbox: outbox,
-            plans: plans,
-            inbox: inbox,
-            stopped: stoppedEndpoints
-        )
+        self.shared = Attempt.Shared(sender: sender, outbox: outbox)
     }
 
     /// Persists and queues events; returns once they are durable. `policy` overrides the engine's for these events.
@@ -141,7 +131,7 @@ public actor DeliveryEngine {
             try outbox?.appendPhase(id: state.event.webhookID, phase: state.phase)
             finished[state.event.webhookID] = nil
             if targets[state.target] == nil { targets[state.target] = try RequestTarget(state.target) }
-            stoppedEndpoints.remove(state.target)
+            shared.stopped.remove(state.target)
             queue(state, submitted: Date(), policy: nil)
             count += 1
         }
@@ -230,7 +220,7 @@ public actor DeliveryEngine {
         // Behind an outbox the body stays on disk until its attempt: 100,000 queued events cost ids, not bodies.
         pending[id] = Entry(state: outbox == nil ? state : state.withBody([]), submitted: submitted, policy: policy)
         guard case .pending(let next) = state.phase else { return }
-        if stoppedEndpoints.contains(state.target) {
+        if shared.stopped.contains(state.target) {
             finish(id, killing: Self.goneReason, inOrder: false)
             return
         }
@@ -303,7 +293,7 @@ public actor DeliveryEngine {
 
     /// Records a batch of responses (one journal write for all of them), then sends what is due.
     fileprivate func takeCompletions() {
-        for completion in inbox.take() {
+        for completion in shared.inbox.take() {
             inFlight -= 1
             let id = completion.id
             guard let entry = pending[id] else { continue }
@@ -340,7 +330,7 @@ public actor DeliveryEngine {
                 finish(id)
             case .endpointGone:
                 finish(id)
-                stoppedEndpoints.insert(state.target)
+                shared.stopped.insert(state.target)
                 for (other, queued) in pending where queued.state.target == state.target {
                     finish(other, killing: Self.goneReason)
                 }
@@ -450,22 +440,15 @@ private final class Attempt: Sendable {
     final class Shared: Sendable {
         let sender: WebhookSender
         let outbox: Outbox?
-        let plans: SigningPlans
-        let inbox: CompletionInbox
-        let stopped: StoppedEndpoints
+        /// Responses reported by the transport threads, taken by the engine in batches.
+        let inbox = CompletionInbox()
+        /// Endpoints that answered 410: a transport thread stops sending to one at once.
+        let stopped = StoppedEndpoints()
+        let plans = SigningPlans()
 
-        init(
-            sender: WebhookSender,
-            outbox: Outbox?,
-            plans: SigningPlans,
-            inbox: CompletionInbox,
-            stopped: StoppedEndpoints
-        ) {
+        init(sender: WebhookSender, outbox: Outbox?) {
             self.sender = sender
             self.outbox = outbox
-            self.plans = plans
-            self.inbox = inbox
-            self.stopped = stopped
         }
     }
 
@@ -499,12 +482,7 @@ private final class Attempt: Sendable {
         if shared.stopped.contains(target.url) { throw EndpointStopped() }
         var event = event
         if let outbox = shared.outbox, event.body.isEmpty, let body = outbox.body(of: id) {
-            event = WebhookEvent(
-                webhookID: event.webhookID,
-                timestamp: event.timestamp,
-                orderID: event.orderID,
-                body: body
-            )
+            event = event.with(body: body)
         }
         let sender = shared.sender
         return try sender.signedRequest(

@@ -105,16 +105,9 @@ public struct DeliveryState: Sendable, Equatable {
         if case .dead = phase { phase = .pending(next: time) }
     }
 
-    /// The same state with another body: empty while queued behind an outbox (the bytes stay on disk), the real
-    /// bytes again just before an attempt.
+    /// The same state with another body: empty while queued behind an outbox (the bytes stay on disk).
     func withBody(_ body: [UInt8]) -> DeliveryState {
-        let event = WebhookEvent(
-            webhookID: event.webhookID,
-            timestamp: event.timestamp,
-            orderID: event.orderID,
-            body: body
-        )
-        var copy = DeliveryState(event: event, target: target, firstAttempt: .distantPast)
+        var copy = DeliveryState(event: event.with(body: body), target: target, firstAttempt: .distantPast)
         copy.attempts = attempts
         copy.phase = phase
         return copy

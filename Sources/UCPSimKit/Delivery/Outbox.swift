@@ -111,11 +111,6 @@ public final class Outbox: Sendable {
         return Data(base64Encoded: text).map { [UInt8]($0) }
     }
 
-    /// Appends an attempt and the phase it led to.
-    public func appendAttempt(id: String, attempt: AttemptRecord, phase: DeliveryState.Phase) throws(UCPSimError) {
-        try appendAttempts([(id, attempt, phase)])
-    }
-
     /// Appends several attempts in one write (the engine records what a batch of responses brought).
     public func appendAttempts(_ entries: [(id: String, attempt: AttemptRecord, phase: DeliveryState.Phase)])
         throws(UCPSimError)

@@ -17,4 +17,10 @@ public struct WebhookEvent: Sendable, Codable, Equatable {
         self.orderID = orderID
         self.body = body
     }
+
+    /// The same event (id, timestamp, order) with other body bytes: empty while queued behind an outbox, the
+    /// journal's bytes again when it goes out.
+    public func with(body: [UInt8]) -> WebhookEvent {
+        WebhookEvent(webhookID: webhookID, timestamp: timestamp, orderID: orderID, body: body)
+    }
 }
