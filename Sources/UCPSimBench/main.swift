@@ -2,7 +2,7 @@
 //
 // Usage: UCPSimBench URL [COUNT] [CONCURRENCY]
 // Prints deliveries per second, CPU per delivery, end-to-end latency percentiles, and peak RSS. BENCH_NO_OUTBOX=1
-// measures the engine without the durable outbox.
+// measures the engine without the durable outbox; BENCH_STATE=DIR keeps the outbox in DIR.
 //
 // The parts alone, for comparison: `--sign-only` (headers, digest and ES256 signature on one core) and
 // `--raw-jobs URL` (unsigned POSTs of the same body through the same libcurl client, 8 connections).
@@ -49,11 +49,12 @@ if arguments.dropFirst().first == "--sign-only" {
     let plan = try sender.plan(for: target)
     let event = WebhookEvent(timestamp: 1, orderID: "o", body: body)
     let started = Date()
-    for _ in 0..<20_000 {
+    let signatures = Int(ProcessInfo.processInfo.environment["BENCH_SIGNATURES"] ?? "") ?? 20_000
+    for _ in 0..<signatures {
         _ = try sender.signedRequest(for: event, to: target, created: 1, plan: plan)
     }
     print(
-        "signing alone:     \(String(format: "%.0f", 20_000 / Date().timeIntervalSince(started))) signed requests/s on one core (digest, base, ES256, headers)"
+        "signing alone:     \(String(format: "%.0f", Double(signatures) / Date().timeIntervalSince(started))) signed requests/s on one core (digest, base, ES256, headers)"
     )
     exit(0)
 }
@@ -101,7 +102,11 @@ func events(_ range: Range<Int>) -> [WebhookEvent] {
         return WebhookEvent(timestamp: 1_775_913_000, orderID: id, body: body)
     }
 }
-let state = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-bench-\(UUID().uuidString)").path
+// BENCH_STATE=DIR keeps the outbox there afterwards (to inspect it, or to time opening a large one).
+let keptState = ProcessInfo.processInfo.environment["BENCH_STATE"]
+let state =
+    keptState
+    ?? FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-bench-\(UUID().uuidString)").path
 
 var setup = DeliverySetup(stateDirectory: ProcessInfo.processInfo.environment["BENCH_NO_OUTBOX"] == nil ? state : nil)
 setup.engine.concurrency = concurrency
@@ -120,7 +125,22 @@ let elapsed = Date().timeIntervalSince(began)
 let summary = shop.engine.metrics.summary()
 let delivered = summary.delivered
 await shop.stop()
-try? FileManager.default.removeItem(atPath: state)
+let peakRSS = peakRSSMegabytes()
+var usage = rusage()
+getrusage(RUSAGE_SELF.rawValue, &usage)
+let cpuSeconds =
+    Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+    + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+// Reading the journal back, as `deliveries list` does (and a restart does before it compacts).
+var reread = ""
+if setup.stateDirectory != nil {
+    let started = Date()
+    let snapshot = try Outbox.inspect(directory: state)
+    let size = (try? FileManager.default.attributesOfItem(atPath: "\(state)/outbox.jsonl")[.size] as? Int) ?? 0
+    reread =
+        "outbox read back:  \(snapshot.states.count) events, \(size / 1_000_000) MB journal in \(String(format: "%.2f", Date().timeIntervalSince(started))) s"
+}
+if keptState == nil { try? FileManager.default.removeItem(atPath: state) }
 
 print(
     "events:            \(count) signed ES256 deliveries of \(bodySize)-byte order snapshots, \(concurrency) in flight"
@@ -129,11 +149,6 @@ print(
     "queued (durable):  \(String(format: "%.2f", queuedAt.timeIntervalSince(began))) s to persist and fsync the outbox"
 )
 print("delivered:         \(delivered) in \(String(format: "%.2f", elapsed)) s")
-var usage = rusage()
-getrusage(RUSAGE_SELF.rawValue, &usage)
-let cpuSeconds =
-    Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-    + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 print(
     "cpu:               \(String(format: "%.0f", cpuSeconds / Double(max(1, delivered)) * 1e6)) µs of this process's CPU per delivery (event generation, journal, signing, HTTP)"
 )
@@ -142,8 +157,9 @@ print(
     "latency:           submitted-to-2xx p50 \(String(format: "%.1f", summary.p50)) ms, p99 \(String(format: "%.1f", summary.p99)) ms"
 )
 print(
-    "peak RSS:          \(String(format: "%.1f", peakRSSMegabytes())) MB (after queueing \(count): \(String(format: "%.1f", queuedRSS)) MB; at start \(String(format: "%.1f", rssBefore)) MB)"
+    "peak RSS:          \(String(format: "%.1f", peakRSS)) MB (after queueing \(count): \(String(format: "%.1f", queuedRSS)) MB; at start \(String(format: "%.1f", rssBefore)) MB)"
 )
+if !reread.isEmpty { print(reread) }
 print(
-    "RESULT deliveries_per_second=\(String(format: "%.0f", Double(delivered) / elapsed)) peak_rss_mb=\(String(format: "%.1f", peakRSSMegabytes()))"
+    "RESULT deliveries_per_second=\(String(format: "%.0f", Double(delivered) / elapsed)) peak_rss_mb=\(String(format: "%.1f", peakRSS))"
 )

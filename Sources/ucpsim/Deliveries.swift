@@ -12,12 +12,9 @@ struct Deliveries: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Outbox directory.", valueName: "dir"))
         var state = ".ucpsim"
 
-        func load() throws(UCPSimError) -> [DeliveryState] {
-            guard FileManager.default.fileExists(atPath: (state as NSString).appendingPathComponent("outbox.jsonl"))
-            else {
-                throw UCPSimError(.noInput, "no outbox in \(state) (give --state DIR)")
-            }
-            return try Outbox.open(directory: state).1
+        /// The outbox as it is now, read without writing (a running `ucpsim` may hold it).
+        func load() throws(UCPSimError) -> OutboxSnapshot {
+            try Outbox.inspect(directory: state)
         }
     }
 
@@ -36,7 +33,7 @@ struct Deliveries: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let states = try state.load().filter { only == nil || $0.phase.name == only }
+                let states = try state.load().states.filter { only == nil || $0.phase.name == only }
                 if json {
                     let rows: [[String: Any]] = states.map { state in
                         [
@@ -74,12 +71,13 @@ struct Deliveries: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                guard let found = try state.load().first(where: { $0.event.webhookID == webhookID }) else {
+                let outbox = try state.load()
+                guard let found = outbox.states.first(where: { $0.event.webhookID == webhookID }) else {
                     throw UCPSimError(.noInput, "no event \(webhookID) in \(state.state)")
                 }
                 outputLine("webhook-id \(found.event.webhookID)  order \(found.event.orderID)  -> \(found.target)")
                 outputLine(
-                    "timestamp \(found.event.timestamp)  body \(found.event.body.count) bytes  state \(found.phase.name)"
+                    "timestamp \(found.event.timestamp)  body \(outbox.body(of: webhookID).map { "\($0.count) bytes" } ?? "unreadable")  state \(found.phase.name)"
                 )
                 if case .dead(let reason) = found.phase { outputLine("dead-lettered: \(reason)") }
                 for attempt in found.attempts {

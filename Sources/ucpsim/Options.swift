@@ -183,6 +183,15 @@ struct DeliveryOptions: ParsableArguments {
     var state = ".ucpsim"
 
     @Option(
+        name: .customLong("keep-delivered"),
+        help: ArgumentHelp(
+            "Delivered events the outbox keeps for `deliveries list|show` (pending and dead ones are always kept).",
+            valueName: "n"
+        )
+    )
+    var keepDelivered = Outbox.defaultKeepDelivered
+
+    @Option(
         name: .customLong("retry-schedule"),
         help: ArgumentHelp("Delays between attempts, or `none` for one attempt.", valueName: "list")
     )
@@ -227,6 +236,7 @@ struct DeliveryOptions: ParsableArguments {
         if let timeScale, !(timeScale > 0 && timeScale.isFinite) {
             throw ValidationError("--time-scale must be positive")
         }
+        guard keepDelivered >= 0 else { throw ValidationError("--keep-delivered must be 0 or more") }
         if let concurrency, !(1...256).contains(concurrency) {
             throw ValidationError("--concurrency must be from 1 to 256")
         }
@@ -249,6 +259,7 @@ struct DeliveryOptions: ParsableArguments {
     /// The shop's delivery setup; `onAttempt` sees every attempt.
     func setup(onAttempt: @escaping @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }) -> DeliverySetup {
         var setup = DeliverySetup(stateDirectory: state)
+        setup.keepDelivered = keepDelivered
         setup.engine.policy = RetryPolicy(
             delays: RetryPolicy.parseSchedule(retrySchedule) ?? [],
             jitter: jitter,

@@ -93,7 +93,8 @@ import Testing
 
         // Resend the three dead letters: same ids and bytes, one at a time, in the order's order.
         try await Task.sleep(nanoseconds: 50_000_000)
-        let (_, states) = try Outbox.open(directory: directory)
+        // Read as `deliveries redeliver` would, while the shop holds the directory.
+        let states = try Outbox.inspect(directory: directory).states
         #expect(try await shop.engine.redeliver(states) == 3)
         for snapshot in snapshots { #expect(await shop.engine.outcome(of: snapshot.webhookID).accepted) }
         await shop.stop()
@@ -203,9 +204,10 @@ import Testing
         try handle.write(contentsOf: Data(#"{"k":"attempt","id":"torn"#.utf8))
         try handle.close()
 
-        let (_, states) = try Outbox.open(directory: directory)
+        let (outbox, states) = try Outbox.open(directory: directory)
         #expect(states.count == 1)
-        #expect(states[0].event == delivered)
+        #expect(states[0].event == delivered.with(body: []), "bodies stay on disk")
+        #expect(outbox.body(of: delivered.webhookID) == delivered.body)
         #expect(states[0].attempts.map(\.status) == [503])
         guard case .pending = states[0].phase else {
             Issue.record("expected pending, got \(states[0].phase)")

@@ -481,7 +481,9 @@ private final class Attempt: Sendable {
     @Sendable func prepare() throws -> OutgoingRequest {
         if shared.stopped.contains(target.url) { throw EndpointStopped() }
         var event = event
-        if let outbox = shared.outbox, event.body.isEmpty, let body = outbox.body(of: id) {
+        if let outbox = shared.outbox, event.body.isEmpty {
+            // Behind an outbox the body is on disk; an attempt without it would send other bytes: fail it instead.
+            guard let body = outbox.body(of: id) else { throw BodyUnreadable(path: outbox.path) }
             event = event.with(body: body)
         }
         let sender = shared.sender
@@ -511,6 +513,8 @@ private final class Attempt: Sendable {
         case .failure(let error as TransportError):
             record.detail = error.message
             record.milliseconds = error.elapsed * 1000
+        case .failure(let error as BodyUnreadable):
+            record.detail = error.description
         case .failure(let error):
             record.detail = "signing failed: \(error)"
         }
@@ -534,6 +538,12 @@ struct Completion: Sendable {
 
 /// Thrown by a job's `prepare` for an endpoint that answered 410.
 struct EndpointStopped: Error {}
+
+/// An event's body could not be read back from the outbox.
+struct BodyUnreadable: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "the event's body could not be read back from \(path)" }
+}
 
 /// Endpoints that answered 410, read by the transport threads before each request.
 final class StoppedEndpoints: Sendable {

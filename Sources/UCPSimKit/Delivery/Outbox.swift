@@ -6,18 +6,33 @@ import Synchronization
 /// Every event is written and fsync'd before its first attempt; attempts and outcomes are appended after (a lost
 /// attempt line only means the same bytes with the same `Webhook-Id` go out again). On open, a torn last line (a
 /// SIGKILL mid-write) is cut off and the rest is replayed into per-event state.
+///
+/// One process writes a state directory at a time: `open` takes an exclusive lock (`DIR/outbox.lock`), so a second
+/// `ucpsim` on the same directory gets a clear error instead of interleaving its appends. `inspect` reads without the
+/// lock and without changing the file. Bodies are not loaded: they are read back from the journal when needed.
+///
+/// Opening also bounds the journal: it keeps every pending and dead event and the newest `keepDelivered` delivered
+/// ones. When more than a quarter more than that have been delivered, the journal is rewritten without the oldest
+/// delivered events (their lines copied byte for byte) and swapped in with a rename, so a crash mid-way leaves the
+/// old journal whole.
 public final class Outbox: Sendable {
+    /// How many delivered events the journal keeps by default (for `deliveries list|show` and `redeliver`).
+    public static let defaultKeepDelivered = 10_000
+
     /// Where an event's body sits in the journal (its base64 text), so queued bodies need not stay in memory.
     struct BodyLocation: Sendable {
-        let offset: UInt64
+        var offset: UInt64
         let length: Int
     }
 
     private struct Writer {
-        let handle: FileHandle
+        /// nil once closed.
+        var handle: FileHandle?
         /// The journal's length: the offset the next line starts at.
         var end: UInt64
         var bodies: [String: BodyLocation]
+        /// The lock held on `DIR/outbox.lock` while open.
+        var lock: Int32
     }
 
     public let path: String
@@ -25,46 +40,187 @@ public final class Outbox: Sendable {
     /// Read with `pread` only, so it needs no lock.
     private let reader: FileHandle
 
-    private init(path: String, handle: FileHandle, end: UInt64, bodies: [String: BodyLocation], reader: FileHandle) {
+    private init(path: String, handle: FileHandle, end: UInt64, bodies: [String: BodyLocation], lock: Int32)
+        throws(UCPSimError)
+    {
+        guard let reader = FileHandle(forReadingAtPath: path) else {
+            throw UCPSimError(.noInput, "cannot open \(path)")
+        }
         self.path = path
-        self.writer = Mutex(Writer(handle: handle, end: end, bodies: bodies))
+        self.writer = Mutex(Writer(handle: handle, end: end, bodies: bodies, lock: lock))
         self.reader = reader
     }
 
     deinit {
-        writer.withLock { try? $0.handle.close() }
+        close()
         try? reader.close()
     }
 
-    /// Opens (or creates) the outbox in `directory` and returns it with every event's restored state, in order.
-    public static func open(directory: String) throws(UCPSimError) -> (Outbox, [DeliveryState]) {
+    /// Opens (or creates) the outbox in `directory` for writing and returns it with every event's restored state,
+    /// in order (their bodies stay on disk: `body(of:)`). Refused while another process has the directory open.
+    public static func open(directory: String, keepDelivered: Int = defaultKeepDelivered) throws(UCPSimError) -> (
+        Outbox, [DeliveryState]
+    ) {
         let fileManager = FileManager.default
         do {
             try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw UCPSimError(.cannotCreate, "cannot create state directory \(directory)")
         }
+        let lock = try lockDirectory(directory)
+        do throws(UCPSimError) {
+            let path = (directory as NSString).appendingPathComponent("outbox.jsonl")
+            if !fileManager.fileExists(atPath: path) {
+                guard fileManager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+                else {
+                    throw UCPSimError(.cannotCreate, "cannot create \(path)")
+                }
+            }
+            // A compaction that a crash interrupted left only its unfinished copy: the journal itself is whole.
+            try? fileManager.removeItem(atPath: path + ".compacting")
+            guard let handle = FileHandle(forUpdatingAtPath: path) else {
+                throw UCPSimError(.noInput, "cannot open \(path)")
+            }
+            var scan = try JournalScan(reading: handle, path: path)
+            // Keep only whole lines: a torn tail from a crash is dropped before anything is appended.
+            do {
+                try handle.truncate(atOffset: scan.complete)
+                try handle.seekToEnd()
+            } catch {
+                throw UCPSimError(.cannotCreate, "cannot repair \(path): \(error)")
+            }
+            if let dropped = scan.oldestDelivered(beyond: keepDelivered) {
+                try? handle.close()
+                try compact(path: path, scan: &scan, dropping: dropped)
+                guard let compacted = FileHandle(forUpdatingAtPath: path) else {
+                    throw UCPSimError(.noInput, "cannot open \(path)")
+                }
+                _ = try? compacted.seekToEnd()
+                let outbox = try Outbox(
+                    path: path,
+                    handle: compacted,
+                    end: scan.complete,
+                    bodies: scan.bodies,
+                    lock: lock
+                )
+                return (outbox, scan.states)
+            }
+            let outbox = try Outbox(path: path, handle: handle, end: scan.complete, bodies: scan.bodies, lock: lock)
+            return (outbox, scan.states)
+        } catch {
+            Glibc.close(lock)
+            throw error
+        }
+    }
+
+    /// Reads the outbox in `directory` without writing anything or taking its lock (a running `ucpsim` may be
+    /// appending): the events its whole lines describe, with a way to read their bodies.
+    public static func inspect(directory: String) throws(UCPSimError) -> OutboxSnapshot {
         let path = (directory as NSString).appendingPathComponent("outbox.jsonl")
-        if !fileManager.fileExists(atPath: path) {
-            guard fileManager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                throw UCPSimError(.cannotCreate, "cannot create \(path)")
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw UCPSimError(.noInput, "no outbox in \(directory) (give --state DIR)")
+        }
+        let scan = try JournalScan(reading: handle, path: path)
+        return OutboxSnapshot(states: scan.states, bodies: scan.bodies, reader: handle)
+    }
+
+    /// Stops writing and lets another process open the directory. Appends after this fail.
+    public func close() {
+        writer.withLock { writer in
+            try? writer.handle?.synchronize()
+            try? writer.handle?.close()
+            writer.handle = nil
+            if writer.lock >= 0 {
+                Glibc.close(writer.lock)
+                writer.lock = -1
             }
         }
-        guard let data = fileManager.contents(atPath: path), let handle = FileHandle(forUpdatingAtPath: path),
-            let reader = FileHandle(forReadingAtPath: path)
+    }
+
+    /// Takes the directory's lock, or says who holds it.
+    private static func lockDirectory(_ directory: String) throws(UCPSimError) -> Int32 {
+        let lockPath = (directory as NSString).appendingPathComponent("outbox.lock")
+        let descriptor = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw UCPSimError(.cannotCreate, "cannot create \(lockPath): \(String(cString: strerror(errno)))")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            var holder = [UInt8](repeating: 0, count: 32)
+            let count = pread(descriptor, &holder, holder.count, 0)
+            Glibc.close(descriptor)
+            let pid = String(decoding: holder.prefix(max(0, count)), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            throw UCPSimError(
+                .cannotCreate,
+                "state directory \(directory) is in use by another ucpsim\(pid.isEmpty ? "" : " (pid \(pid))"); "
+                    + "stop it or give another --state"
+            )
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = pwrite(descriptor, pid, pid.count, 0)
+        return descriptor
+    }
+
+    /// Rewrites the journal without the `dropped` events: every other line is copied byte for byte, in order, to
+    /// a new file that is fsync'd and renamed over the journal. Updates `scan` to describe the new file.
+    private static func compact(path: String, scan: inout JournalScan, dropping dropped: Set<Int>) throws(UCPSimError) {
+        let temporary = path + ".compacting"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]),
+            let output = FileHandle(forWritingAtPath: temporary), let input = FileHandle(forReadingAtPath: path)
         else {
-            throw UCPSimError(.noInput, "cannot open \(path)")
+            throw UCPSimError(.cannotCreate, "cannot create \(temporary)")
         }
-        // Keep only whole lines: a torn tail from a crash is dropped before anything is appended.
-        let complete = data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+        defer {
+            try? input.close()
+            try? output.close()
+        }
+        var written: UInt64 = 0
+        var buffer: [UInt8] = []
+        var moved: [String: BodyLocation] = [:]
         do {
-            if complete < data.count { try handle.truncate(atOffset: UInt64(complete)) }
-            try handle.seekToEnd()
+            for line in scan.lines where line.event >= 0 && !dropped.contains(Int(line.event)) {
+                let id = scan.states[Int(line.event)].event.webhookID
+                if line.isEvent, var location = scan.bodies[id] {
+                    location.offset = location.offset - line.offset + written + UInt64(buffer.count)
+                    moved[id] = location
+                }
+                // The line and its newline.
+                let start = buffer.count
+                let length = Int(line.length) + 1
+                buffer.append(contentsOf: repeatElement(0, count: length))
+                let count = buffer.withUnsafeMutableBytes { bytes in
+                    pread(input.fileDescriptor, bytes.baseAddress! + start, length, off_t(line.offset))
+                }
+                guard count == length, buffer.last == 0x0A else { throw CompactionError() }
+                if buffer.count >= 1 << 22 {
+                    try output.write(contentsOf: buffer)
+                    written += UInt64(buffer.count)
+                    buffer.removeAll(keepingCapacity: true)
+                }
+            }
+            try output.write(contentsOf: buffer)
+            written += UInt64(buffer.count)
+            try output.synchronize()
         } catch {
-            throw UCPSimError(.cannotCreate, "cannot repair \(path): \(error)")
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw UCPSimError(.cannotCreate, "cannot compact \(path): \(error)")
         }
-        let (states, bodies) = try replay(data.prefix(complete), path: path)
-        return (Outbox(path: path, handle: handle, end: UInt64(complete), bodies: bodies, reader: reader), states)
+        guard rename(temporary, path) == 0 else {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw UCPSimError(.cannotCreate, "cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
+        // The rename itself is durable once the directory is.
+        let directory = Glibc.open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
+        if directory >= 0 {
+            _ = fsync(directory)
+            Glibc.close(directory)
+        }
+        scan.keep(excluding: dropped, bodies: moved, complete: written)
+    }
+
+    private struct CompactionError: Error, CustomStringConvertible {
+        var description: String { "the journal changed while it was copied" }
     }
 
     /// Persists new events durably: written in chunks of about 1 MB, then one fsync for the batch.
@@ -100,9 +256,13 @@ public final class Outbox: Sendable {
     }
 
     /// An event's body, read back from the journal (`pread`: positional, no shared file offset); nil when the
-    /// outbox never saw the event.
-    func body(of webhookID: String) -> [UInt8]? {
+    /// outbox does not have it.
+    public func body(of webhookID: String) -> [UInt8]? {
         guard let location = writer.withLock({ $0.bodies[webhookID] }) else { return nil }
+        return Self.readBody(at: location, from: reader)
+    }
+
+    static func readBody(at location: BodyLocation, from reader: FileHandle) -> [UInt8]? {
         var text = Data(count: location.length)
         let count = text.withUnsafeMutableBytes { buffer in
             pread(reader.fileDescriptor, buffer.baseAddress, location.length, off_t(location.offset))
@@ -135,7 +295,7 @@ public final class Outbox: Sendable {
 
     /// Flushes appended lines to disk.
     public func sync() {
-        writer.withLock { try? $0.handle.synchronize() }
+        writer.withLock { try? $0.handle?.synchronize() }
     }
 
     private func write(_ text: String, sync: Bool) throws(UCPSimError) {
@@ -145,12 +305,13 @@ public final class Outbox: Sendable {
     private func write(_ bytes: [UInt8], sync: Bool, bodies: [(String, Int, Int)] = []) throws(UCPSimError) {
         let result: Result<Void, any Error> = writer.withLock { writer in
             Result {
-                try writer.handle.write(contentsOf: bytes)
+                guard let handle = writer.handle else { throw ClosedError() }
+                try handle.write(contentsOf: bytes)
                 for (id, offset, length) in bodies {
                     writer.bodies[id] = BodyLocation(offset: writer.end + UInt64(offset), length: length)
                 }
                 writer.end += UInt64(bytes.count)
-                if sync { try writer.handle.synchronize() }
+                if sync { try handle.synchronize() }
             }
         }
         if case .failure(let error) = result { throw UCPSimError(.cannotCreate, "cannot write \(path): \(error)") }
@@ -194,58 +355,11 @@ public final class Outbox: Sendable {
         return out + "\""
     }
 
-    private static func replay(_ data: Data, path: String) throws(UCPSimError) -> (
-        [DeliveryState], [String: BodyLocation]
-    ) {
-        var order: [String] = []
-        var states: [String: DeliveryState] = [:]
-        var attempts: [String: [AttemptRecord]] = [:]
-        var bodies: [String: BodyLocation] = [:]
-        var lineNumber = 0
-        let bodyKey = Array("\"body\":\"".utf8)
-        for line in data.split(separator: UInt8(ascii: "\n")) {
-            lineNumber += 1
-            guard let entry = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                let kind = entry["k"] as? String, let id = entry["id"] as? String
-            else {
-                throw UCPSimError(.dataError, "\(path):\(lineNumber): not an outbox entry (the journal is damaged)")
-            }
-            switch kind {
-            case "event":
-                guard let timestamp = (entry["ts"] as? NSNumber)?.int64Value, let orderID = entry["order"] as? String,
-                    let target = entry["target"] as? String,
-                    let body = (entry["body"] as? String).flatMap({ Data(base64Encoded: $0) })
-                else { throw UCPSimError(.dataError, "\(path):\(lineNumber): malformed event entry") }
-                if states[id] == nil { order.append(id) }
-                if let range = line.firstRange(of: bodyKey) {
-                    let start = range.upperBound - data.startIndex
-                    bodies[id] = BodyLocation(offset: UInt64(start), length: line.endIndex - 2 - range.upperBound)
-                }
-                let event = WebhookEvent(webhookID: id, timestamp: timestamp, orderID: orderID, body: [UInt8](body))
-                states[id] = DeliveryState(event: event, target: target, firstAttempt: Date(timeIntervalSince1970: 0))
-            case "attempt", "phase":
-                guard var state = states[id] else { continue }
-                if kind == "attempt" {
-                    attempts[id, default: []].append(
-                        AttemptRecord(
-                            number: entry["n"] as? Int ?? 0,
-                            at: Date(timeIntervalSince1970: (entry["at"] as? NSNumber)?.doubleValue ?? 0),
-                            status: entry["status"] as? Int,
-                            milliseconds: (entry["ms"] as? NSNumber)?.doubleValue ?? 0,
-                            detail: entry["detail"] as? String ?? ""
-                        )
-                    )
-                }
-                state.restore(attempts: attempts[id] ?? [], phase: phase(entry))
-                states[id] = state
-            default:
-                continue
-            }
-        }
-        return (order.compactMap { states[$0] }, bodies)
+    private struct ClosedError: Error, CustomStringConvertible {
+        var description: String { "the outbox is closed" }
     }
 
-    private static func phase(_ entry: [String: Any]) -> DeliveryState.Phase {
+    static func phase(_ entry: [String: Any]) -> DeliveryState.Phase {
         switch entry["phase"] as? String {
         case "delivered": return .delivered
         case "dead": return .dead(reason: entry["reason"] as? String ?? "dead")

@@ -8,6 +8,8 @@ public struct DeliverySetup: Sendable {
     public var engine = DeliveryEngine.Options()
     /// The outbox directory; nil keeps deliveries in memory only (tests that do not need durability).
     public var stateDirectory: String?
+    /// Delivered events the outbox keeps (pending and dead ones are always kept).
+    public var keepDelivered = Outbox.defaultKeepDelivered
     /// Called after every attempt (for progress lines).
     public var onAttempt: @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }
 
@@ -85,7 +87,7 @@ public final class Shop: Sendable {
         var restored: [DeliveryState] = []
         var outbox: Outbox?
         if let directory = delivery.stateDirectory {
-            (outbox, restored) = try Outbox.open(directory: directory)
+            (outbox, restored) = try Outbox.open(directory: directory, keepDelivered: delivery.keepDelivered)
         }
         // The profile needs the bound port, and the server needs the profile: bind a trampoline first.
         let router = Router()
@@ -162,6 +164,8 @@ public final class Shop: Sendable {
         await engine.stop()
         await server.stop()
         client.shutdown()
+        // Lets the next ucpsim (or the next shop in this process) open the state directory.
+        outbox?.close()
     }
 }
 
