@@ -273,8 +273,9 @@ struct DeliveryOptions: ParsableArguments {
     }
 }
 
-/// Says on stderr how many deliveries the outbox had pending at start.
+/// Says on stderr what opening the outbox did (a compaction) and how many deliveries it had pending at start.
 func reportResumed(_ shop: Shop) {
+    for note in shop.outbox?.notes ?? [] { stderrLine("note: \(note)") }
     if shop.resumed > 0 {
         stderrLine("note: resuming \(shop.resumed) pending deliver\(shop.resumed == 1 ? "y" : "ies") from the outbox")
     }

@@ -52,6 +52,7 @@ import Testing
         #expect(states.map { $0.attempts.map(\.detail) } == (8..<20).map { ["attempt \($0)"] })
         for event in kept { #expect(outbox.body(of: event.webhookID) == event.body) }
         #expect(outbox.body(of: events[0].webhookID) == nil)
+        #expect(outbox.notes.count == 1 && outbox.notes[0].contains("dropped the 8 oldest delivered events"))
         #expect(!FileManager.default.fileExists(atPath: path + ".compacting"))
 
         // The kept lines are the old ones, unchanged and in order.
@@ -73,6 +74,7 @@ import Testing
         let appended = try String(contentsOfFile: path, encoding: .utf8)
         let (reopened, restates) = try Outbox.open(directory: directory, keepDelivered: 4)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == appended)
+        #expect(reopened.notes.isEmpty)
         #expect(restates.first { $0.event.webhookID == late.webhookID }?.attempts.count == 2)
         reopened.close()
 

@@ -36,17 +36,25 @@ public final class Outbox: Sendable {
     }
 
     public let path: String
+    /// What opening did that a user should hear about (a compaction), one line each.
+    public let notes: [String]
     private let writer: Mutex<Writer>
     /// Read with `pread` only, so it needs no lock.
     private let reader: FileHandle
 
-    private init(path: String, handle: FileHandle, end: UInt64, bodies: [String: BodyLocation], lock: Int32)
-        throws(UCPSimError)
-    {
+    private init(
+        path: String,
+        handle: FileHandle,
+        end: UInt64,
+        bodies: [String: BodyLocation],
+        lock: Int32,
+        notes: [String]
+    ) throws(UCPSimError) {
         guard let reader = FileHandle(forReadingAtPath: path) else {
             throw UCPSimError(.noInput, "cannot open \(path)")
         }
         self.path = path
+        self.notes = notes
         self.writer = Mutex(Writer(handle: handle, end: end, bodies: bodies, lock: lock))
         self.reader = reader
     }
@@ -78,34 +86,48 @@ public final class Outbox: Sendable {
             }
             // A compaction that a crash interrupted left only its unfinished copy: the journal itself is whole.
             try? fileManager.removeItem(atPath: path + ".compacting")
-            guard let handle = FileHandle(forUpdatingAtPath: path) else {
+            guard var handle = FileHandle(forUpdatingAtPath: path) else {
                 throw UCPSimError(.noInput, "cannot open \(path)")
             }
             var scan = try JournalScan(reading: handle, path: path)
             // Keep only whole lines: a torn tail from a crash is dropped before anything is appended.
             do {
                 try handle.truncate(atOffset: scan.complete)
-                try handle.seekToEnd()
             } catch {
                 throw UCPSimError(.cannotCreate, "cannot repair \(path): \(error)")
             }
+            var notes: [String] = []
             if let dropped = scan.oldestDelivered(beyond: keepDelivered) {
-                try? handle.close()
-                try compact(path: path, scan: &scan, dropping: dropped)
-                guard let compacted = FileHandle(forUpdatingAtPath: path) else {
-                    throw UCPSimError(.noInput, "cannot open \(path)")
+                // A compaction that fails leaves the journal as it was: say so, and go on with it.
+                let before = scan.complete
+                do throws(UCPSimError) {
+                    try compact(path: path, scan: &scan, dropping: dropped)
+                    guard let compacted = FileHandle(forUpdatingAtPath: path) else {
+                        throw UCPSimError(.noInput, "cannot open \(path)")
+                    }
+                    try? handle.close()
+                    handle = compacted
+                    notes.append(
+                        "compacted the outbox: dropped the \(dropped.count) oldest delivered events "
+                            + "(\(megabytes(before)) → \(megabytes(scan.complete)); --keep-delivered \(keepDelivered))"
+                    )
+                } catch {
+                    notes.append("the outbox was not compacted (\(error.message)); it is kept whole")
                 }
-                _ = try? compacted.seekToEnd()
-                let outbox = try Outbox(
-                    path: path,
-                    handle: compacted,
-                    end: scan.complete,
-                    bodies: scan.bodies,
-                    lock: lock
-                )
-                return (outbox, scan.states)
             }
-            let outbox = try Outbox(path: path, handle: handle, end: scan.complete, bodies: scan.bodies, lock: lock)
+            do {
+                try handle.seekToEnd()
+            } catch {
+                throw UCPSimError(.cannotCreate, "cannot append to \(path): \(error)")
+            }
+            let outbox = try Outbox(
+                path: path,
+                handle: handle,
+                end: scan.complete,
+                bodies: scan.bodies,
+                lock: lock,
+                notes: notes
+            )
             return (outbox, scan.states)
         } catch {
             Glibc.close(lock)
@@ -137,12 +159,22 @@ public final class Outbox: Sendable {
         }
     }
 
+    private static func megabytes(_ bytes: UInt64) -> String {
+        String(format: "%.1f MB", Double(bytes) / 1_000_000)
+    }
+
     /// Takes the directory's lock, or says who holds it.
     private static func lockDirectory(_ directory: String) throws(UCPSimError) -> Int32 {
         let lockPath = (directory as NSString).appendingPathComponent("outbox.lock")
         let descriptor = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw UCPSimError(.cannotCreate, "cannot create \(lockPath): \(String(cString: strerror(errno)))")
+        }
+        // A lock can be held for a moment after its owner lets go: a process being spawned elsewhere carries a copy
+        // of every descriptor until it execs, and a ucpsim that just stopped may still be exiting. Wait that out.
+        let deadline = Date().addingTimeInterval(2)
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK && Date() < deadline {
+            usleep(10_000)
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             var holder = [UInt8](repeating: 0, count: 32)
