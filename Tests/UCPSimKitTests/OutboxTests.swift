@@ -41,6 +41,8 @@ import Testing
         let events = try Self.journal(in: directory, target: receiver.url)
         let path = "\(directory)/outbox.jsonl"
         let before = try String(contentsOfFile: path, encoding: .utf8)
+        // What a crash during an earlier compaction would have left: a partial copy, never the journal itself.
+        try Data("{\"k\":\"event\",\"id\":\"half".utf8).write(to: URL(fileURLWithPath: path + ".compacting"))
 
         let (outbox, states) = try Outbox.open(directory: directory, keepDelivered: 4)
         let kept = Array(events[8...])
