@@ -100,19 +100,24 @@ public final class Outbox: Sendable {
             if let dropped = scan.oldestDelivered(beyond: keepDelivered) {
                 // A compaction that fails leaves the journal as it was: say so, and go on with it.
                 let before = scan.complete
+                var compacted = false
                 do throws(UCPSimError) {
                     try compact(path: path, scan: &scan, dropping: dropped)
-                    guard let compacted = FileHandle(forUpdatingAtPath: path) else {
-                        throw UCPSimError(.noInput, "cannot open \(path)")
+                    compacted = true
+                } catch {
+                    notes.append("the outbox was not compacted (\(error.message)); it is kept whole")
+                }
+                if compacted {
+                    // The compacted file is the journal now: appending to the old one would lose lines.
+                    guard let reopened = FileHandle(forUpdatingAtPath: path) else {
+                        throw UCPSimError(.noInput, "cannot open \(path) after compacting it")
                     }
                     try? handle.close()
-                    handle = compacted
+                    handle = reopened
                     notes.append(
                         "compacted the outbox: dropped the \(dropped.count) oldest delivered events "
                             + "(\(megabytes(before)) → \(megabytes(scan.complete)); --keep-delivered \(keepDelivered))"
                     )
-                } catch {
-                    notes.append("the outbox was not compacted (\(error.message)); it is kept whole")
                 }
             }
             do {
