@@ -9,7 +9,7 @@ struct JournalScan {
     /// One whole line of the journal.
     struct Line {
         let offset: UInt64
-        let length: UInt32
+        let length: Int
         /// The event it belongs to (an index into `states`), or -1 for a line about no known event.
         let event: Int32
         let isEvent: Bool
@@ -48,19 +48,10 @@ struct JournalScan {
             for end in ends {
                 lineNumber += 1
                 if end > start {
-                    let failure: UCPSimError? = buffer.withUnsafeBytes { bytes in
-                        do throws(UCPSimError) {
-                            try take(
-                                UnsafeRawBufferPointer(rebasing: bytes[start..<end]),
-                                at: base + UInt64(start),
-                                where: "\(path):\(lineNumber)"
-                            )
-                            return nil
-                        } catch {
-                            return error
-                        }
+                    let failure = buffer.withUnsafeBytes { bytes in
+                        take(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), at: base + UInt64(start))
                     }
-                    if let failure { throw failure }
+                    if let failure { throw UCPSimError(.dataError, "\(path):\(lineNumber): \(failure)") }
                 }
                 start = end + 1
             }
@@ -125,9 +116,8 @@ struct JournalScan {
         return nil
     }
 
-    private mutating func take(_ line: UnsafeRawBufferPointer, at offset: UInt64, where place: String)
-        throws(UCPSimError)
-    {
+    /// Takes one line into the scan; returns what is wrong with it, if something is.
+    private mutating func take(_ line: UnsafeRawBufferPointer, at offset: UInt64) -> String? {
         // An event line ends with its body: parse what comes before it, and only note where the body is.
         var json = Data(bytes: line.baseAddress!, count: line.count)
         var body: Outbox.BodyLocation?
@@ -141,14 +131,14 @@ struct JournalScan {
         guard let entry = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
             let kind = entry["k"] as? String, let id = entry["id"] as? String
         else {
-            throw UCPSimError(.dataError, "\(place): not an outbox entry (the journal is damaged)")
+            return "not an outbox entry (the journal is damaged)"
         }
         var position = index[id]
         switch kind {
         case "event":
             guard let timestamp = (entry["ts"] as? NSNumber)?.int64Value, let orderID = entry["order"] as? String,
                 let target = entry["target"] as? String, let body
-            else { throw UCPSimError(.dataError, "\(place): malformed event entry") }
+            else { return "malformed event entry" }
             let event = WebhookEvent(webhookID: id, timestamp: timestamp, orderID: orderID, body: [])
             if let position {
                 events[position] = event
@@ -180,8 +170,9 @@ struct JournalScan {
             break
         }
         lines.append(
-            Line(offset: offset, length: UInt32(line.count), event: Int32(position ?? -1), isEvent: kind == "event")
+            Line(offset: offset, length: line.count, event: Int32(position ?? -1), isEvent: kind == "event")
         )
+        return nil
     }
 }
 

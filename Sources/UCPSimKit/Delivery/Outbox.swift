@@ -224,7 +224,7 @@ public final class Outbox: Sendable {
                 }
                 // The line and its newline.
                 let start = buffer.count
-                let length = Int(line.length) + 1
+                let length = line.length + 1
                 buffer.append(contentsOf: repeatElement(0, count: length))
                 let count = buffer.withUnsafeMutableBytes { bytes in
                     pread(input.fileDescriptor, bytes.baseAddress! + start, length, off_t(line.offset))
