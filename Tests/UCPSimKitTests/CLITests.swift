@@ -132,6 +132,12 @@ import Testing
             message: "retry-schedule"
         ),
         BadInput(arguments: ["keys", "generate", "--alg", "rsa", "--out", "/tmp"], status: 64, message: "rsa"),
+        BadInput(
+            arguments: ["send", fixture, "--webhook-url", "http://127.0.0.1:9/h", "--keep-delivered=-1"],
+            status: 64,
+            message: "--keep-delivered must be 0 or more"
+        ),
+        BadInput(arguments: ["deliveries", "list", "--state", "Tests/tools"], status: 66, message: "no outbox in"),
     ])
     func badInputGetsOneLineAndADocumentedExitCode(_ input: BadInput) async throws {
         let result = try await CLITests.ucpsim(input.arguments)
