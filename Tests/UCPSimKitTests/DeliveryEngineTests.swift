@@ -93,7 +93,7 @@ import Testing
 
         // Resend the three dead letters: same ids and bytes, one at a time, in the order's order.
         try await Task.sleep(nanoseconds: 50_000_000)
-        // Read as `deliveries redeliver` would, while the shop holds the directory.
+        // Read without the lock, as `deliveries list` does: the shop holds the directory.
         let states = try Outbox.inspect(directory: directory).states
         #expect(try await shop.engine.redeliver(states) == 3)
         for snapshot in snapshots { #expect(await shop.engine.outcome(of: snapshot.webhookID).accepted) }
