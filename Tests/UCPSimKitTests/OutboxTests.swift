@@ -18,7 +18,7 @@ import Testing
             events.map { DeliveryState(event: $0, target: target, firstAttempt: Date()) }
         )
         let at = Date(timeIntervalSince1970: 1_775_913_000)
-        try outbox.appendAttempts(
+        try outbox.append(
             events.indices.map { index in
                 let status = index < 12 ? 200 : (index < 15 ? 400 : 503)
                 let phase: DeliveryState.Phase =
@@ -66,7 +66,7 @@ import Testing
 
         // Appending goes on at the new end; a reopen within a quarter of the limit leaves the file alone.
         let late = events[15]
-        try outbox.appendAttempts([
+        try outbox.append([
             (
                 late.webhookID, AttemptRecord(number: 2, at: Date(), status: 503, milliseconds: 1, detail: "again"),
                 .pending(next: Date())

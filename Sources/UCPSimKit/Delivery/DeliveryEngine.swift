@@ -64,9 +64,9 @@ public actor DeliveryEngine {
     private var stopped = false
     /// The pending wake-up for the earliest future due date, and that date.
     private var timer: (date: Date, task: Task<Void, Never>)?
-    /// Attempt lines not yet written: written together when 256 gather or 20 ms pass, and always before a phase line
-    /// (a lost attempt line only means the same bytes under the same `Webhook-Id` go out again after a crash).
-    private var journal: [(id: String, attempt: AttemptRecord, phase: DeliveryState.Phase)] = []
+    /// Journal lines not yet written, in order: written together when 256 gather or 20 ms pass (a lost line only
+    /// means the same bytes under the same `Webhook-Id` go out again after a crash, or a kill after 410 is redone).
+    private var journal: [Outbox.Line] = []
     private var journalFlush: Task<Void, Never>?
     /// What the engine shares with every attempt's transport-thread work: the response inbox, the endpoints that
     /// answered 410, the signing plans.
@@ -123,20 +123,25 @@ public actor DeliveryEngine {
     /// Puts dead letters back in the queue: same `Webhook-Id`, same bytes. Returns how many.
     @discardableResult
     public func redeliver(_ restored: [DeliveryState]) throws(UCPSimError) -> Int {
-        var count = 0
-        for var state in restored {
-            guard case .dead = state.phase else { continue }
-            state.redeliver(at: options.clock.now())
-            flushJournal()
-            try outbox?.appendPhase(id: state.event.webhookID, phase: state.phase)
+        let now = options.clock.now()
+        let redelivered = restored.filter { if case .dead = $0.phase { true } else { false } }.map { state in
+            var state = state
+            state.redeliver(at: now)
+            return state
+        }
+        for state in redelivered where targets[state.target] == nil {
+            targets[state.target] = try RequestTarget(state.target)
+        }
+        // Durable before anything is sent: the attempt lines so far, then every redelivery, with one fsync.
+        flushJournal()
+        try outbox?.append(redelivered.map { ($0.event.webhookID, nil, $0.phase) }, sync: true)
+        for state in redelivered {
             finished[state.event.webhookID] = nil
-            if targets[state.target] == nil { targets[state.target] = try RequestTarget(state.target) }
             shared.stopped.remove(state.target)
             queue(state, submitted: Date(), policy: nil)
-            count += 1
         }
         pump()
-        return count
+        return redelivered.count
     }
 
     /// Waits until the event is delivered or dead-lettered.
@@ -192,7 +197,7 @@ public actor DeliveryEngine {
         outbox?.sync()
     }
 
-    private func journalAttempt(_ line: (id: String, attempt: AttemptRecord, phase: DeliveryState.Phase)) {
+    private func journalLine(_ line: Outbox.Line) {
         guard outbox != nil else { return }
         journal.append(line)
         if journal.count >= 256 {
@@ -209,7 +214,7 @@ public actor DeliveryEngine {
         journalFlush?.cancel()
         journalFlush = nil
         guard !journal.isEmpty else { return }
-        try? outbox?.appendAttempts(journal)
+        try? outbox?.append(journal)
         journal.removeAll(keepingCapacity: true)
     }
 
@@ -316,7 +321,7 @@ public actor DeliveryEngine {
                     ? 0 : Double.random(in: 0..<1, using: &random)
             )
             pending[id]?.state = state
-            journalAttempt((id, stored, state.phase))
+            journalLine((id, stored, state.phase))
             metrics.attempt(seconds: stored.milliseconds / 1000, ok: decision == .delivered)
             onAttempt(state, completion.record)
             switch decision {
@@ -351,8 +356,7 @@ public actor DeliveryEngine {
         }
         if let reason {
             state.kill(reason: reason)
-            flushJournal()
-            try? outbox?.appendPhase(id: id, phase: state.phase)
+            journalLine((id, nil, state.phase))
         }
         switch state.phase {
         case .dead: metrics.deadLetter()

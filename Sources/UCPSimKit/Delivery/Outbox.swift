@@ -308,26 +308,27 @@ public final class Outbox: Sendable {
         return Data(base64Encoded: text).map { [UInt8]($0) }
     }
 
-    /// Appends several attempts in one write (the engine records what a batch of responses brought).
-    public func appendAttempts(_ entries: [(id: String, attempt: AttemptRecord, phase: DeliveryState.Phase)])
-        throws(UCPSimError)
-    {
-        guard !entries.isEmpty else { return }
+    /// A line after an event's own: an attempt with the phase it led to, or (no attempt) a phase change alone — a
+    /// redelivery, or a kill after 410.
+    public typealias Line = (id: String, attempt: AttemptRecord?, phase: DeliveryState.Phase)
+
+    /// Appends lines in one write (the engine records what a batch of responses brought); `sync` also fsyncs.
+    public func append(_ lines: [Line], sync: Bool = false) throws(UCPSimError) {
+        guard !lines.isEmpty else { return }
         var text = ""
-        text.reserveCapacity(entries.count * 160)
-        for (id, attempt, phase) in entries {
+        text.reserveCapacity(lines.count * 160)
+        for (id, attempt, phase) in lines {
+            guard let attempt else {
+                text += "{\"k\":\"phase\",\"id\":\(Self.quote(id)),\(Self.phaseFields(phase))}\n"
+                continue
+            }
             text += "{\"k\":\"attempt\",\"id\":\(Self.quote(id)),\"n\":\(attempt.number),"
             text += "\"at\":\(Self.decimal(attempt.at.timeIntervalSince1970)),"
             text +=
                 "\"status\":\(attempt.status.map(String.init) ?? "null"),\"ms\":\(Self.decimal(attempt.milliseconds)),"
             text += "\"detail\":\(Self.quote(attempt.detail)),\(Self.phaseFields(phase))}\n"
         }
-        try write(text, sync: false)
-    }
-
-    /// Appends a phase change without an attempt (a redelivery, or a kill after 410).
-    public func appendPhase(id: String, phase: DeliveryState.Phase) throws(UCPSimError) {
-        try write("{\"k\":\"phase\",\"id\":\(Self.quote(id)),\(Self.phaseFields(phase))}\n", sync: true)
+        try write(text, sync: sync)
     }
 
     /// Flushes appended lines to disk.
