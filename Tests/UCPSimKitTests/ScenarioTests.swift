@@ -86,6 +86,12 @@ import Testing
             "delivery: { time_scale: 60 }\n" + Self.order + "\nsteps:\n  - place: o1",
             file: "c.yaml"
         )
+        // What a scenario leaves out of its retry policy stays the command line's.
+        let commandLine = RetryPolicy(delays: [5, 10], jitter: 0.5, retry4xx: true)
+        #expect(other.policy == nil, "a delivery: block with only engine settings keeps the command line's policy")
+        #expect(
+            scenario.policy?.applied(to: commandLine) == RetryPolicy(delays: [3600, 7200], jitter: 0, retry4xx: true)
+        )
         #expect(throws: UCPSimError.self) { try Scenario.EngineSettings.merged([scenario, plain, other]) }
         do {
             _ = try Scenario.EngineSettings.merged([scenario, other])

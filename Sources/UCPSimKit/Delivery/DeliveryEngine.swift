@@ -30,6 +30,9 @@ public actor DeliveryEngine {
         public var accepted: Bool { phase == .delivered }
     }
 
+    /// The retry policy for events submitted without their own.
+    public nonisolated var policy: RetryPolicy { options.policy }
+
     private let sender: WebhookSender
     private let outbox: Outbox?
     public nonisolated let metrics: DeliveryMetrics
@@ -589,7 +592,8 @@ final class SigningPlans: Sendable {
 
     /// The plan for `target`, made on first use; nil when one cannot be made (the general path signs then).
     func plan(for target: RequestTarget, sender: WebhookSender) -> WebhookSigningPlan? {
-        if let plan = plans.withLock({ $0[target.url] }), plan.kid == sender.signer.key.kid { return plan }
+        // One engine has one sender, so a target's plan never goes stale (and `fits` checks it anyway).
+        if let plan = plans.withLock({ $0[target.url] }) { return plan }
         guard let plan = try? sender.plan(for: target) else { return nil }
         plans.withLock { $0[target.url] = plan }
         return plan

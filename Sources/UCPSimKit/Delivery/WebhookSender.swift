@@ -53,12 +53,22 @@ public struct WebhookSender: Sendable {
 
     /// The headers a webhook carries before signing, in wire order.
     public func unsignedHeaders(for event: WebhookEvent, profileURL: String? = nil) -> HTTPFieldList {
+        Self.headers(
+            for: event,
+            ucpAgent: UCPAgent.header(profileURL: profileURL ?? self.profileURL),
+            digest: ContentDigest.header(for: event.body)
+        )
+    }
+
+    /// The unsigned webhook headers, in wire order, with room for the two signature headers.
+    private static func headers(for event: WebhookEvent, ucpAgent: String, digest: String) -> HTTPFieldList {
         var headers = HTTPFieldList()
+        headers.reserveCapacity(7)
         headers.append("Content-Type", "application/json")
-        headers.append("UCP-Agent", UCPAgent.header(profileURL: profileURL ?? self.profileURL))
+        headers.append("UCP-Agent", ucpAgent)
         headers.append("Webhook-Id", event.webhookID)
         headers.append("Webhook-Timestamp", String(event.timestamp))
-        headers.append("Content-Digest", ContentDigest.header(for: event.body))
+        headers.append("Content-Digest", digest)
         return headers
     }
 
@@ -95,13 +105,7 @@ public struct WebhookSender: Sendable {
             let signature = try signer.key.sign(
                 plan.signatureBase(event: event, digest: digest, params: signatureParams)
             )
-            var headers = HTTPFieldList()
-            headers.reserveCapacity(7)
-            headers.append("Content-Type", "application/json")
-            headers.append("UCP-Agent", plan.ucpAgent)
-            headers.append("Webhook-Id", event.webhookID)
-            headers.append("Webhook-Timestamp", String(event.timestamp))
-            headers.append("Content-Digest", digest)
+            var headers = Self.headers(for: event, ucpAgent: plan.ucpAgent, digest: digest)
             headers.append("Signature-Input", plan.inputLabel + signatureParams)
             headers.append("Signature", plan.signatureHead + Data(signature).base64EncodedString() + plan.signatureTail)
             return OutgoingRequest(method: "POST", url: target.url, headers: headers, body: event.body)

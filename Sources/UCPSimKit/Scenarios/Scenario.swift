@@ -62,8 +62,24 @@ public struct Scenario: Sendable {
     public let file: String
     public let orders: [OrderSpec]
     public let steps: [Step]
-    /// The scenario's own retry policy (`delivery:`), overriding the command line's for its events.
-    public var policy: RetryPolicy?
+    /// The retry settings the scenario's `delivery:` sets for its events; nil when it sets none.
+    public var policy: RetrySettings?
+
+    /// `retry_schedule`, `jitter`, `retry_4xx`: each one the scenario sets replaces the command line's.
+    public struct RetrySettings: Sendable, Equatable {
+        public var delays: [TimeInterval]?
+        public var jitter: Double?
+        public var retry4xx: Bool?
+
+        /// `base` (the command line's policy) with what the scenario sets.
+        public func applied(to base: RetryPolicy) -> RetryPolicy {
+            RetryPolicy(
+                delays: delays ?? base.delays,
+                jitter: jitter ?? base.jitter,
+                retry4xx: retry4xx ?? base.retry4xx
+            )
+        }
+    }
     /// Engine-wide settings the scenario asks for (`delivery:` `time_scale`, `concurrency`, `unordered`).
     public var engine = EngineSettings()
 

@@ -55,7 +55,7 @@ struct ScenarioParser {
 
     /// `delivery: { retry_schedule: "1s,5s,5m", retry_4xx: false, jitter: 0.2, time_scale: 3600, concurrency: 8,
     /// unordered: false }`: the first three are the scenario's retry policy, the rest engine-wide settings.
-    private func policy(_ node: Node) throws(Failure) -> RetryPolicy {
+    private func policy(_ node: Node) throws(Failure) -> Scenario.RetrySettings? {
         guard let mapping = node.mapping else {
             throw Failure(line: line(node), message: "`delivery` must be a mapping")
         }
@@ -64,7 +64,7 @@ struct ScenarioParser {
             allowed: ["retry_schedule", "retry_4xx", "jitter", "time_scale", "concurrency", "unordered"],
             at: node
         )
-        var policy = RetryPolicy.standard
+        var policy = Scenario.RetrySettings()
         if let schedule = node["retry_schedule"] {
             guard let delays = RetryPolicy.parseSchedule(schedule.string ?? "") else {
                 throw Failure(
@@ -86,7 +86,7 @@ struct ScenarioParser {
             }
             policy.jitter = value
         }
-        return policy
+        return policy == Scenario.RetrySettings() ? nil : policy
     }
 
     private func engineSettings(_ node: Node) throws(Failure) -> Scenario.EngineSettings {

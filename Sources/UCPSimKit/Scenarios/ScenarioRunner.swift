@@ -101,7 +101,7 @@ public struct ScenarioRunner: Sendable {
                 continue
             }
             // One submission per step: its orders' deliveries run concurrently, each order's in sequence.
-            try await shop.engine.submit(events, to: target, policy: scenario.policy)
+            try await shop.engine.submit(events, to: target, policy: scenario.policy?.applied(to: shop.engine.policy))
             let deadline = Date().addingTimeInterval(wait)
             for event in events {
                 guard
