@@ -67,22 +67,12 @@ struct Check: AsyncParsableCommand {
                 clientOptions: client.httpOptions,
                 logger: makeLogger("ucpsim.shop")
             )
-            var receiverServer: BuiltInReceiver?
-            let results: [CheckResult]
-            do {
-                let (destination, server) = try await target.resolve(client: session.shop.client)
-                receiverServer = server
+            let results = try await withTarget(target, client: session.shop.client, stop: session.stop) { destination in
                 if !json { outputLine("grading \(destination.url) (\(cases.count) cases)") }
-                results = try await session.run(cases, target: destination) { result in
+                return try await session.run(cases, target: destination) { result in
                     if !json { outputLine(Self.line(result)) }
                 }
-            } catch {
-                await session.stop()
-                await receiverServer?.stop()
-                throw error
             }
-            await session.stop()
-            await receiverServer?.stop()
             let failed = results.filter { !$0.passed }
             if let report {
                 let cases = results.map { result in

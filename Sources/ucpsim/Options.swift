@@ -237,7 +237,7 @@ struct DeliveryOptions: ParsableArguments {
             throw ValidationError("--time-scale must be positive")
         }
         guard keepDelivered >= 0 else { throw ValidationError("--keep-delivered must be 0 or more") }
-        if let concurrency, !(1...256).contains(concurrency) {
+        if let concurrency, !DeliveryEngine.Options.concurrencyRange.contains(concurrency) {
             throw ValidationError("--concurrency must be from 1 to 256")
         }
         guard RetryPolicy.parseDuration(wait) != nil else {
@@ -265,9 +265,9 @@ struct DeliveryOptions: ParsableArguments {
             jitter: jitter,
             retry4xx: retry4xx
         )
-        setup.engine.concurrency = concurrency ?? 8
+        if let concurrency { setup.engine.concurrency = concurrency }
         setup.engine.ordered = !unordered
-        setup.engine.clock = ScaledClock(scale: timeScale ?? 1)
+        if let timeScale { setup.engine.clock = ScaledClock(scale: timeScale) }
         setup.onAttempt = onAttempt
         return setup
     }
@@ -310,16 +310,27 @@ func startShop(
 
 /// Resolves the target and runs `body`; the shop and any built-in receiver are stopped however it ends.
 func withTarget<T>(_ target: TargetOptions, shop: Shop, _ body: (RequestTarget) async throws -> T) async throws -> T {
+    try await withTarget(target, client: shop.client, stop: shop.stop, body)
+}
+
+/// Resolves the target (with `client`, for a platform profile) and runs `body`; `stop` and any built-in receiver's
+/// stop run however it ends.
+func withTarget<T>(
+    _ target: TargetOptions,
+    client: HTTPClient,
+    stop: () async -> Void,
+    _ body: (RequestTarget) async throws -> T
+) async throws -> T {
     var receiver: BuiltInReceiver?
     do {
-        let (destination, builtIn) = try await target.resolve(client: shop.client)
+        let (destination, builtIn) = try await target.resolve(client: client)
         receiver = builtIn
         let result = try await body(destination)
-        await shop.stop()
+        await stop()
         await receiver?.stop()
         return result
     } catch {
-        await shop.stop()
+        await stop()
         await receiver?.stop()
         throw error
     }

@@ -133,13 +133,7 @@ import Testing
         #expect(arrivals.count == 2)
         if arrivals.count == 2 { #expect(arrivals[1].at.timeIntervalSince(arrivals[0].at) < 15) }
         // On the delivery clock the retry still came an hour after the first attempt.
-        let journal = try String(contentsOfFile: "\(state)/outbox.jsonl", encoding: .utf8)
-        let times = journal.split(separator: "\n").compactMap { line -> Double? in
-            guard let entry = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                entry["k"] as? String == "attempt"
-            else { return nil }
-            return (entry["at"] as? NSNumber)?.doubleValue
-        }
+        let times = try Outbox.inspect(directory: state).states.flatMap(\.attempts).map(\.at.timeIntervalSince1970)
         #expect(times.count == 2)
         if times.count == 2 { #expect(times[1] - times[0] >= 3600 && times[1] - times[0] < 200_000, "\(times)") }
     }

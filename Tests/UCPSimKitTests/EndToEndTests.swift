@@ -62,11 +62,7 @@ import Testing
         #expect(first.accepted)
 
         // A key the profile does not publish, same UCP-Agent: key_not_found (after one refetch of the profile).
-        let rogue = WebhookSender(
-            client: shop.client,
-            signer: MessageSigner(key: try SigningKey.generate(.es256, kid: "rogue")),
-            profileURL: shop.profile.profileURL
-        )
+        let rogue = shop.sender.with(key: try SigningKey.generate(.es256, kid: "rogue"))
         let event = WebhookEvent(timestamp: 1, orderID: document.id, body: document.bytes)
         let rejected = try await rogue.deliver(event, to: target)
         #expect(!rejected.accepted)
@@ -76,11 +72,7 @@ import Testing
         // Rotation: the shop publishes a new key and drops the old one, under the same profile URL.
         let next = try SigningKey.generate(.ed25519, kid: "next")
         shop.publisher.publish(keys: [try next.publicJWK()])
-        let rotated = WebhookSender(
-            client: shop.client,
-            signer: MessageSigner(key: next),
-            profileURL: shop.profile.profileURL
-        )
+        let rotated = shop.sender.with(key: next)
         let afterRotation = try await rotated.deliver(
             WebhookEvent(timestamp: 2, orderID: document.id, body: document.bytes),
             to: target

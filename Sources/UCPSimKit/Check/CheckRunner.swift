@@ -106,7 +106,7 @@ public final class CheckSession: Sendable {
 
     /// Sends a case's request(s); nil for a request that got no response.
     private func deliveries(for checkCase: CheckCase, to target: RequestTarget) async throws -> [ReceivedResponse?] {
-        let now = { Int64(Date().timeIntervalSince1970) }
+        let now = shop.sender.now
         let client = shop.client
         func send(_ request: OutgoingRequest) async -> ReceivedResponse? { try? await client.send(request) }
         func event(_ body: [UInt8], id: String) -> WebhookEvent {

@@ -9,6 +9,8 @@ public actor DeliveryEngine {
         public var policy = RetryPolicy.standard
         /// Attempts in flight at once: the shop's HTTP client gets this many transfers.
         public var concurrency = 8
+        /// What `--concurrency` and a scenario's `concurrency` accept.
+        public static let concurrencyRange = 1...256
         /// A later snapshot of an order waits until the earlier one is delivered or dead-lettered.
         public var ordered = true
         public var clock: any DeliveryClock = ScaledClock()

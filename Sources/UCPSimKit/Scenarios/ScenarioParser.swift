@@ -101,7 +101,7 @@ struct ScenarioParser {
             settings.timeScale = value
         }
         if let concurrency = node["concurrency"] {
-            guard let value = concurrency.int, (1...256).contains(value) else {
+            guard let value = concurrency.int, DeliveryEngine.Options.concurrencyRange.contains(value) else {
                 throw Failure(line: line(concurrency), message: "concurrency must be a whole number from 1 to 256")
             }
             settings.concurrency = value
@@ -217,10 +217,9 @@ struct ScenarioParser {
             }
             mutation = id
         }
-        // A mutated delivery is expected to be rejected unless the step says otherwise.
-        let fallback =
-            mutation == nil || mutation == "whitespace"
-            ? DeliveryExpectation.accepted : .init(status: .statusClass(4), attempts: nil)
+        // A mutated delivery is expected as the catalog grades its case (accepted or a 4xx) unless the step says otherwise.
+        let accepted = mutation.map { id in CheckCatalog.cases.first { $0.id == id }?.expected == .accept } ?? true
+        let fallback = accepted ? DeliveryExpectation.accepted : .init(status: .statusClass(4), attempts: nil)
         let expectation = try node["expect"].map { node throws(Failure) in try self.expectation(node) } ?? fallback
         let result: Scenario.Action = action == "place" ? .place : .transition(try transition(action, node))
         var step = Scenario.Step(

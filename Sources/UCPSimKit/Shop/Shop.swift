@@ -21,8 +21,8 @@ public struct DeliverySetup: Sendable {
 /// A running shop: its keys, its profile server, its orders, and the delivery engine that sends its webhooks.
 public final class Shop: Sendable {
     public let keyRing: KeyRing
-    /// The profile as first published (its URL never changes).
-    public let profile: BusinessProfile
+    /// The profile as published now (its URL never changes; its keys do when `publisher` rotates them).
+    public var profile: BusinessProfile { publisher.profile }
     /// What `/.well-known/ucp` serves now; `publish(keys:)` rotates keys while running.
     public let publisher: ProfilePublisher
     public let orders: OrderStore
@@ -43,7 +43,6 @@ public final class Shop: Sendable {
 
     private init(
         keyRing: KeyRing,
-        profile: BusinessProfile,
         publisher: ProfilePublisher,
         orders: OrderStore,
         book: OrderBook,
@@ -56,7 +55,6 @@ public final class Shop: Sendable {
         outbox: Outbox?
     ) {
         self.keyRing = keyRing
-        self.profile = profile
         self.publisher = publisher
         self.orders = orders
         self.book = book
@@ -133,7 +131,6 @@ public final class Shop: Sendable {
         try await engine.resume(restored)
         return Shop(
             keyRing: keys,
-            profile: profile,
             publisher: publisher,
             orders: orders,
             book: book,
