@@ -40,9 +40,8 @@ format: ## Format the Swift sources in place
 lint: ## Check formatting
 	$(SWIFT) format lint --recursive Package.swift Sources Tests
 
+bench: APT_PACKAGES += nginx wrk curl
 bench: deps ## Signed deliveries/s, latency and peak RSS vs an unsigned wrk ceiling, against a local nginx sink
-	@for p in nginx wrk; do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	$(SWIFT) build -c release --product UCPSimBench
 	Tests/bench/bench.sh
 
