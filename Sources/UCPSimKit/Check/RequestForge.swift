@@ -4,14 +4,17 @@ import Foundation
 public struct RequestForge: Sendable {
     /// The shop's own sender (its key, its profile URL).
     public let sender: WebhookSender
+    // The identities only some cases need (`ed25519-key`, `unpublished-key`, `another-shop`, `profile-unreachable`):
+    // a forge without them (a scenario's `mutate:`, which offers none of those cases) refuses those cases.
+
     /// A published Ed25519 key of the shop's.
-    public let ed25519: SigningKey
+    public var ed25519: SigningKey? = nil
     /// A key the shop never publishes.
-    public let rogue: SigningKey
+    public var rogue: SigningKey? = nil
     /// Another shop: its sender (own key, own profile URL).
-    public let otherShop: WebhookSender
+    public var otherShop: WebhookSender? = nil
     /// A profile URL nothing answers at.
-    public let unreachableProfile: String
+    public var unreachableProfile: String? = nil
 
     /// The request for `caseID`'s single delivery of `event`.
     public func request(_ caseID: String, event: WebhookEvent, to target: RequestTarget, created: Int64) throws
@@ -62,16 +65,16 @@ public struct RequestForge: Sendable {
             signed.append("Signature", values.signature)
             return OutgoingRequest(method: "POST", url: target.url, headers: signed, body: event.body)
         case "unpublished-key":
-            return try sender.with(key: rogue).signedRequest(for: event, to: target, created: created)
+            return try sender.with(key: needed(rogue, caseID)).signedRequest(for: event, to: target, created: created)
         case "ed25519-key":
-            return try sender.with(key: ed25519).signedRequest(for: event, to: target, created: created)
+            return try sender.with(key: needed(ed25519, caseID)).signedRequest(for: event, to: target, created: created)
         case "profile-not-well-known":
             let url = sender.profileURL.replacingOccurrences(of: "/.well-known/ucp", with: "/ucp-profile.json")
             return try sign(sender.unsignedHeaders(for: event, profileURL: url))
         case "profile-unreachable":
-            return try sign(sender.unsignedHeaders(for: event, profileURL: unreachableProfile))
+            return try sign(sender.unsignedHeaders(for: event, profileURL: needed(unreachableProfile, caseID)))
         case "another-shop":
-            return try otherShop.signedRequest(for: event, to: target, created: created)
+            return try needed(otherShop, caseID).signedRequest(for: event, to: target, created: created)
         case "whitespace":
             let object = try JSONSerialization.jsonObject(with: Data(event.body))
             let pretty = [UInt8](
@@ -91,6 +94,17 @@ public struct RequestForge: Sendable {
     struct UnknownCase: Error, CustomStringConvertible {
         let id: String
         var description: String { "no delivery is defined for check case \(id)" }
+    }
+
+    /// A case whose identity this forge was not given.
+    struct MissingIdentity: Error, CustomStringConvertible {
+        let id: String
+        var description: String { "check case \(id) needs an identity this forge was not given" }
+    }
+
+    private func needed<T>(_ value: T?, _ caseID: String) throws -> T {
+        guard let value else { throw MissingIdentity(id: caseID) }
+        return value
     }
 
     /// Adds fields no schema knows and a fulfillment event type the spec does not list.

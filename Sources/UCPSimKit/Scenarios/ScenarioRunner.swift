@@ -146,18 +146,12 @@ public struct ScenarioRunner: Sendable {
         scenario: Scenario,
         transition: String
     ) async throws -> StepResult {
-        let forge = RequestForge(
-            sender: shop.sender,
-            ed25519: shop.keyRing.active,
-            rogue: shop.keyRing.active,
-            otherShop: shop.sender,
-            unreachableProfile: "http://127.0.0.1:1/.well-known/ucp"
-        )
-        let request = try forge.request(
+        // `mutate:` offers only faults in the shop's own request, so the forge needs no other identity.
+        let request = try RequestForge(sender: shop.sender).request(
             mutation,
             event: event,
             to: target,
-            created: Int64(Date().timeIntervalSince1970)
+            created: shop.sender.now()
         )
         let started = Date()
         let response = try? await shop.client.send(request)
