@@ -195,12 +195,16 @@ struct ScenarioPlayer {
         func fail(_ message: String) -> ScenarioParser.Failure {
             ScenarioParser.Failure(line: step.line, step: step.number, message: message)
         }
+        if case .advance(let seconds) = step.action {
+            clock += seconds
+            return []
+        }
         var snapshots: [Order] = []
         for id in step.orders {
             do {
                 switch step.action {
                 case .advance:
-                    break
+                    break  // handled above
                 case .place:
                     guard machines[id] == nil else { throw fail("order \(id) is already placed") }
                     let machine = try OrderStateMachine(
@@ -221,7 +225,6 @@ struct ScenarioPlayer {
                 throw fail("\(error)")
             }
         }
-        if case .advance(let seconds) = step.action { clock += seconds }
         return snapshots
     }
 }

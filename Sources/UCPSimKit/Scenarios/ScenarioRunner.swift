@@ -19,6 +19,32 @@ public struct StepResult: Sendable {
     /// The event that was sent (for `--record`).
     public let event: WebhookEvent
 
+    /// The result of `event`'s delivery in `step`, graded against the step's expectation.
+    init(
+        _ step: Scenario.Step,
+        of scenario: Scenario,
+        event: WebhookEvent,
+        transition: String,
+        status: Int?,
+        attempts: Int,
+        milliseconds: Double,
+        detail: String
+    ) {
+        self.scenario = scenario.name
+        self.step = step.number
+        self.line = step.line
+        self.orderID = event.orderID
+        self.transition = transition
+        self.webhookID = event.webhookID
+        self.status = status
+        self.attempts = attempts
+        self.milliseconds = milliseconds
+        self.expectation = step.expectation
+        self.passed = step.expectation.matches(status: status, attempts: attempts)
+        self.detail = detail
+        self.event = event
+    }
+
     /// One progress line; a failure adds what was expected and what came back.
     public var progressLine: String {
         let status = status.map(String.init) ?? "---"
@@ -117,19 +143,14 @@ public struct ScenarioRunner: Sendable {
                 }
                 let last = outcome.attempts.last
                 let result = StepResult(
-                    scenario: scenario.name,
-                    step: step.number,
-                    line: step.line,
-                    orderID: event.orderID,
+                    step,
+                    of: scenario,
+                    event: event,
                     transition: name,
-                    webhookID: event.webhookID,
                     status: outcome.lastStatus,
                     attempts: outcome.attempts.count,
                     milliseconds: last?.milliseconds ?? 0,
-                    expectation: step.expectation,
-                    passed: step.expectation.matches(status: outcome.lastStatus, attempts: outcome.attempts.count),
-                    detail: last?.detail ?? "",
-                    event: event
+                    detail: last?.detail ?? ""
                 )
                 progress(result)
                 results.append(result)
@@ -156,19 +177,14 @@ public struct ScenarioRunner: Sendable {
         let started = Date()
         let response = try? await shop.client.send(request)
         return StepResult(
-            scenario: scenario.name,
-            step: step.number,
-            line: step.line,
-            orderID: event.orderID,
+            step,
+            of: scenario,
+            event: event,
             transition: "\(transition) [\(mutation)]",
-            webhookID: event.webhookID,
             status: response?.status,
             attempts: 1,
             milliseconds: Date().timeIntervalSince(started) * 1000,
-            expectation: step.expectation,
-            passed: step.expectation.matches(status: response?.status, attempts: 1),
-            detail: response?.bodyExcerpt() ?? "no response",
-            event: event
+            detail: response?.bodyExcerpt() ?? "no response"
         )
     }
 }
