@@ -237,10 +237,9 @@ import Testing
     }
 
     @Test func aFailedExpectationExitsOneWithAReadableFailure() async throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString).yaml")
-        try Data(
-            "orders:\n  - id: o1\n    items: [{ sku: mug, price: 100 }]\nsteps:\n  - place: o1\n    expect: 401\n".utf8
-        ).write(to: file)
+        let file = try TestSupport.scenarioFile(
+            "orders:\n  - id: o1\n    items: [{ sku: mug, price: 100 }]\nsteps:\n  - place: o1\n    expect: 401\n"
+        )
         let result = try await CLITests.ucpsim(["run", file.path, "--json"])
         #expect(result.status == 1)
         let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
