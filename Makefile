@@ -31,14 +31,14 @@ run: build ## Set up, build and run the demo: a shop, the reference receiver, on
 test: build pydeps ## Set up, build and run the tests
 	$(SWIFT) test
 
-ci: ## What CI runs: the tests, with the UCP schemas required
+ci: lint ## What CI runs: strict format lint, then the tests (warnings are errors), with the UCP schemas required
 	UCPSIM_REQUIRE_SCHEMAS=1 $(MAKE) test
 
 format: ## Format the Swift sources in place
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
 
-lint: ## Check formatting
-	$(SWIFT) format lint --recursive Package.swift Sources Tests
+lint: ## Check formatting and the lint rules in .swift-format (strict: any finding fails)
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
 
 bench: APT_PACKAGES += nginx wrk curl
 bench: deps ## Signed deliveries/s, latency and peak RSS vs an unsigned wrk ceiling, against a local nginx sink

@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 let package = Package(
@@ -67,3 +67,8 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Our own targets build with warnings as errors (dependencies' warnings are not ours to fix).
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+}

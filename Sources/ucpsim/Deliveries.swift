@@ -4,8 +4,9 @@ import UCPSimKit
 
 struct Deliveries: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Inspect the outbox and resend: list, show, redeliver dead letters, resume pending deliveries.",
-        subcommands: [List.self, Show.self, Redeliver.self, Resume.self]
+        abstract:
+            "Inspect the outbox and send again: list, show, redeliver dead letters, resend any event, resume pending.",
+        subcommands: [List.self, Show.self, Redeliver.self, Resend.self, Resume.self]
     )
 
     struct StateOption: ParsableArguments {
@@ -113,6 +114,32 @@ struct Deliveries: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
+                // Checked before the shop starts: a wrong id or directory sends nothing, resumes nothing.
+                let known = try Outbox.inspect(directory: delivery.state).states
+                let byID = Dictionary(known.map { ($0.event.webhookID, $0) }, uniquingKeysWith: { _, last in last })
+                let unknown = webhookIDs.filter { byID[$0] == nil }
+                guard unknown.isEmpty else {
+                    throw UCPSimError(
+                        .noInput,
+                        "no such event in \(delivery.state): \(unknown.joined(separator: ", "))"
+                    )
+                }
+                let notDead = webhookIDs.compactMap { id -> String? in
+                    guard let state = byID[id] else { return nil }
+                    if case .dead = state.phase { return nil }
+                    return "\(id) (\(state.phase.name))"
+                }
+                guard notDead.isEmpty else {
+                    throw UCPSimError(
+                        .usage,
+                        "not dead letters: \(notDead.joined(separator: ", ")); `ucpsim deliveries resend` sends any "
+                            + "event again"
+                    )
+                }
+                if all, !known.contains(where: { if case .dead = $0.phase { true } else { false } }) {
+                    outputLine("no dead letters in \(delivery.state); nothing sent")
+                    return
+                }
                 let running = try await startShop(shop, delivery, client) { state, attempt in
                     outputLine(DeliveryReport.attemptLine(state, attempt))
                 }
@@ -120,17 +147,75 @@ struct Deliveries: AsyncParsableCommand {
                     if case .dead = $0.phase { return all || webhookIDs.contains($0.event.webhookID) }
                     return false
                 }
-                let missing = Set(webhookIDs).subtracting(dead.map(\.event.webhookID))
-                guard missing.isEmpty else {
-                    await running.stop()
-                    throw UCPSimError(
-                        .noInput,
-                        "not dead letters in \(delivery.state): \(missing.sorted().joined(separator: ", "))"
-                    )
-                }
                 let count = try await running.engine.redeliver(dead)
                 outputLine("redelivering \(count) event(s)")
                 try await finish(running, ids: dead.map(\.event.webhookID), wait: delivery.waitSeconds)
+            }
+        }
+    }
+
+    struct Resend: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Send any event again, delivered or not: same body and Webhook-Id, freshly signed, with a new round of "
+                + "retries; optionally to another receiver.",
+            discussion: """
+                Exit codes: 0 every resent event got a 2xx; 1 one was dead-lettered; 64 usage; 66 no outbox, or an \
+                id it does not have (named); 69 unreachable; 75 still pending after --wait.
+                """
+        )
+
+        @Argument(help: ArgumentHelp("Webhook-Ids to send again.", valueName: "webhook-id"))
+        var webhookIDs: [String]
+
+        @Option(
+            name: .customLong("webhook-url"),
+            help: ArgumentHelp("Send to this receiver instead of each event's own.", valueName: "url")
+        )
+        var webhookURL: String?
+
+        @OptionGroup var shop: ShopOptions
+        @OptionGroup var delivery: DeliveryOptions
+        @OptionGroup var client: ClientOptions
+
+        func validate() throws {
+            if webhookIDs.isEmpty { throw ValidationError("name at least one Webhook-Id") }
+            if let webhookURL { _ = try validatedURL(webhookURL, option: "--webhook-url") }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                let destination = try webhookURL.map { url throws(UCPSimError) in
+                    try parseTarget(url, option: "--webhook-url")
+                }
+                let known = Set(try Outbox.inspect(directory: delivery.state).states.map(\.event.webhookID))
+                let unknown = webhookIDs.filter { !known.contains($0) }
+                guard unknown.isEmpty else {
+                    throw UCPSimError(
+                        .noInput,
+                        "no such event in \(delivery.state): \(unknown.joined(separator: ", "))"
+                    )
+                }
+                let running = try await startShop(shop, delivery, client) { state, attempt in
+                    outputLine(DeliveryReport.attemptLine(state, attempt))
+                }
+                let wanted = Set(webhookIDs)
+                let chosen = running.history.filter { wanted.contains($0.event.webhookID) }
+                let unreadable = chosen.filter { running.outbox?.hasBody(of: $0.event.webhookID) != true }
+                guard unreadable.isEmpty else {
+                    await running.stop()
+                    throw UCPSimError(
+                        .dataError,
+                        "the outbox no longer has the body of \(unreadable.map(\.event.webhookID).joined(separator: ", "))"
+                    )
+                }
+                let count = try await running.engine.resend(chosen, to: destination)
+                let onTheirWay = chosen.count - count
+                outputLine(
+                    "resending \(count) event(s)"
+                        + (onTheirWay > 0 ? "; \(onTheirWay) already pending, continuing" : "")
+                )
+                try await finish(running, ids: chosen.map(\.event.webhookID), wait: delivery.waitSeconds)
             }
         }
     }
@@ -147,6 +232,8 @@ struct Deliveries: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
+                // Like `list`: a directory without an outbox is a mistake, not an empty outbox to create.
+                _ = try Outbox.inspect(directory: delivery.state)
                 let running = try await startShop(shop, delivery, client) { state, attempt in
                     outputLine(DeliveryReport.attemptLine(state, attempt))
                 }
@@ -164,7 +251,7 @@ private func finish(_ shop: Shop, ids: [String], wait: TimeInterval) async throw
     var outcomes: [DeliveryEngine.Outcome] = []
     var stillPending = 0
     for id in ids {
-        if let outcome = await shop.engine.outcome(of: id, timeout: deadline.timeIntervalSinceNow) {
+        if let outcome = await shop.engine.outcome(of: id, until: deadline) {
             outcomes.append(outcome)
         } else {
             stillPending += 1

@@ -12,7 +12,7 @@ struct Listen: AsyncParsableCommand {
     )
 
     @Option(help: "Port to listen on.")
-    var port = 8081
+    var port = Port(8081)
 
     @Option(help: "Host to bind.")
     var host = "127.0.0.1"
@@ -25,7 +25,7 @@ struct Listen: AsyncParsableCommand {
             let (_, server) = try await ReferenceReceiver.start(
                 client: httpClient,
                 host: host,
-                port: port,
+                port: port.value,
                 logger: makeLogger("ucpsim.listen")
             ) { outputLine($0.logLine) }
             outputLine("receiver listening on \(server.baseURL) (POST any path)")

@@ -30,10 +30,23 @@ struct ShopOptions: ParsableArguments {
     @Option(name: .customLong("ucp-version"), help: "UCP version the profile and webhooks declare.")
     var ucpVersion = BusinessProfile.defaultVersion
 
-    /// Loads `--keys`, or makes an ephemeral ES256 key and says so on stderr.
-    func keyRing() throws(UCPSimError) -> KeyRing {
+    func validate() throws {
+        if let publicURL { _ = try validatedURL(publicURL, option: "--public-url") }
+    }
+
+    /// Loads `--keys`; without it, the shop's own key kept in `stateDirectory` (made on first use), or with no state
+    /// directory an ephemeral ES256 key; says which on stderr.
+    func keyRing(stateDirectory: String? = nil) throws(UCPSimError) -> KeyRing {
         if let keys { return try KeyRing.load(directory: keys, signWith: signWith) }
         if let signWith { throw UCPSimError(.usage, "--sign-with \(signWith) needs --keys") }
+        if let stateDirectory {
+            let (ring, created) = try ShopIdentity.keyRing(directory: stateDirectory)
+            stderrLine(
+                "note: no --keys given; signing with the shop's \(created ? "new " : "")ES256 key "
+                    + "\(ShopIdentity.keyPath(in: stateDirectory)) (kid \(ring.active.kid))"
+            )
+            return ring
+        }
         let ring = try KeyRing.ephemeral()
         stderrLine(
             "note: no --keys given; signing with an ephemeral ES256 key (kid \(ring.active.kid)), published only while this runs"
@@ -49,12 +62,19 @@ struct ClientOptions: ParsableArguments {
 
     @Option(
         name: .customLong("connect-timeout"),
-        help: ArgumentHelp("Connect timeout in milliseconds.", valueName: "ms")
+        help: ArgumentHelp("Connect timeout in milliseconds (0: libcurl's default, 300 s).", valueName: "ms")
     )
     var connectTimeout = 5_000
 
-    @Option(help: ArgumentHelp("Total timeout per request in milliseconds.", valueName: "ms"))
+    @Option(help: ArgumentHelp("Total timeout per request in milliseconds (0: no limit).", valueName: "ms"))
     var timeout = 15_000
+
+    func validate() throws {
+        guard connectTimeout >= 0 else {
+            throw ValidationError("--connect-timeout must be 0 (libcurl's default, 300 s) or more milliseconds")
+        }
+        guard timeout >= 0 else { throw ValidationError("--timeout must be 0 (no limit) or more milliseconds") }
+    }
 
     var httpOptions: HTTPClientOptions {
         var options = HTTPClientOptions()
@@ -80,6 +100,31 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
         stderrLine("ucpsim: error: \(error.message)")
         throw ExitCode(error.exitCode.rawValue)
     }
+}
+
+/// Checks a URL option while arguments are parsed: a URL that ucpsim or libcurl would refuse is a usage error
+/// (exit 64) before anything starts.
+func validatedURL(_ url: String, option: String) throws -> RequestTarget {
+    do {
+        return try RequestTarget(url)
+    } catch {
+        throw ValidationError("\(option): \(error.message)")
+    }
+}
+
+/// A TCP port option: 0 to 65535 (0: any free port), refused otherwise when arguments are parsed.
+struct Port: ExpressibleByArgument, Sendable, CustomStringConvertible {
+    let value: Int
+
+    init(_ value: Int) { self.value = value }
+
+    init?(argument: String) {
+        guard let value = Int(argument), (0...65_535).contains(value) else { return nil }
+        self.value = value
+    }
+
+    var description: String { String(value) }
+    var defaultValueDescription: String { String(value) }
 }
 
 /// Parses a URL argument into a request target, or a usage error.
@@ -148,6 +193,8 @@ struct TargetOptions: ParsableArguments {
         if webhookURL != nil && platformProfile != nil {
             throw ValidationError("give --webhook-url or --platform-profile, not both")
         }
+        if let webhookURL { _ = try validatedURL(webhookURL, option: "--webhook-url") }
+        if let platformProfile { _ = try validatedURL(platformProfile, option: "--platform-profile") }
     }
 
     /// The target given by either option, or nil when neither was given.
@@ -288,22 +335,44 @@ func startShop(
     _ delivery: DeliveryOptions,
     _ client: ClientOptions,
     host: String = "127.0.0.1",
-    port: Int = 0,
+    port: Port? = nil,
     control: ControlOptions? = nil,
     verbose: Bool = false,
     onAttempt: @escaping @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }
 ) async throws(UCPSimError) -> Shop {
-    let running = try await Shop.start(
-        keys: try shop.keyRing(),
-        host: host,
-        port: port,
-        publicURL: shop.publicURL,
-        version: shop.ucpVersion,
-        clientOptions: client.httpOptions,
-        delivery: delivery.setup(onAttempt: onAttempt),
-        control: control,
-        logger: makeLogger("ucpsim.shop", verbose: verbose)
-    )
+    // Without --port, the shop binds the port it had last time on this state directory: the same profile URL,
+    // so a receiver that saw it before recognises it.
+    var identity = try ShopIdentity.load(directory: delivery.state)
+    let keys = try shop.keyRing(stateDirectory: delivery.state)
+    let chosen = port?.value ?? identity.port ?? 0
+    let running: Shop
+    do {
+        running = try await Shop.start(
+            keys: keys,
+            host: host,
+            port: chosen,
+            publicURL: shop.publicURL,
+            version: shop.ucpVersion,
+            clientOptions: client.httpOptions,
+            delivery: delivery.setup(onAttempt: onAttempt),
+            control: control,
+            logger: makeLogger("ucpsim.shop", verbose: verbose)
+        )
+    } catch  where port == nil && identity.port != nil && error.exitCode == .unavailable {
+        throw UCPSimError(
+            .unavailable,
+            "\(error.message); it is the shop's port kept in \(identity.path) (the same profile URL for every command "
+                + "on \(delivery.state)): free it, or give --port"
+        )
+    }
+    if port?.value != 0 || identity.port == nil {
+        do {
+            try identity.remember(port: running.server.port)
+        } catch {
+            await running.stop()
+            throw error
+        }
+    }
     reportResumed(running)
     return running
 }

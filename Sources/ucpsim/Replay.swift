@@ -24,8 +24,10 @@ struct Replay: AsyncParsableCommand {
     )
     var keepIDs = false
 
-    @Option(help: "Port for the shop's server (default: any free port).")
-    var port = 0
+    @Option(
+        help: "Port for the shop's server (default: the one this --state directory's shop had, else any free port)."
+    )
+    var port: Port?
 
     @OptionGroup var shop: ShopOptions
     @OptionGroup var delivery: DeliveryOptions
@@ -46,15 +48,21 @@ struct Replay: AsyncParsableCommand {
                         events.append(event)
                     }
                 }
-                try await running.engine.submit(events, to: destination)
+                // A recorded id the outbox already has is a redelivery: a new round of attempts on that entry.
+                let plan = try ReplayPlan(events: events, outbox: running.outbox, history: running.history)
+                if !plan.resent.isEmpty {
+                    stderrLine(
+                        "note: \(plan.resent.count) recorded Webhook-Id(s) already in \(delivery.state): sent again as "
+                            + "redeliveries of those entries"
+                    )
+                }
+                try await running.engine.submit(plan.new, to: destination)
+                try await running.engine.resend(plan.resent, to: destination)
                 let deadline = Date().addingTimeInterval(delivery.waitSeconds)
                 var outcomes: [DeliveryEngine.Outcome?] = []
                 var pending: [DeliveryState] = []
                 for event in events {
-                    let outcome = await running.engine.outcome(
-                        of: event.webhookID,
-                        timeout: deadline.timeIntervalSinceNow
-                    )
+                    let outcome = await running.engine.outcome(of: event.webhookID, until: deadline)
                     if outcome == nil, let state = await running.engine.pendingState(of: event.webhookID) {
                         pending.append(state)
                     }
@@ -74,6 +82,49 @@ struct Replay: AsyncParsableCommand {
                 throw UCPSimError(.unavailable, "receiver unreachable: \(finals[0].attempts.last?.detail ?? "")")
             }
             if finals.contains(where: { $0.phase != .delivered }) { throw ExitCode(1) }
+        }
+    }
+}
+
+/// What a replay sends: events the outbox has never seen are submitted; recorded ids it already holds (`--keep-ids`
+/// twice) are resent as new rounds on their entries. The same id with other bytes is refused: it would be a lie.
+struct ReplayPlan {
+    var new: [WebhookEvent] = []
+    var resent: [DeliveryState] = []
+
+    init(events: [WebhookEvent], outbox: Outbox?, history: [DeliveryState]) throws(UCPSimError) {
+        let known = Dictionary(history.map { ($0.event.webhookID, $0) }, uniquingKeysWith: { _, last in last })
+        var seen: Set<String> = []
+        var repeated: [String] = []
+        var conflicting: [String] = []
+        for event in events {
+            guard seen.insert(event.webhookID).inserted else {
+                repeated.append(event.webhookID)
+                continue
+            }
+            guard let state = known[event.webhookID] else {
+                new.append(event)
+                continue
+            }
+            if let stored = outbox?.body(of: event.webhookID), stored != event.body {
+                conflicting.append(event.webhookID)
+                continue
+            }
+            // Pending entries are already on their way (resumed at start).
+            if state.phase.isFinal { resent.append(state.withEvent(event)) }
+        }
+        if !repeated.isEmpty {
+            throw UCPSimError(
+                .dataError,
+                "the fixtures give the same Webhook-Id more than once: \(repeated.joined(separator: ", "))"
+            )
+        }
+        if !conflicting.isEmpty {
+            throw UCPSimError(
+                .dataError,
+                "the outbox already has these Webhook-Ids with other bytes; refusing to send different bodies under "
+                    + "them: \(conflicting.joined(separator: ", ")) (give another --state, or replay without --keep-ids)"
+            )
         }
     }
 }

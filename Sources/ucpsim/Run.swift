@@ -6,14 +6,22 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run scenario scripts: orders placed and moved through their lifecycle, one signed webhook per step.",
         discussion: """
-            Without --webhook-url or --platform-profile the built-in reference receiver is the target. \
+            Without --webhook-url or --platform-profile the built-in reference receiver is the target. The scenario \
+            clock starts early enough that the last event happens no later than now (or at --start). \
             Exit codes: 0 every expectation held; 1 one failed; 64 usage; 65 a bad scenario file; 69 unreachable; \
-            75 a step's deliveries still pending after --wait (they stay in the outbox).
+            75 a step's deliveries still pending after --wait; 130 interrupted (Ctrl-C). On 75 and 130 the position \
+            is kept in the state directory: `ucpsim run --resume` plays the rest. --report and --json are written \
+            on every exit.
             """
     )
 
-    @Argument(help: ArgumentHelp("Scenario files (YAML).", valueName: "scenario"))
-    var scenarios: [String]
+    @Argument(
+        help: ArgumentHelp(
+            "Scenario files (YAML); with --resume, default: the interrupted run's.",
+            valueName: "scenario"
+        )
+    )
+    var scenarios: [String] = []
 
     @OptionGroup var target: TargetOptions
 
@@ -28,53 +36,246 @@ struct Run: AsyncParsableCommand {
     )
     var record: String?
 
-    @Option(help: "Port for the shop's server (default: any free port).")
-    var port = 0
+    @Option(
+        help: ArgumentHelp(
+            "Start of the scenario clock: ISO 8601 (2026-11-01T09:00:00Z) or unix seconds. Default: now minus the "
+                + "scenario's total advance. Refused when the last event would lie in the future.",
+            valueName: "time"
+        )
+    )
+    var start: String?
+
+    @Flag(
+        help: "Finish the run interrupted on this --state directory: its pending deliveries, then the steps not sent."
+    )
+    var resume = false
+
+    @Option(
+        help: "Port for the shop's server (default: the one this --state directory's shop had, else any free port)."
+    )
+    var port: Port?
 
     @OptionGroup var shop: ShopOptions
     @OptionGroup var delivery: DeliveryOptions
     @OptionGroup var client: ClientOptions
 
+    func validate() throws {
+        if !resume && scenarios.isEmpty { throw ValidationError("name at least one scenario file (or give --resume)") }
+        if resume && start != nil { throw ValidationError("--resume keeps the interrupted run's clock; drop --start") }
+        if let start, Self.parseTime(start) == nil {
+            throw ValidationError("--start \"\(start)\" is not an ISO 8601 time (2026-11-01T09:00:00Z) or unix seconds")
+        }
+    }
+
+    static func parseTime(_ text: String) -> Date? {
+        if let seconds = Double(text), seconds.isFinite, seconds >= 0 { return Date(timeIntervalSince1970: seconds) }
+        return try? Date(text, strategy: .iso8601)
+    }
+
     func run() async throws {
         try await reportingErrors {
-            let loaded = try scenarios.map { path throws(UCPSimError) in try Scenario.load(path: path) }
+            let plan = try RunPlan(
+                scenarios: scenarios,
+                resume: resume,
+                start: start.flatMap(Self.parseTime),
+                state: delivery.state
+            )
             // Engine-wide settings from the files (time scale, concurrency, ordering) apply to the whole run.
-            let settings = try Scenario.EngineSettings.merged(loaded)
+            let settings = try Scenario.EngineSettings.merged(plan.loaded)
             let running = try await startShop(shop, delivery.applying(settings), client, port: port)
-            let results = try await withTarget(target, shop: running) { destination in
-                if !json { outputLine("shop \(running.profile.profileURL) -> \(destination.url)") }
-                let runner = ScenarioRunner(shop: running, target: destination, wait: delivery.waitSeconds)
-                var results: [StepResult] = []
-                for scenario in loaded {
-                    let scenarioResults = try await runner.run(scenario) { result in
-                        if !json { outputLine(result.progressLine) }
+            let interruption = Interruption { Task { await running.engine.stop() } }
+            var results: [StepResult] = []
+            var stop: (ScenarioStopped, index: Int)?
+            do {
+                try await withTarget(target, shop: running) { destination in
+                    if !json { outputLine("shop \(running.profile.profileURL) -> \(destination.url)") }
+                    let runner = ScenarioRunner(shop: running, target: destination, wait: delivery.waitSeconds)
+                    for (index, scenario) in plan.loaded.enumerated() {
+                        let entry = plan.entries[index]
+                        do {
+                            let scenarioResults = try await runner.run(
+                                scenario,
+                                start: entry.start.map { Date(timeIntervalSince1970: $0) },
+                                from: entry.nextStep,
+                                resumed: entry.pending
+                            ) { result in
+                                if !json { outputLine(result.progressLine) }
+                            }
+                            results += scenarioResults
+                            try recordFixture(scenario, scenarioResults)
+                        } catch let stopped as ScenarioStopped {
+                            results += stopped.results
+                            try recordFixture(scenario, stopped.results)
+                            stop = (stopped, index)
+                            return
+                        }
                     }
-                    if let record {
-                        try write(
-                            EventFixture(name: scenario.name, results: scenarioResults).json(),
-                            to: "\(record)/\(scenario.name).events.json"
-                        )
-                    }
-                    results += scenarioResults
                 }
-                return results
+            } catch {
+                interruption.cancel()
+                try writeReports(results)
+                throw error
             }
+            interruption.cancel()
             let summary = running.engine.metrics.summary()
-            if let report { try write(Array(RunReport.junit(results).utf8), to: report) }
+            try writeReports(results)
             let failures = results.filter { !$0.passed }
-            if json {
-                outputLine(String(decoding: RunReport.json(results), as: UTF8.self))
-            } else {
+            if !json {
                 outputLine(
                     "\(results.count) deliveries, \(results.count - failures.count) passed, \(failures.count) failed"
                 )
                 outputLine(summary.description)
             }
-            if !results.isEmpty, results.allSatisfy({ $0.status == nil }) {
+            if let (stopped, index) = stop {
+                let progress = plan.progress(stoppedAt: index, stopped)
+                try progress.save(directory: delivery.state)
+                let pending = progress.scenarios.reduce(0) { $0 + $1.pending.count }
+                let unsent = plan.unsentSteps(progress)
+                let what =
+                    "\(pending) deliver\(pending == 1 ? "y" : "ies") pending, \(unsent) step\(unsent == 1 ? "" : "s") not sent"
+                let resumeHint = "`ucpsim run --resume --state \(delivery.state)` finishes them"
+                if interruption.fired {
+                    stderrLine("ucpsim: interrupted: \(what); \(resumeHint)")
+                    throw ExitCode(130)
+                }
+                throw UCPSimError(.tempFail, "\(stopped.message); \(what); \(resumeHint)")
+            }
+            RunProgress.remove(directory: delivery.state)
+            if !results.isEmpty, results.allSatisfy({ $0.status == nil && $0.attempts > 0 }) {
                 throw UCPSimError(.unavailable, "receiver unreachable: \(results[0].detail)")
             }
             if !failures.isEmpty { throw ExitCode(1) }
         }
+    }
+
+    /// `--report` and `--json`, from whatever results there are: written on every exit.
+    private func writeReports(_ results: [StepResult]) throws(UCPSimError) {
+        if let report { try write(Array(RunReport.junit(results).utf8), to: report) }
+        if json { outputLine(String(decoding: RunReport.json(results), as: UTF8.self)) }
+    }
+
+    private func recordFixture(_ scenario: Scenario, _ results: [StepResult]) throws(UCPSimError) {
+        guard let record else { return }
+        try write(
+            EventFixture(name: scenario.name, results: results).json(),
+            to: "\(record)/\(scenario.name).events.json"
+        )
+    }
+}
+
+/// The scenarios a run plays and where each begins: from the start, or where an interrupted run stopped.
+struct RunPlan {
+    let loaded: [Scenario]
+    let entries: [RunProgress.Entry]
+
+    init(scenarios given: [String], resume: Bool, start: Date?, state: String) throws(UCPSimError) {
+        // Absolute, so that a resume from another directory finds the same files.
+        let paths = given.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let saved = try RunProgress.load(directory: state)
+        if resume {
+            guard let saved else {
+                throw UCPSimError(.noInput, "no interrupted run in \(state) (\(RunProgress.path(in: state)))")
+            }
+            if !paths.isEmpty && paths != saved.scenarios.map(\.path) {
+                throw UCPSimError(
+                    .usage,
+                    "--resume: the interrupted run played \(saved.scenarios.map(\.path).joined(separator: " ")); "
+                        + "give those files, or none"
+                )
+            }
+            for entry in saved.scenarios where RunProgress.digest(ofFile: entry.path) != entry.sha256 {
+                throw UCPSimError(
+                    .dataError,
+                    "\(entry.path) changed (or is gone) since the interrupted run; it cannot be resumed "
+                        + "(delete \(RunProgress.path(in: state)) to start afresh)"
+                )
+            }
+            loaded = try saved.scenarios.map { entry throws(UCPSimError) in try Scenario.load(path: entry.path) }
+            entries = saved.scenarios
+            return
+        }
+        if saved != nil {
+            stderrLine(
+                "note: \(RunProgress.path(in: state)) held an interrupted run; this run replaces it "
+                    + "(its pending deliveries still resume from the outbox)"
+            )
+        }
+        let loaded = try paths.map { path throws(UCPSimError) in try Scenario.load(path: path) }
+        let now = Date()
+        for scenario in loaded {
+            if let start, start.addingTimeInterval(scenario.totalAdvance) > now {
+                throw UCPSimError(
+                    .usage,
+                    "--start: \(scenario.file) advances its clock by \(Int(scenario.totalAdvance)) s, so its last "
+                        + "event would lie in the future; start at \(Int(now.timeIntervalSince1970 - scenario.totalAdvance)) or earlier"
+                )
+            }
+        }
+        self.loaded = loaded
+        self.entries = zip(paths, loaded).map { path, scenario in
+            RunProgress.Entry(
+                path: path,
+                sha256: RunProgress.digest(ofFile: path) ?? "",
+                start: (start ?? scenario.anchoredStart(now: now)).timeIntervalSince1970,
+                nextStep: 0,
+                pending: []
+            )
+        }
+    }
+
+    /// The progress to keep when scenario `index` stopped: it resumes where it stopped, later ones from the start.
+    func progress(stoppedAt index: Int, _ stopped: ScenarioStopped) -> RunProgress {
+        var scenarios = Array(entries[index...])
+        scenarios[0].nextStep = stopped.nextStep
+        scenarios[0].pending = stopped.pending
+        for later in scenarios.indices.dropFirst() {
+            scenarios[later].nextStep = 0
+            scenarios[later].pending = []
+        }
+        return RunProgress(scenarios: scenarios)
+    }
+
+    /// Steps with deliveries that `progress` has not sent yet.
+    func unsentSteps(_ progress: RunProgress) -> Int {
+        let offset = entries.count - progress.scenarios.count
+        return progress.scenarios.enumerated().reduce(0) { total, pair in
+            let steps = loaded[offset + pair.offset].steps
+            return total
+                + steps[min(pair.element.nextStep, steps.count)...].filter { Scenario.transitionName($0) != nil }.count
+        }
+    }
+}
+
+/// Turns the first SIGINT into a call of `onInterrupt` (the run then stops cleanly and says what is pending); a
+/// second SIGINT ends the process at once.
+final class Interruption: @unchecked Sendable {
+    // `fired` is written on the serial signal queue and read after the run's work is done.
+    private let queue = DispatchQueue(label: "ucpsim.run.interrupt")
+    private var source: (any DispatchSourceSignal)?
+    private var didFire = false
+
+    init(_ onInterrupt: @escaping @Sendable () -> Void) {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: queue)
+        source.setEventHandler { [weak self] in
+            guard let self, !self.didFire else { return }
+            self.didFire = true
+            signal(SIGINT, SIG_DFL)
+            onInterrupt()
+        }
+        source.resume()
+        self.source = source
+    }
+
+    var fired: Bool { queue.sync { didFire } }
+
+    /// Stops listening; SIGINT ends the process again.
+    func cancel() {
+        queue.sync {
+            source?.cancel()
+            source = nil
+        }
+        signal(SIGINT, SIG_DFL)
     }
 }
 

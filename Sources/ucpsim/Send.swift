@@ -20,8 +20,11 @@ struct Send: AsyncParsableCommand {
     @Option(name: .customLong("webhook-url"), help: ArgumentHelp("The platform's order webhook URL.", valueName: "url"))
     var webhookURL: String
 
-    @Option(help: "Port for the shop's profile server (default: any free port).")
-    var port = 0
+    @Option(
+        help:
+            "Port for the shop's profile server (default: the one this --state directory's shop had, else any free port)."
+    )
+    var port: Port?
 
     @Option(help: "Host the shop's profile server binds.")
     var host = "127.0.0.1"
@@ -32,6 +35,10 @@ struct Send: AsyncParsableCommand {
 
     @Flag(name: .shortAndLong, help: "Print the signed request headers and each response.")
     var verbose = false
+
+    func validate() throws {
+        _ = try validatedURL(webhookURL, option: "--webhook-url")
+    }
 
     func run() async throws {
         try await reportingErrors {
@@ -51,7 +58,8 @@ struct Send: AsyncParsableCommand {
                 body: document.bytes
             )
             try await running.engine.submit([event], to: target)
-            let outcome = await running.engine.outcome(of: event.webhookID, timeout: delivery.waitSeconds)
+            let deadline = Date().addingTimeInterval(delivery.waitSeconds)
+            let outcome = await running.engine.outcome(of: event.webhookID, until: deadline)
             let pending = await running.engine.pendingState(of: event.webhookID)
             await running.stop()
             try DeliveryReport.conclude(outcome, pending: pending, target: webhookURL)

@@ -13,7 +13,7 @@ struct Serve: AsyncParsableCommand {
     )
 
     @Option(help: "Port to listen on.")
-    var port = 8080
+    var port = Port(8080)
 
     @Option(help: "Host to bind.")
     var host = "127.0.0.1"

@@ -12,7 +12,8 @@ struct UCPSim: AsyncParsableCommand {
 
             Exit codes: 0 success; 1 a delivery was not accepted; 64 usage; 65 bad data (not JSON, not an order); \
             66 unreadable input; 69 receiver or port unavailable; 70 internal error; 73 cannot write output; \
-            78 bad key.
+            75 deliveries still pending when --wait ran out (they stay in the outbox); 78 bad key; \
+            130 interrupted (run keeps its position: run --resume).
             """,
         version: "0.1.0",
         subcommands: [

@@ -212,7 +212,7 @@ import Testing
         #expect(result.stdout.contains("attempt 1  HTTP 200"))
         #expect(result.stdout.contains("-> delivered"))
         #expect(result.stdout.contains("> Signature-Input: sig1=("))
-        #expect(result.stderr.contains("ephemeral ES256 key"))
+        #expect(result.stderr.contains("signing with the shop's new ES256 key"))
         #expect(receiver.received.count == 1)
     }
 }

@@ -206,7 +206,7 @@ import Testing
     }
 
     static func randomTransition(_ generator: inout SeededGenerator, order: Order) -> OrderTransition {
-        let line = order.lineItems.randomElement(using: &generator)!.id
+        let line = order.lineItems.randomElement(using: &generator)?.id ?? "li_1"
         let quantity = Int.random(in: 1...2, using: &generator)
         let some = Bool.random(using: &generator) ? nil : [Order.LineQuantity(id: line, quantity: quantity)]
         switch Int.random(in: 0..<12, using: &generator) {

@@ -134,9 +134,8 @@ import Testing
         let start = Date(timeIntervalSince1970: 1_775_913_000)
         let results = try await ScenarioRunner(
             shop: shop,
-            target: try RequestTarget("\(receiverServer.baseURL)/hook"),
-            start: start
-        ).run(scenario)
+            target: try RequestTarget("\(receiverServer.baseURL)/hook")
+        ).run(scenario, start: start)
         let served = await shop.orders.get("o1")
         await shop.stop()
         await receiverServer.stop()

@@ -58,6 +58,8 @@ public actor DeliveryEngine {
     private var finished: [String: Outcome] = [:]
     private var waiters: [String: [(token: Int, continuation: CheckedContinuation<Outcome?, Never>)]] = [:]
     private var waiterToken = 0
+    /// Callers waiting for an event's first attempt of its round (`firstAttempt(of:)`).
+    private var startWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
     /// Orders with a snapshot due or in flight, and the later snapshots waiting behind it (only orders that have
     /// some: most orders have one event out at a time, and 100,000 queued events should not cost 100,000 arrays).
     private var busyOrders: Set<OrderKey> = []
@@ -128,36 +130,76 @@ public actor DeliveryEngine {
     /// Puts dead letters back in the queue: same `Webhook-Id`, same bytes. Returns how many.
     @discardableResult
     public func redeliver(_ restored: [DeliveryState]) throws(UCPSimError) -> Int {
-        let now = options.clock.now()
-        let redelivered = restored.filter { if case .dead = $0.phase { true } else { false } }.map { state in
-            var state = state
-            state.redeliver(at: now)
-            return state
-        }
-        for state in redelivered where targets[state.target] == nil {
-            targets[state.target] = try RequestTarget(state.target)
-        }
-        // Durable before anything is sent: the attempt lines so far, then every redelivery, with one fsync.
-        flushJournal()
-        try outbox?.append(redelivered.map { ($0.event.webhookID, nil, $0.phase) }, sync: true)
-        for state in redelivered {
-            finished[state.event.webhookID] = nil
-            shared.stopped.remove(state.target)
-            queue(state, submitted: Date(), policy: nil)
-        }
-        pump()
-        return redelivered.count
+        try resend(restored.filter { if case .dead = $0.phase { true } else { false } })
     }
 
-    /// Waits until the event is delivered or dead-lettered.
+    /// Sends final events (delivered or dead) again, each with a new round of retries: same `Webhook-Id`, same
+    /// bytes, signed afresh; to `target` when given, else to each event's own receiver. Events not final are left
+    /// alone (they are on their way). Returns how many were queued.
+    @discardableResult
+    public func resend(_ restored: [DeliveryState], to target: RequestTarget? = nil) throws(UCPSimError) -> Int {
+        let now = options.clock.now()
+        let resent = restored.filter { $0.phase.isFinal && pending[$0.event.webhookID] == nil }.map { state in
+            var state = state
+            state.resend(at: now, to: target?.url)
+            return state
+        }
+        if let target { targets[target.url] = target }
+        for state in resent where targets[state.target] == nil {
+            targets[state.target] = try RequestTarget(state.target)
+        }
+        // Durable before anything is sent: the attempt lines so far, then every new round, with one fsync.
+        flushJournal()
+        try outbox?.appendRounds(resent)
+        for state in resent {
+            finished[state.event.webhookID] = nil
+            shared.stopped.remove(state.target)
+            // The body stays in memory only when the journal can no longer give it back.
+            let keepBody = !state.event.body.isEmpty && outbox?.hasBody(of: state.event.webhookID) == false
+            queue(state, submitted: Date(), policy: nil, keepBody: keepBody)
+        }
+        pump()
+        return resent.count
+    }
+
+    /// Waits until the event is delivered or dead-lettered (or, once the engine stops, its state then: pending).
     public func outcome(of webhookID: String) async -> Outcome {
-        // Without a timeout the waiter is only ever resumed with the outcome.
-        await outcome(of: webhookID, timeout: nil)!
+        // Without a timeout the waiter is resumed with the outcome, or with nil only when the engine stops.
+        if let outcome = await outcome(of: webhookID, timeout: nil) { return outcome }
+        let state = pending[webhookID]?.state
+        return Outcome(
+            webhookID: webhookID,
+            orderID: state?.event.orderID ?? "",
+            phase: state?.phase ?? .pending(next: .distantFuture),
+            attempts: state?.attempts ?? []
+        )
+    }
+
+    /// Waits until the event is final or `deadline` passes (then nil: still pending) — but an event not yet
+    /// attempted gets its first attempt first, whatever the deadline: a command never stops before trying.
+    public func outcome(of webhookID: String, until deadline: Date) async -> Outcome? {
+        await firstAttempt(of: webhookID)
+        return await outcome(of: webhookID, timeout: deadline.timeIntervalSinceNow)
+    }
+
+    /// Returns once the event has had the first attempt of its round, or is final, unknown, waiting behind an
+    /// earlier snapshot of its order, or the engine stopped.
+    public func firstAttempt(of webhookID: String) async {
+        guard !stopped, let state = pending[webhookID]?.state, state.attempts.count == state.roundStart else { return }
+        if options.ordered, waitingSnapshots[orderKey(state)]?.contains(webhookID) == true { return }
+        await withCheckedContinuation { continuation in
+            startWaiters[webhookID, default: []].append(continuation)
+        }
+    }
+
+    private func attempted(_ webhookID: String) {
+        for waiter in startWaiters.removeValue(forKey: webhookID) ?? [] { waiter.resume() }
     }
 
     /// Waits until the event is final, or `timeout` seconds of real time pass (then nil: still pending).
     public func outcome(of webhookID: String, timeout: TimeInterval?) async -> Outcome? {
         if let done = finished[webhookID] { return done }
+        if stopped { return nil }
         waiterToken += 1
         let token = waiterToken
         if let timeout {
@@ -172,8 +214,9 @@ public actor DeliveryEngine {
     }
 
     private func expire(_ webhookID: String, token: Int) {
-        guard let index = waiters[webhookID]?.firstIndex(where: { $0.token == token }) else { return }
-        let waiter = waiters[webhookID]!.remove(at: index)
+        guard var list = waiters[webhookID], let index = list.firstIndex(where: { $0.token == token }) else { return }
+        let waiter = list.remove(at: index)
+        waiters[webhookID] = list
         waiter.continuation.resume(returning: nil)
     }
 
@@ -182,6 +225,9 @@ public actor DeliveryEngine {
 
     /// Events not yet final.
     public var pendingCount: Int { pending.count }
+
+    /// True once `stop()` ran: nothing more is sent.
+    public var isStopped: Bool { stopped }
 
     /// Waits until nothing is pending or `seconds` of real time pass. True when everything is final.
     public func drain(timeout seconds: TimeInterval) async -> Bool {
@@ -193,9 +239,14 @@ public actor DeliveryEngine {
         return true
     }
 
-    /// Stops scheduling; what is pending stays in the outbox for the next run.
+    /// Stops scheduling; what is pending stays in the outbox for the next run. Everyone waiting for an outcome
+    /// hears nil (still pending).
     public func stop() {
         stopped = true
+        for (_, list) in startWaiters { list.forEach { $0.resume() } }
+        startWaiters = [:]
+        for (_, list) in waiters { list.forEach { $0.continuation.resume(returning: nil) } }
+        waiters = [:]
         timer?.task.cancel()
         timer = nil
         flushJournal()
@@ -225,10 +276,11 @@ public actor DeliveryEngine {
 
     // MARK: Scheduling
 
-    private func queue(_ state: DeliveryState, submitted: Date, policy: RetryPolicy?) {
+    private func queue(_ state: DeliveryState, submitted: Date, policy: RetryPolicy?, keepBody: Bool = false) {
         let id = state.event.webhookID
         // Behind an outbox the body stays on disk until its attempt: 100,000 queued events cost ids, not bodies.
-        pending[id] = Entry(state: outbox == nil ? state : state.withBody([]), submitted: submitted, policy: policy)
+        let stored = outbox == nil || keepBody ? state : state.withBody([])
+        pending[id] = Entry(state: stored, submitted: submitted, policy: policy)
         guard case .pending(let next) = state.phase else { return }
         if shared.stopped.contains(state.target) {
             finish(id, killing: Self.goneReason, inOrder: false)
@@ -275,7 +327,7 @@ public actor DeliveryEngine {
             next,
             Task {
                 try? await clock.sleep(next.timeIntervalSince(now))
-                if !Task.isCancelled { await self.timerFired(next) }
+                if !Task.isCancelled { self.timerFired(next) }
             }
         )
     }
@@ -327,6 +379,7 @@ public actor DeliveryEngine {
             )
             pending[id]?.state = state
             journalLine((id, stored, state.phase))
+            attempted(id)
             metrics.attempt(seconds: stored.milliseconds / 1000, ok: decision == .delivered)
             onAttempt(state, completion.record)
             switch decision {
@@ -385,10 +438,11 @@ public actor DeliveryEngine {
         }
         let outcome = Self.outcome(state)
         finished[id] = outcome
+        attempted(id)
         for waiter in waiters.removeValue(forKey: id) ?? [] { waiter.continuation.resume(returning: outcome) }
     }
 
-    private static let goneReason = "endpoint stopped after HTTP 410 Gone"
+    static let goneReason = "endpoint stopped after HTTP 410 Gone"
 
     private static func outcome(_ state: DeliveryState) -> Outcome {
         Outcome(

@@ -23,34 +23,48 @@ public final class DeliveryMetrics: Sendable {
 
     private let samples = Mutex(Samples())
 
+    /// `ucpsim_<name>_<unit>`, with its help text.
+    private static func name(_ name: String, unit: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ucpsim", metricName: name, unitName: unit, helpText: help)
+    }
+
     public init() {
         let buckets: [Duration] = [
             .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
             .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
             .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
         ]
-        delivered = registry.makeCounter(name: "ucpsim_webhooks_delivered_total", help: "Events answered with a 2xx.")
+        delivered = registry.makeCounter(
+            descriptor: Self.name("webhooks_delivered", unit: "total", help: "Events answered with a 2xx.")
+        )
         retried = registry.makeCounter(
-            name: "ucpsim_webhook_retries_total",
-            help: "Attempts scheduled again after a failure."
+            descriptor: Self.name("webhook_retries", unit: "total", help: "Attempts scheduled again after a failure.")
         )
         failedAttempts = registry.makeCounter(
-            name: "ucpsim_webhook_failed_attempts_total",
-            help: "Attempts without a 2xx."
+            descriptor: Self.name("webhook_failed_attempts", unit: "total", help: "Attempts without a 2xx.")
         )
         deadLettered = registry.makeCounter(
-            name: "ucpsim_webhooks_dead_lettered_total",
-            help: "Events that ran out of attempts or were refused."
+            descriptor: Self.name(
+                "webhooks_dead_lettered",
+                unit: "total",
+                help: "Events that ran out of attempts or were refused."
+            )
         )
         attemptLatency = registry.makeDurationHistogram(
-            name: "ucpsim_webhook_attempt_duration_seconds",
-            buckets: buckets,
-            help: "One attempt, request to response."
+            descriptor: Self.name(
+                "webhook_attempt_duration",
+                unit: "seconds",
+                help: "One attempt, request to response."
+            ),
+            buckets: buckets
         )
         endToEnd = registry.makeDurationHistogram(
-            name: "ucpsim_webhook_delivery_latency_seconds",
-            buckets: buckets,
-            help: "Event submitted to 2xx received."
+            descriptor: Self.name(
+                "webhook_delivery_latency",
+                unit: "seconds",
+                help: "Event submitted to 2xx received."
+            ),
+            buckets: buckets
         )
     }
 

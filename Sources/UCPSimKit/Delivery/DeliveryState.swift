@@ -44,10 +44,13 @@ public struct DeliveryState: Sendable, Equatable {
     }
 
     public let event: WebhookEvent
-    /// The receiver URL.
-    public let target: String
+    /// The receiver URL (a resend may name another).
+    public private(set) var target: String
     public private(set) var attempts: [AttemptRecord] = []
     public private(set) var phase: Phase
+    /// Attempts made before the current round of retries: a redelivered or resent event gets the whole retry
+    /// schedule again, however many attempts it had.
+    public private(set) var roundStart = 0
 
     public init(event: WebhookEvent, target: String, firstAttempt: Date) {
         self.event = event
@@ -84,7 +87,8 @@ public struct DeliveryState: Sendable, Equatable {
             phase = .dead(reason: reason)
             return .dead(reason: reason)
         case .retry(let reason, let after):
-            guard let delay = policy.delay(afterAttempt: attempts.count, retryAfter: after, random: random) else {
+            let inRound = attempts.count - roundStart
+            guard let delay = policy.delay(afterAttempt: inRound, retryAfter: after, random: random) else {
                 let final = "\(reason) after \(attempts.count) attempt\(attempts.count == 1 ? "" : "s")"
                 phase = .dead(reason: final)
                 return .dead(reason: final)
@@ -102,7 +106,16 @@ public struct DeliveryState: Sendable, Equatable {
 
     /// Puts a dead letter back in the queue (`deliveries redeliver`): same id, same bytes, more attempts.
     public mutating func redeliver(at time: Date) {
-        if case .dead = phase { phase = .pending(next: time) }
+        if case .dead = phase { resend(at: time) }
+    }
+
+    /// Puts a final event (delivered or dead) back in the queue for a new round of attempts, optionally to another
+    /// receiver (`deliveries resend`, `replay --keep-ids`): same id, same bytes, signed afresh.
+    public mutating func resend(at time: Date, to newTarget: String? = nil) {
+        guard phase.isFinal else { return }
+        if let newTarget { target = newTarget }
+        roundStart = attempts.count
+        phase = .pending(next: time)
     }
 
     /// The same state with another body: empty while queued behind an outbox (the bytes stay on disk).
@@ -110,12 +123,19 @@ public struct DeliveryState: Sendable, Equatable {
         var copy = DeliveryState(event: event.with(body: body), target: target, firstAttempt: .distantPast)
         copy.attempts = attempts
         copy.phase = phase
+        copy.roundStart = roundStart
         return copy
     }
 
+    /// The same delivery (attempts, phase, round) carrying `event`'s bytes: an entry whose body the caller holds.
+    public func withEvent(_ event: WebhookEvent) -> DeliveryState {
+        withBody(event.body)
+    }
+
     /// Restores state read back from the outbox.
-    mutating func restore(attempts: [AttemptRecord], phase: Phase) {
+    mutating func restore(attempts: [AttemptRecord], phase: Phase, roundStart: Int = 0) {
         self.attempts = attempts
         self.phase = phase
+        self.roundStart = min(roundStart, attempts.count)
     }
 }

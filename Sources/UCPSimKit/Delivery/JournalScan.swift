@@ -26,6 +26,8 @@ struct JournalScan {
     private var targets: [String] = []
     private var attempts: [[AttemptRecord]] = []
     private var phases: [DeliveryState.Phase] = []
+    /// Attempts before each event's current round (a redelivery or resend starts a new one).
+    private var rounds: [Int] = []
 
     private static let bodyKey = Array("\"body\":\"".utf8)
     private static let bodyEnd = Array("\"}".utf8)
@@ -66,10 +68,10 @@ struct JournalScan {
                 target: targets[position],
                 firstAttempt: Date(timeIntervalSince1970: 0)
             )
-            state.restore(attempts: attempts[position], phase: phases[position])
+            state.restore(attempts: attempts[position], phase: phases[position], roundStart: rounds[position])
             states.append(state)
         }
-        (index, events, targets, attempts, phases) = ([:], [], [], [], [])
+        (index, events, targets, attempts, phases, rounds) = ([:], [], [], [], [], [])
     }
 
     /// The delivered events to drop so that `keep` remain, oldest first; nil until they are more than a quarter
@@ -119,14 +121,14 @@ struct JournalScan {
     /// Takes one line into the scan; returns what is wrong with it, if something is.
     private mutating func take(_ line: UnsafeRawBufferPointer, at offset: UInt64) -> String? {
         // An event line ends with its body: parse what comes before it, and only note where the body is.
-        var json = Data(bytes: line.baseAddress!, count: line.count)
+        var json = Data(line)
         var body: Outbox.BodyLocation?
         if let found = Self.firstBodyKey(in: line), line.count >= 2, line[line.count - 2] == Self.bodyEnd[0],
             line[line.count - 1] == Self.bodyEnd[1]
         {
             let start = found + Self.bodyKey.count
             body = Outbox.BodyLocation(offset: offset + UInt64(start), length: line.count - 2 - start)
-            json = Data(bytes: line.baseAddress!, count: start) + Self.bodyEnd
+            json = Data(UnsafeRawBufferPointer(rebasing: line[..<start])) + Self.bodyEnd
         }
         guard let entry = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
             let kind = entry["k"] as? String, let id = entry["id"] as? String
@@ -150,6 +152,7 @@ struct JournalScan {
                 targets.append(target)
                 attempts.append([])
                 phases.append(.pending(next: Date(timeIntervalSince1970: 0)))
+                rounds.append(0)
             }
             bodies[id] = body
         case "attempt", "phase":
@@ -166,6 +169,11 @@ struct JournalScan {
                 )
             }
             phases[position] = Outbox.phase(entry)
+            if kind == "phase", case .pending = phases[position] {
+                // A redelivery or resend: a new round of attempts, perhaps to another receiver.
+                rounds[position] = attempts[position].count
+                if let target = entry["target"] as? String { targets[position] = target }
+            }
         default:
             break
         }

@@ -227,7 +227,9 @@ public final class Outbox: Sendable {
                 let length = line.length + 1
                 buffer.append(contentsOf: repeatElement(0, count: length))
                 let count = buffer.withUnsafeMutableBytes { bytes in
-                    pread(input.fileDescriptor, bytes.baseAddress! + start, length, off_t(line.offset))
+                    // `bytes` is non-empty here: `length` ≥ 1 bytes were just appended.
+                    guard let base = bytes.baseAddress else { return -1 }
+                    return pread(input.fileDescriptor, base + start, length, off_t(line.offset))
                 }
                 guard count == length, buffer.last == 0x0A else { throw CompactionError() }
                 if buffer.count >= 1 << 22 {
@@ -311,6 +313,24 @@ public final class Outbox: Sendable {
     /// A line after an event's own: an attempt with the phase it led to, or (no attempt) a phase change alone — a
     /// redelivery, or a kill after 410.
     public typealias Line = (id: String, attempt: AttemptRecord?, phase: DeliveryState.Phase)
+
+    /// Journals a new round of attempts for final events (a redelivery or resend), with their receivers, and
+    /// fsyncs: durable before anything is sent.
+    public func appendRounds(_ states: [DeliveryState]) throws(UCPSimError) {
+        guard !states.isEmpty else { return }
+        var text = ""
+        for state in states {
+            text +=
+                "{\"k\":\"phase\",\"id\":\(Self.quote(state.event.webhookID)),\"target\":\(Self.quote(state.target)),"
+            text += "\(Self.phaseFields(state.phase))}\n"
+        }
+        try write(text, sync: true)
+    }
+
+    /// Whether the outbox can still read `webhookID`'s body back.
+    public func hasBody(of webhookID: String) -> Bool {
+        writer.withLock { $0.bodies[webhookID] != nil }
+    }
 
     /// Appends lines in one write (the engine records what a batch of responses brought); `sync` also fsyncs.
     public func append(_ lines: [Line], sync: Bool = false) throws(UCPSimError) {

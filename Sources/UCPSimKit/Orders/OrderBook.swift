@@ -31,7 +31,9 @@ public actor OrderBook {
 
     /// Applies a transition now; nil when there is no such order.
     public func apply(_ transition: OrderTransition, to id: String) throws(TransitionError) -> Order? {
-        guard machines[id] != nil else { return nil }
-        return try machines[id]!.apply(transition, at: now())
+        guard var machine = machines[id] else { return nil }
+        let order = try machine.apply(transition, at: now())
+        machines[id] = machine
+        return order
     }
 }

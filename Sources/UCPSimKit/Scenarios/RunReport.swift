@@ -72,7 +72,7 @@ public enum JUnitReport {
             bySuite[item.suite, default: []].append(item)
         }
         for suite in order {
-            let items = bySuite[suite]!
+            let items = bySuite[suite] ?? []
             let time = items.reduce(0) { $0 + $1.seconds }
             xml +=
                 "  <testsuite name=\"\(escape(suite))\" tests=\"\(items.count)\" failures=\"\(items.filter { $0.failure != nil }.count)\" time=\"\(String(format: "%.3f", time))\">\n"

@@ -207,8 +207,9 @@ struct ScenarioPlayer {
                     break  // handled above
                 case .place:
                     guard machines[id] == nil else { throw fail("order \(id) is already placed") }
+                    guard let spec = specs[id] else { throw fail("order \(id) is not declared under orders:") }
                     let machine = try OrderStateMachine(
-                        spec: specs[id]!,
+                        spec: spec,
                         at: clock,
                         shopBaseURL: shopBaseURL,
                         version: version
@@ -216,8 +217,11 @@ struct ScenarioPlayer {
                     machines[id] = machine
                     snapshots.append(machine.order)
                 case .transition(let transition):
-                    guard machines[id] != nil else { throw fail("order \(id) is not placed yet (add a `place` step)") }
-                    snapshots.append(try machines[id]!.apply(transition, at: clock))
+                    guard var machine = machines[id] else {
+                        throw fail("order \(id) is not placed yet (add a `place` step)")
+                    }
+                    snapshots.append(try machine.apply(transition, at: clock))
+                    machines[id] = machine
                 }
             } catch let failure as ScenarioParser.Failure {
                 throw failure

@@ -19,6 +19,30 @@ public struct StepResult: Sendable {
     /// The event that was sent (for `--record`).
     public let event: WebhookEvent
 
+    /// The result of `event`'s delivery in `step` as the engine ended it, graded against the step's expectation.
+    /// An event never sent (its endpoint stopped after a 410) says so, not "no response".
+    init(
+        _ step: Scenario.Step,
+        of scenario: Scenario,
+        event: WebhookEvent,
+        transition: String,
+        outcome: DeliveryEngine.Outcome
+    ) {
+        let last = outcome.attempts.last
+        var detail = last?.detail ?? ""
+        if last == nil, case .dead(let reason) = outcome.phase { detail = "not sent: \(reason)" }
+        self.init(
+            step,
+            of: scenario,
+            event: event,
+            transition: transition,
+            status: outcome.lastStatus,
+            attempts: outcome.attempts.count,
+            milliseconds: last?.milliseconds ?? 0,
+            detail: detail
+        )
+    }
+
     /// The result of `event`'s delivery in `step`, graded against the step's expectation.
     init(
         _ step: Scenario.Step,
@@ -52,53 +76,100 @@ public struct StepResult: Sendable {
         var text =
             "\(verdict) \(scenario)  step \(step)  \(orderID)  \(transition)  \(status)  attempts=\(attempts)  \(String(format: "%.1f", milliseconds)) ms"
         if !passed {
-            text +=
-                "\n     expected \(expectation), got \(self.status.map { "HTTP \($0)" } ?? "no response"): \(detail)"
+            let got = self.status.map { "HTTP \($0)" } ?? (attempts == 0 ? "nothing" : "no response")
+            text += "\n     expected \(expectation), got \(got): \(detail)"
         }
         return text
     }
+}
+
+/// Why a scenario stopped before its end, with what it had done: the caller keeps the position (`RunProgress`)
+/// so that `ucpsim run --resume` plays the rest.
+public struct ScenarioStopped: Error, Sendable {
+    /// The results of the deliveries that were final.
+    public let results: [StepResult]
+    /// Index of the first step not yet sent.
+    public let nextStep: Int
+    /// Deliveries sent but not final (they stay in the outbox).
+    public let pending: [RunProgress.PendingDelivery]
+    /// What stopped it, for the user: the step and order still pending after `--wait`, or the interruption.
+    public let message: String
 }
 
 /// Plays scenarios against a receiver through a running shop.
 public struct ScenarioRunner: Sendable {
     public let shop: Shop
     public let target: RequestTarget
-    /// Start of the scenario clock.
-    public let start: Date
 
     /// How long (real seconds) to wait for one step's deliveries, retries included, before giving up on the run.
     public let wait: TimeInterval
 
-    public init(shop: Shop, target: RequestTarget, start: Date = Date(), wait: TimeInterval = 60) {
+    public init(shop: Shop, target: RequestTarget, wait: TimeInterval = 60) {
         self.shop = shop
         self.target = target
-        self.start = start
         self.wait = wait
     }
 
-    /// Runs every step; calls `progress` after each delivery.
-    public func run(_ scenario: Scenario, progress: @Sendable (StepResult) -> Void = { _ in }) async throws
-        -> [StepResult]
-    {
+    /// Runs the scenario's steps from `from` (earlier steps are only replayed on the state machines, not sent),
+    /// with its clock starting at `start` (default: anchored so that the last event happens no later than now);
+    /// `resumed` are deliveries of earlier steps still pending in the outbox, reported when final. Calls `progress`
+    /// after each delivery. Throws `ScenarioStopped` when a step's deliveries are still pending after `wait`, or the
+    /// engine stopped (an interruption).
+    public func run(
+        _ scenario: Scenario,
+        start: Date? = nil,
+        from: Int = 0,
+        resumed: [RunProgress.PendingDelivery] = [],
+        progress: @Sendable (StepResult) -> Void = { _ in }
+    ) async throws -> [StepResult] {
         var player = ScenarioPlayer(
             scenario,
-            start: start,
+            start: start ?? scenario.anchoredStart(),
             shopBaseURL: shop.profile.baseURL,
             version: shop.profile.version
         )
         var results: [StepResult] = []
-        for step in scenario.steps {
+        // Deliveries an interrupted run left pending come first (their orders' later snapshots wait behind them).
+        let resumedDeadline = Date().addingTimeInterval(wait)
+        for (position, delivery) in resumed.enumerated() where scenario.steps.indices.contains(delivery.step) {
+            let earlier = scenario.steps[delivery.step]
+            guard let outcome = await shop.engine.outcome(of: delivery.webhookID, until: resumedDeadline) else {
+                throw await stopped(
+                    scenario,
+                    results,
+                    next: from,
+                    pending: Array(resumed[position...]),
+                    step: earlier
+                )
+            }
+            let event = WebhookEvent(webhookID: delivery.webhookID, timestamp: 0, orderID: outcome.orderID, body: [])
+            let result = StepResult(
+                earlier,
+                of: scenario,
+                event: event,
+                transition: Scenario.transitionName(earlier) ?? "",
+                outcome: outcome
+            )
+            progress(result)
+            results.append(result)
+        }
+        var pending: [(event: WebhookEvent, step: Int)] = []
+        for index in scenario.steps.indices {
+            let step = scenario.steps[index]
             let orders: [Order]
             do {
                 orders = try player.play(step)
             } catch {
                 throw UCPSimError(.dataError, "\(scenario.file):\(error.line): step \(step.number): \(error.message)")
             }
-            let name: String
-            switch step.action {
-            case .advance: continue
-            case .place: name = "place"
-            case .transition(let transition): name = transition.name
+            guard let name = Scenario.transitionName(step), index >= from else { continue }
+            if await shop.engine.isStopped {
+                throw ScenarioStopped(
+                    results: results,
+                    nextStep: index,
+                    pending: [],
+                    message: "interrupted before step \(step.number) of \(scenario.file)"
+                )
             }
             var events: [WebhookEvent] = []
             for order in orders {
@@ -128,35 +199,49 @@ public struct ScenarioRunner: Sendable {
             }
             // One submission per step: its orders' deliveries run concurrently, each order's in sequence.
             try await shop.engine.submit(events, to: target, policy: scenario.policy?.applied(to: shop.engine.policy))
+            pending = events.map { ($0, index) }
             let deadline = Date().addingTimeInterval(wait)
-            for event in events {
-                guard
-                    let outcome = await shop.engine.outcome(of: event.webhookID, timeout: deadline.timeIntervalSinceNow)
-                else {
+            for (position, event) in events.enumerated() {
+                guard let outcome = await shop.engine.outcome(of: event.webhookID, until: deadline) else {
                     let state = await shop.engine.pendingState(of: event.webhookID)
-                    throw UCPSimError(
-                        .tempFail,
-                        "\(scenario.file):\(step.line): step \(step.number): order \(event.orderID) still not delivered after "
-                            + "\(state?.attempts.count ?? 0) attempt(s) (last: \(state?.attempts.last.map { $0.status.map { "HTTP \($0)" } ?? $0.detail } ?? "none")); "
-                            + "it stays in the outbox: `ucpsim deliveries resume` continues it"
+                    let last = state?.attempts.last.map { $0.status.map { "HTTP \($0)" } ?? $0.detail } ?? "none"
+                    throw await stopped(
+                        scenario,
+                        results,
+                        next: index + 1,
+                        pending: Array(pending[position...]).map {
+                            RunProgress.PendingDelivery(webhookID: $0.event.webhookID, step: $0.step)
+                        },
+                        step: step,
+                        reason: "order \(event.orderID) still not delivered after \(state?.attempts.count ?? 0) "
+                            + "attempt(s) (last: \(last))"
                     )
                 }
-                let last = outcome.attempts.last
-                let result = StepResult(
-                    step,
-                    of: scenario,
-                    event: event,
-                    transition: name,
-                    status: outcome.lastStatus,
-                    attempts: outcome.attempts.count,
-                    milliseconds: last?.milliseconds ?? 0,
-                    detail: last?.detail ?? ""
-                )
+                let result = StepResult(step, of: scenario, event: event, transition: name, outcome: outcome)
                 progress(result)
                 results.append(result)
             }
+            pending = []
         }
         return results
+    }
+
+    private func stopped(
+        _ scenario: Scenario,
+        _ results: [StepResult],
+        next: Int,
+        pending: [RunProgress.PendingDelivery],
+        step: Scenario.Step,
+        reason: String? = nil
+    ) async -> ScenarioStopped {
+        let interrupted = await shop.engine.isStopped
+        let what = interrupted ? "interrupted" : (reason ?? "still pending after --wait")
+        return ScenarioStopped(
+            results: results,
+            nextStep: next,
+            pending: pending,
+            message: "\(scenario.file):\(step.line): step \(step.number): \(what)"
+        )
     }
 
     /// Sends one deliberately broken delivery (a `mutate:` step) once, outside the retrying engine.

@@ -62,7 +62,9 @@ public final class RunningServer: Sendable {
                     }
                 }
             }
-            return RunningServer(host: host, port: boundPort, task: task!, group: group)
+            // The continuation resumes only from inside the task, so the task is set by now.
+            guard let task else { throw UCPSimError(.software, "server on \(host):\(port) started without its task") }
+            return RunningServer(host: host, port: boundPort, task: task, group: group)
         } catch let error as UCPSimError {
             throw error
         } catch {

@@ -46,8 +46,9 @@ public struct HTTPFieldList: Sendable, Equatable, Sequence {
     /// Strips leading and trailing spaces and tabs (RFC 9110 optional whitespace).
     static func trimmed(_ value: String) -> String {
         let bytes = value.utf8
-        guard let first = bytes.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return "" }
-        let last = bytes.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })!
+        guard let first = bytes.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
+            let last = bytes.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
+        else { return "" }
         if first == bytes.startIndex && last == bytes.index(before: bytes.endIndex) { return value }
         return String(value[first...last])
     }

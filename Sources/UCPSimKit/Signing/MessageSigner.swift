@@ -22,7 +22,8 @@ public struct MessageSigner: Sendable {
     public func webhookParameters(for message: SignableMessage, created: Int64) -> SignatureParameters {
         var components = Self.webhookComponents
         if message.target.query != nil {
-            components.insert("@query", at: components.firstIndex(of: "@path")! + 1)
+            let afterPath = components.firstIndex(of: "@path").map { $0 + 1 } ?? components.endIndex
+            components.insert("@query", at: afterPath)
         }
         return SignatureParameters(components: components, created: created, keyID: key.kid)
     }

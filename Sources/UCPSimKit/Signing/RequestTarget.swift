@@ -29,6 +29,10 @@ public struct RequestTarget: Sendable, Equatable {
         guard components.user == nil, components.password == nil else {
             throw UCPSimError.badURL(url, reason: "credentials in URLs are not supported")
         }
+        if let port = components.port, !(1...65_535).contains(port) {
+            throw UCPSimError.badURL(url, reason: "port \(port) is outside 1–65535")
+        }
+        if let refusal = CurlURL.refusal(of: url) { throw UCPSimError.badURL(url, reason: refusal) }
         var host = rawHost.lowercased()
         if host.contains(":"), !host.hasPrefix("[") { host = "[\(host)]" }
         self.scheme = scheme
