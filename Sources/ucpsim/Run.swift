@@ -74,15 +74,23 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let plan = try RunPlan(
-                scenarios: scenarios,
-                resume: resume,
-                start: start.flatMap(Self.parseTime),
-                state: delivery.state
-            )
-            // Engine-wide settings from the files (time scale, concurrency, ordering) apply to the whole run.
-            let settings = try Scenario.EngineSettings.merged(plan.loaded)
-            let running = try await startShop(shop, delivery.applying(settings), client, port: port)
+            let plan: RunPlan
+            let running: Shop
+            do {
+                plan = try RunPlan(
+                    scenarios: scenarios,
+                    resume: resume,
+                    start: start.flatMap(Self.parseTime),
+                    state: delivery.state
+                )
+                // Engine-wide settings from the files (time scale, concurrency, ordering) apply to the whole run.
+                let settings = try Scenario.EngineSettings.merged(plan.loaded)
+                running = try await startShop(shop, delivery.applying(settings), client, port: port)
+            } catch {
+                // Stopped before anything was sent (a bad file, a busy port): the reports say so, not "0 passed".
+                try writeReports([], incomplete: (error as? UCPSimError)?.message ?? "\(error)")
+                throw error
+            }
             let interruption = Interruption { Task { await running.engine.stop() } }
             var results: [StepResult] = []
             var stop: (ScenarioStopped, index: Int)?
@@ -113,12 +121,13 @@ struct Run: AsyncParsableCommand {
                 }
             } catch {
                 interruption.cancel()
-                try writeReports(results)
+                try writeReports(results, incomplete: (error as? UCPSimError)?.message ?? "\(error)")
                 throw error
             }
             interruption.cancel()
             let summary = running.engine.metrics.summary()
-            try writeReports(results)
+            let incomplete = stop.map { "\($0.0.message); the rest is kept for `ucpsim run --resume`" }
+            try writeReports(results, incomplete: incomplete)
             let failures = results.filter { !$0.passed }
             if !json {
                 outputLine(
@@ -149,9 +158,9 @@ struct Run: AsyncParsableCommand {
     }
 
     /// `--report` and `--json`, from whatever results there are: written on every exit.
-    private func writeReports(_ results: [StepResult]) throws(UCPSimError) {
-        if let report { try write(Array(RunReport.junit(results).utf8), to: report) }
-        if json { outputLine(String(decoding: RunReport.json(results), as: UTF8.self)) }
+    private func writeReports(_ results: [StepResult], incomplete: String? = nil) throws(UCPSimError) {
+        if let report { try write(Array(RunReport.junit(results, incomplete: incomplete).utf8), to: report) }
+        if json { outputLine(String(decoding: RunReport.json(results, incomplete: incomplete), as: UTF8.self)) }
     }
 
     private func recordFixture(_ scenario: Scenario, _ results: [StepResult]) throws(UCPSimError) {

@@ -55,14 +55,16 @@ import Testing
         let report = state + "-report.xml"
         let stopped = try await CLITests.ucpsim([
             "run", "scenarios/happy-path.yaml", "--webhook-url", receiver.url, "--state", state,
-            "--retry-schedule", "1s", "--jitter", "0", "--wait", "0s", "--report", report,
+            "--retry-schedule", "1s", "--jitter", "0", "--wait", "0s", "--report", report, "--json",
         ])
         #expect(stopped.status == 75, "\(stopped.stdout)\(stopped.stderr)")
         #expect(stopped.stderr.contains("`ucpsim run --resume --state \(state)`"), "\(stopped.stderr)")
         #expect(stopped.stderr.contains("4 steps not sent"), "\(stopped.stderr)")
-        // The report is written on exit 75 too.
+        // The reports are written on exit 75 too, and say the run did not finish.
         let xml = try String(contentsOfFile: report, encoding: .utf8)
-        #expect(xml.contains("<testsuites"))
+        #expect(xml.contains("<testsuites") && xml.contains("the run did not finish"))
+        let partial = try #require(try JSONSerialization.jsonObject(with: Data(stopped.stdout.utf8)) as? [String: Any])
+        #expect(partial["passed"] as? Bool == false && partial["complete"] as? Bool == false)
         #expect(FileManager.default.fileExists(atPath: RunProgress.path(in: state)))
         #expect(receiver.received.count == 1)
 
@@ -82,6 +84,17 @@ import Testing
         #expect(ids[0] == ids[1])
         #expect(Set(ids).count == 5)
         #expect(!FileManager.default.fileExists(atPath: RunProgress.path(in: state)))
+    }
+
+    @Test func aRunThatNeverStartedWritesAFailingReport() async throws {
+        let report = Self.state() + "-report.xml"
+        let file = try TestSupport.scenarioFile("steps: [ {place: nobody} ]\n")
+        let result = try await CLITests.ucpsim(["run", file.path, "--report", report, "--json"])
+        #expect(result.status == 65, "\(result.stderr)")
+        let xml = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(xml.contains("failures=\"1\"") && xml.contains("the run did not finish"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(json["passed"] as? Bool == false)
     }
 
     @Test func sigintStopsARunWithOneLineAndItsPositionKept() async throws {

@@ -2,8 +2,9 @@ import Foundation
 
 /// Machine-readable and JUnit renderings of a scenario run.
 public enum RunReport {
-    /// JSON: one object per delivery.
-    public static func json(_ results: [StepResult]) -> [UInt8] {
+    /// JSON: one object per delivery. `incomplete` says why the run ended before its last step (the run then has
+    /// not passed, whatever the deliveries that ended).
+    public static func json(_ results: [StepResult], incomplete: String? = nil) -> [UInt8] {
         let rows: [[String: Any]] = results.map { result in
             var row: [String: Any] = [
                 "scenario": result.scenario, "step": result.step, "line": result.line, "order": result.orderID,
@@ -14,18 +15,23 @@ public enum RunReport {
             row["status"] = result.status ?? NSNull()
             return row
         }
-        let document: [String: Any] = [
-            "passed": results.allSatisfy(\.passed), "deliveries": results.count,
-            "failures": results.filter { !$0.passed }.count, "results": rows,
+        var document: [String: Any] = [
+            "passed": incomplete == nil && results.allSatisfy(\.passed), "deliveries": results.count,
+            "failures": results.filter { !$0.passed }.count, "results": rows, "complete": incomplete == nil,
         ]
+        if let incomplete { document["stopped"] = incomplete }
         return [UInt8](
             (try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         )
     }
 
-    /// JUnit XML: a test suite per scenario, a test case per step and order.
-    public static func junit(_ results: [StepResult]) -> String {
-        JUnitReport.render(
+    /// JUnit XML: a test suite per scenario, a test case per step and order; a run that ended early adds a failed
+    /// case `run` saying why, so that a CI reading the report never sees a stopped run as green.
+    public static func junit(_ results: [StepResult], incomplete: String? = nil) -> String {
+        let stop = incomplete.map {
+            JUnitReport.Case(suite: "ucpsim", name: "run", seconds: 0, failure: ("the run did not finish", $0))
+        }
+        return JUnitReport.render(
             results.map { result in
                 JUnitReport.Case(
                     suite: result.scenario,
@@ -38,7 +44,7 @@ public enum RunReport {
                             "webhook-id \(result.webhookID)\n\(result.detail)"
                         )
                 )
-            }
+            } + (stop.map { [$0] } ?? [])
         )
     }
 }
