@@ -299,13 +299,6 @@ struct ScenarioParser {
         }
     }
 
-    private func string(_ node: Node, _ key: String) throws(Failure) -> String {
-        guard let value = node[key]?.string, !value.isEmpty else {
-            throw Failure(line: line(node), message: "`\(key)` is required and must be a string")
-        }
-        return value
-    }
-
     private func integer(_ node: Node, _ key: String, default fallback: Int? = nil) throws(Failure) -> Int {
         guard let value = node[key] else {
             if let fallback { return fallback }
