@@ -8,15 +8,22 @@ struct Demo: AsyncParsableCommand {
         discussion: "This is what `make run` runs. Exits 0 when the receiver verified the delivery."
     )
 
-    @Option(help: ArgumentHelp("The order snapshot to send.", valueName: "file"))
-    var fixture = "fixtures/order-created.json"
+    @Option(
+        help: ArgumentHelp(
+            "The order snapshot to send (default: the built-in copy of fixtures/order-created.json).",
+            valueName: "file"
+        )
+    )
+    var fixture: String?
 
     @Flag(name: .shortAndLong, help: "Print the signed request headers.")
     var verbose = false
 
     func run() async throws {
         try await reportingErrors {
-            let document = try OrderDocument.load(path: fixture)
+            let document =
+                try fixture.map { path throws(UCPSimError) in try OrderDocument.load(path: path) }
+                ?? OrderDocument(bytes: DemoOrder.bytes, source: "the built-in demo order")
             let receiverClient = HTTPClient(workers: 2)
             let (receiver, receiverServer) = try await ReferenceReceiver.start(
                 client: receiverClient,

@@ -43,7 +43,38 @@ import Testing
         ),
         BadScenario(
             yaml: "orders:\n  - id: o1\n    items:\n      - { sku: mug, price: 12.5 }\nsteps:\n  - place: o1",
-            message: "bad.yaml:4: `price` must be an integer"
+            message: "bad.yaml:4: orders[0].items[0].price must be an integer ≥ 0 (minor units)"
+        ),
+        BadScenario(
+            yaml: "orders:\n  - id: o1\n    items:\n      - { sku: mug, price: 1, quantity: 0 }\nsteps:\n  - place: o1",
+            message: "bad.yaml:4: orders[0].items[0].quantity must be an integer ≥ 1, got 0"
+        ),
+        BadScenario(
+            yaml: "orders:\n  - id: o1\n    items:\n      - { sku: mug, price: 1, colour: red }\nsteps:\n  - place: o1",
+            message:
+                "bad.yaml:4: orders[0].items[0].colour is not a known field (known: id, sku, title, price, quantity)"
+        ),
+        BadScenario(
+            yaml:
+                "orders:\n  - id: o1\n    currency: DOLLARS\n    items: [{ sku: mug, price: 1 }]\nsteps:\n  - place: o1",
+            message:
+                #"bad.yaml:3: orders[0].currency must be an active ISO 4217 code such as USD or EUR, got "DOLLARS""#
+        ),
+        BadScenario(
+            yaml: "orders:\n  - items: [{ sku: mug, price: 1 }]\nsteps:\n  - place: o1",
+            message: "bad.yaml:2: orders[0].id is required and must be a non-empty string"
+        ),
+        BadScenario(
+            yaml: order + "\nsteps:\n  - place: o1\n  - ship: o1\n    lines: [{id: li_1, quantity: 0}]",
+            message: "bad.yaml:8: step 2: lines[0].quantity must be an integer ≥ 1, got 0"
+        ),
+        BadScenario(
+            yaml: order + "\nsteps:\n  - place: o1\n  - deliver: o1\n    carrier: UPS",
+            message: "bad.yaml:8: step 2: carrier is not a parameter of deliver (deliver takes shipment)"
+        ),
+        BadScenario(
+            yaml: order + "\nsteps:\n  - place: o1\n  - credit: o1",
+            message: "bad.yaml:7: step 2: amount is required for credit and must be an integer"
         ),
         BadScenario(
             yaml: order + "\nsteps:\n  - place: o1\n    colour: red",

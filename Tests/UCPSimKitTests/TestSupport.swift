@@ -44,29 +44,42 @@ enum TestSupport {
         -----END PRIVATE KEY-----
         """
 
-    /// Runs a process and returns exit status, stdout and stderr.
+    /// Runs a process (in `directory`, default the repository root) and returns exit status, stdout and stderr.
     ///
     /// The blocking waits run on a dedicated thread: blocking the cooperative pool would starve the in-process
     /// servers the child process talks to.
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (
-        status: Int32, stdout: String, stderr: String
-    ) {
+    static func run(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        directory: URL? = nil
+    ) async throws -> (status: Int32, stdout: String, stderr: String) {
         try await withCheckedThrowingContinuation { continuation in
             Thread {
-                continuation.resume(with: Result { try runBlocking(executable, arguments, environment: environment) })
+                continuation.resume(
+                    with: Result {
+                        try runBlocking(
+                            executable,
+                            arguments,
+                            environment: environment,
+                            directory: directory ?? repoRoot
+                        )
+                    }
+                )
             }.start()
         }
     }
 
-    private static func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String]) throws
-        -> (
-            status: Int32, stdout: String, stderr: String
-        )
-    {
+    private static func runBlocking(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String],
+        directory: URL
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.currentDirectoryURL = repoRoot
+        process.currentDirectoryURL = directory
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
         let err = Pipe()

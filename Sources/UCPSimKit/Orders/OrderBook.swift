@@ -14,6 +14,9 @@ public actor OrderBook {
         self.now = now
     }
 
+    /// The reason `place` gives for an id already in use.
+    public static let existsReason = "the order already exists"
+
     /// Places an order (an id is generated when the spec's is empty) and returns the first snapshot.
     public func place(_ spec: OrderSpec) throws(TransitionError) -> Order {
         var spec = spec
@@ -22,7 +25,7 @@ public actor OrderBook {
             spec.id = "ord_\(String(format: "%05d", sequence))"
         }
         guard machines[spec.id] == nil else {
-            throw TransitionError(orderID: spec.id, transition: "place", reason: "the order already exists")
+            throw TransitionError(orderID: spec.id, transition: "place", reason: Self.existsReason)
         }
         let machine = try OrderStateMachine(spec: spec, at: now(), shopBaseURL: baseURL, version: version)
         machines[spec.id] = machine

@@ -25,8 +25,8 @@ struct ScenarioParser {
         }
         var specs: [OrderSpec] = []
         var groups: [String: [String]] = [:]
-        for node in orderList {
-            let (id, expanded) = try orders(node)
+        for (index, node) in orderList.enumerated() {
+            let (id, expanded) = try orders(node, index: index)
             guard groups[id] == nil, !specs.contains(where: { spec in expanded.contains { $0.id == spec.id } }) else {
                 throw Failure(line: line(node), message: "order id \(id) is used twice")
             }
@@ -115,60 +115,14 @@ struct ScenarioParser {
         return settings
     }
 
-    private func orders(_ node: Node) throws(Failure) -> (String, [OrderSpec]) {
-        guard let mapping = node.mapping else {
-            throw Failure(line: line(node), message: "each order must be a mapping")
+    /// One `orders:` entry, read by `OrderRequest` (the control API's type); errors point at the field's line.
+    private func orders(_ node: Node, index: Int) throws(Failure) -> (String, [OrderSpec]) {
+        let request: OrderRequest = try decode(OrderRequest.self, from: node, path: [.key("orders"), .index(index)])
+        guard let id = request.id else {
+            throw Failure(line: line(node), message: "orders[\(index)].id is required and must be a non-empty string")
         }
-        try checkKeys(
-            mapping,
-            allowed: ["id", "currency", "shipping", "count", "label", "items", "destination"],
-            at: node
-        )
-        let id = try string(node, "id")
-        guard let items = node["items"]?.sequence, !items.isEmpty else {
-            throw Failure(line: line(node), message: "order \(id): `items` must be a non-empty list")
-        }
-        var lines: [OrderSpec.Line] = []
-        for item in items {
-            guard let itemMap = item.mapping else {
-                throw Failure(line: line(item), message: "each item must be a mapping")
-            }
-            try checkKeys(itemMap, allowed: ["id", "sku", "title", "price", "quantity"], at: item)
-            let sku = try string(item, "sku")
-            lines.append(
-                .init(
-                    id: item["id"]?.string,
-                    sku: sku,
-                    title: item["title"]?.string ?? sku,
-                    price: try integer(item, "price"),
-                    quantity: try integer(item, "quantity", default: 1)
-                )
-            )
-        }
-        var destination = OrderSpec.defaultDestination
-        if let node = node["destination"] {
-            guard node.mapping != nil else {
-                throw Failure(line: line(node), message: "`destination` must be a mapping")
-            }
-            destination = .init(
-                streetAddress: node["street_address"]?.string,
-                addressLocality: node["address_locality"]?.string,
-                addressRegion: node["address_region"]?.string,
-                postalCode: node["postal_code"]?.string,
-                addressCountry: node["address_country"]?.string
-            )
-        }
-        let spec = OrderSpec(
-            id: id,
-            label: node["label"]?.string,
-            currency: node["currency"]?.string ?? "USD",
-            lines: lines,
-            destination: destination,
-            shipping: try integer(node, "shipping", default: 0)
-        )
-        let count = try integer(node, "count", default: 0)
-        guard count > 0 else { return (id, [spec]) }
-        guard count <= 100_000 else { throw Failure(line: line(node), message: "count \(count) is more than 100000") }
+        let spec = request.spec
+        guard let count = request.count else { return (id, [spec]) }
         return (
             id,
             (1...count).map { index in
@@ -177,6 +131,39 @@ struct ScenarioParser {
                 return copy
             }
         )
+    }
+
+    /// Decodes a strict boundary type from `node`; a `FieldError` becomes a failure at the line of the field.
+    private func decode<Value: Decodable>(_ type: Value.Type, from node: Node, path prefix: [FieldError.Component])
+        throws(Failure) -> Value
+    {
+        do {
+            return try YAMLDecoder().decode(Value.self, from: node)
+        } catch let error as FieldError {
+            throw Failure(
+                line: line(Self.node(at: error.path, in: node)),
+                message: error.nested(under: prefix).description
+            )
+        } catch {
+            throw Failure(line: line(node), message: "\(FieldError(path: prefix, "cannot be read: \(error)"))")
+        }
+    }
+
+    /// The deepest node along `path` (the node a field error is about).
+    static func node(at path: [FieldError.Component], in root: Node) -> Node {
+        var node = root
+        for component in path {
+            let next: Node? =
+                switch component {
+                case .key(let key):
+                    node.mapping?.first { $0.key.string == key }.map { pair in pair.value }
+                case .index(let index):
+                    node.sequence.flatMap { index < $0.count ? $0[index] : nil }
+                }
+            guard let next else { break }
+            node = next
+        }
+        return node
     }
 
     private func step(_ node: Node, number: Int, groups: [String: [String]], all: [String]) throws(Failure)
@@ -233,30 +220,25 @@ struct ScenarioParser {
         return step
     }
 
+    /// The step's transition, its parameters (the keys beside the action) read by `TransitionParameters`.
     private func transition(_ name: String, _ node: Node) throws(Failure) -> OrderTransition {
-        var parameters: [String: Any] = [:]
-        for (key, value) in node.mapping ?? [:] {
-            guard let key = key.string, OrderTransition.parameterNames.contains(key) else { continue }
-            parameters[key] = Self.plain(value)
+        let pairs = (node.mapping ?? [:]).filter { key, _ in
+            key.string.map(OrderTransition.parameterNames.contains) ?? false
         }
+        let parameters = Node.Mapping(pairs.map { ($0.key, $0.value) }, .implicit, .any, node.mark)
+        let transition: OrderTransition?
         do {
-            return try OrderTransition.make(name: name, parameters: parameters)
+            let decoded = try decode(TransitionParameters.self, from: .mapping(parameters), path: [])
+            transition = try OrderTransition.make(name: name, parameters: decoded)
+        } catch let error as Failure {
+            throw error
+        } catch let error as FieldError {
+            throw Failure(line: line(Self.node(at: error.path, in: node)), message: error.description)
         } catch {
-            throw Failure(line: line(node), message: error.description)
+            throw Failure(line: line(node), message: "\(error)")
         }
-    }
-
-    /// A YAML node as JSON-like values: Int, Bool, String, arrays and dictionaries.
-    static func plain(_ node: Node) -> Any {
-        if let sequence = node.sequence { return sequence.map(plain) }
-        if let mapping = node.mapping {
-            var dictionary: [String: Any] = [:]
-            for (key, value) in mapping { if let key = key.string { dictionary[key] = plain(value) } }
-            return dictionary
-        }
-        if let int = node.int { return int }
-        if let bool = node.bool { return bool }
-        return node.string ?? ""
+        guard let transition else { throw Failure(line: line(node), message: "unknown transition `\(name)`") }
+        return transition
     }
 
     private func selector(_ node: Node, groups: [String: [String]], all: [String]) throws(Failure) -> [String] {
@@ -315,13 +297,6 @@ struct ScenarioParser {
                 )
             }
         }
-    }
-
-    private func string(_ node: Node, _ key: String) throws(Failure) -> String {
-        guard let value = node[key]?.string, !value.isEmpty else {
-            throw Failure(line: line(node), message: "`\(key)` is required and must be a string")
-        }
-        return value
     }
 
     private func integer(_ node: Node, _ key: String, default fallback: Int? = nil) throws(Failure) -> Int {

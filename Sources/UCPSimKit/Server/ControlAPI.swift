@@ -23,138 +23,134 @@ public struct ControlAPI: Sendable {
         self.orders = orders
     }
 
-    /// Registers the routes.
+    /// The largest request body, in bytes.
+    public static let bodyLimit = 1024 * 1024
+
+    /// Registers the routes. Errors are `APIError`s: `{"code", "content", "path"?}` with the HTTP status.
     public func addRoutes(to router: Router<BasicRequestContext>) {
         router.post("/testing/orders") { request, _ in
-            try await self.guarded(request) { body in
-                let spec = try Self.orderSpec(body)
-                let order: Order
-                do {
-                    order = try await book.place(spec)
-                } catch let error as TransitionError {
-                    return Self.error(error.reason.contains("exists") ? .conflict : .badRequest, error.description)
-                }
-                return await self.publish(order, status: .created)
+            let bytes = try await self.body(of: request)
+            let order: OrderRequest
+            do throws(FieldError) {
+                order = try OrderRequest.decode(json: bytes)
+            } catch {
+                throw APIError.invalid(error)
             }
+            guard order.count == nil else {
+                throw APIError.invalid(FieldError(path: [.key("count")], "is only for scenario files"))
+            }
+            let placed: Order
+            do throws(TransitionError) {
+                placed = try await book.place(order.spec)
+            } catch {
+                if error.reason == OrderBook.existsReason {
+                    throw APIError(.conflict, code: "order_exists", error.description, path: "$.id")
+                }
+                throw APIError(.badRequest, code: "invalid_request", error.description)
+            }
+            return try await self.publish(placed, status: .created)
         }
         router.post("/testing/orders/:id/:transition") { request, context in
             let id = context.parameters.get("id") ?? ""
             let name = context.parameters.get("transition") ?? ""
-            return try await self.guarded(request) { body in
-                let transition: OrderTransition
-                do {
-                    transition = try OrderTransition.make(name: name, parameters: body)
-                } catch let error as ParameterError {
-                    return Self.error(OrderTransition.names.contains(name) ? .badRequest : .notFound, error.description)
-                }
-                return await self.apply(transition, to: id)
+            let bytes = try await self.body(of: request)
+            guard OrderTransition.names.contains(name) else {
+                throw APIError(
+                    .notFound,
+                    code: "not_found",
+                    "no transition \(name) (one of: \(OrderTransition.names.joined(separator: ", ")))"
+                )
             }
+            let transition: OrderTransition?
+            do throws(FieldError) {
+                transition = try OrderTransition.make(
+                    name: name,
+                    parameters: try TransitionParameters.decode(json: bytes)
+                )
+            } catch {
+                throw APIError.invalid(error)
+            }
+            guard let transition else { throw APIError(.notFound, code: "not_found", "no transition \(name)") }
+            return try await self.apply(transition, to: id)
         }
         // The UCP conformance suite's convention: ship everything unshipped.
         router.post("/testing/simulate-shipping/:id") { request, context in
             let id = context.parameters.get("id") ?? ""
-            return try await self.guarded(request, requireSecret: true) { _ in
-                await self.apply(.ship(lines: nil, carrier: nil, trackingNumber: nil, trackingURL: nil), to: id)
+            _ = try await self.body(of: request, requireSecret: true)
+            return try await self.apply(.ship(lines: nil, carrier: nil, trackingNumber: nil, trackingURL: nil), to: id)
+        }
+        // Every control route takes POST only: other methods get 405 with `Allow`, not a bare 404.
+        for path in ["/testing/orders", "/testing/orders/:id/:transition", "/testing/simulate-shipping/:id"] {
+            for method in [HTTPRequest.Method.get, .put, .patch, .delete] {
+                router.on(RouterPath(path), method: method) { request, _ -> Response in
+                    var error = APIError(
+                        .methodNotAllowed,
+                        code: "method_not_allowed",
+                        "\(request.method.rawValue) is not allowed on \(request.uri.path); use POST"
+                    )
+                    error.headers[.allow] = "POST"
+                    throw error
+                }
             }
         }
     }
 
-    private func apply(_ transition: OrderTransition, to id: String) async -> Response {
-        do {
-            guard let order = try await book.apply(transition, to: id) else {
-                return Self.error(.notFound, "no order \(id)")
-            }
-            return await publish(order, status: .ok)
+    private func apply(_ transition: OrderTransition, to id: String) async throws -> Response {
+        let order: Order?
+        do throws(TransitionError) {
+            order = try await book.apply(transition, to: id)
         } catch {
-            return Self.error(.conflict, error.description)
+            throw APIError(.conflict, code: "transition_refused", error.description)
         }
+        guard let order else { throw APIError(.notFound, code: "not_found", "no order \(id)") }
+        return try await publish(order, status: .ok)
     }
 
     /// Stores the snapshot, queues its webhook durably, and answers with the snapshot.
-    private func publish(_ order: Order, status: HTTPResponse.Status) async -> Response {
+    private func publish(_ order: Order, status: HTTPResponse.Status) async throws -> Response {
         let document = OrderDocument(order)
         let bytes = document.bytes
         await orders.put(document)
         let event = WebhookEvent(timestamp: Int64(Date().timeIntervalSince1970), orderID: order.id, body: bytes)
         var headers: HTTPFields = [:]
-        headers[HTTPField.Name("UCPSim-Webhook-Id")!] = event.webhookID
+        headers[Self.webhookIDField] = event.webhookID
         if let target {
             do {
                 try await engine.submit([event], to: target)
             } catch {
-                return Self.error(.internalServerError, "the event could not be queued: \(error.message)")
+                throw APIError(
+                    .internalServerError,
+                    code: "internal_error",
+                    "the event could not be queued: \(error.message)"
+                )
             }
         } else {
-            headers[HTTPField.Name("UCPSim-Webhook")!] = "not sent: no webhook URL configured"
+            headers[Self.webhookNoteField] = "not sent: no webhook URL configured"
         }
         return .json(bytes, status: status, headers: headers)
     }
 
-    private func guarded(
-        _ request: Request,
-        requireSecret: Bool = false,
-        _ body: ([String: Any]) async throws -> Response
-    ) async throws -> Response {
+    /// Checks `Simulation-Secret` and reads the body, up to `bodyLimit` bytes.
+    private func body(of request: Request, requireSecret: Bool = false) async throws -> [UInt8] {
         if secret != nil || requireSecret {
-            guard let secret, let given = request.headers[HTTPField.Name("Simulation-Secret")!], given == secret else {
-                return Self.error(.forbidden, "missing or wrong Simulation-Secret")
+            guard let secret, let given = request.headers[Self.secretField], given == secret else {
+                throw APIError(.forbidden, code: "forbidden", "missing or wrong Simulation-Secret")
             }
         }
         var request = request
-        let buffer = try await request.collectBody(upTo: 1024 * 1024)
-        let bytes = [UInt8](buffer: buffer)
-        if bytes.isEmpty { return try await body([:]) }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-            return Self.error(.badRequest, "the body must be a JSON object")
+        do {
+            return [UInt8](buffer: try await request.collectBody(upTo: Self.bodyLimit))
+        } catch is NIOTooManyBytesError {
+            throw APIError.tooLarge(limit: Self.bodyLimit)
         }
-        return try await body(object)
     }
 
-    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        let bytes = (try? JSONSerialization.data(withJSONObject: ["error": message], options: [.sortedKeys])) ?? Data()
-        return .json([UInt8](bytes), status: status)
-    }
+    private static let secretField = field("Simulation-Secret")
+    private static let webhookIDField = field("UCPSim-Webhook-Id")
+    private static let webhookNoteField = field("UCPSim-Webhook")
 
-    /// An order spec from a control-API body (the same fields as a scenario's `orders` entry).
-    static func orderSpec(_ body: [String: Any]) throws -> OrderSpec {
-        guard let items = body["items"] as? [[String: Any]], !items.isEmpty else {
-            throw HTTPError(.badRequest, message: "`items` must be a non-empty list of {sku, title, price, quantity}")
-        }
-        var lines: [OrderSpec.Line] = []
-        for item in items {
-            guard let sku = item["sku"] as? String, let price = item["price"] as? Int else {
-                throw HTTPError(
-                    .badRequest,
-                    message: "each item needs a string `sku` and an integer `price` (minor units)"
-                )
-            }
-            lines.append(
-                .init(
-                    id: item["id"] as? String,
-                    sku: sku,
-                    title: item["title"] as? String ?? sku,
-                    price: price,
-                    quantity: item["quantity"] as? Int ?? 1
-                )
-            )
-        }
-        var destination = OrderSpec.defaultDestination
-        if let address = body["destination"] as? [String: String] {
-            destination = .init(
-                streetAddress: address["street_address"],
-                addressLocality: address["address_locality"],
-                addressRegion: address["address_region"],
-                postalCode: address["postal_code"],
-                addressCountry: address["address_country"]
-            )
-        }
-        return OrderSpec(
-            id: body["id"] as? String ?? "",
-            label: body["label"] as? String,
-            currency: body["currency"] as? String ?? "USD",
-            lines: lines,
-            destination: destination,
-            shipping: body["shipping"] as? Int ?? 0
-        )
+    private static func field(_ name: String) -> HTTPField.Name {
+        guard let field = HTTPField.Name(name) else { preconditionFailure("\(name) is not a field name") }
+        return field
     }
 }

@@ -94,9 +94,12 @@ public final class Shop: Sendable {
         let forward: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
             try await responderBox.responder.respond(to: request, context: context)
         }
+        // Every error answer has one JSON shape (`APIError`), Hummingbird's own 404 and 413 included.
+        router.add(middleware: APIErrorMiddleware())
         for path in ["/", "/**"] {
-            router.get(RouterPath(path), use: forward)
-            router.post(RouterPath(path), use: forward)
+            for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete, .options] {
+                router.on(RouterPath(path), method: method, use: forward)
+            }
         }
         let server = try await RunningServer.start(router: router, host: host, port: port, logger: logger)
         let profile = BusinessProfile(baseURL: publicURL ?? server.baseURL, keys: keys.publicJWKs(), version: version)
@@ -114,6 +117,7 @@ public final class Shop: Sendable {
         )
         let book = OrderBook(baseURL: profile.baseURL, version: version)
         let shopRouter = Router()
+        shopRouter.add(middleware: APIErrorMiddleware())
         let publisher = ProfilePublisher(profile)
         ShopServer(publisher: publisher, orders: orders).addRoutes(to: shopRouter)
         shopRouter.get("/metrics") { _, _ in
