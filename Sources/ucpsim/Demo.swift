@@ -17,6 +17,7 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let document = try OrderDocument.load(path: fixture)
+            warn(document.versionWarning(shop: .newest, source: fixture))
             let receiverClient = HTTPClient(workers: 2)
             let (receiver, receiverServer) = try await ReferenceReceiver.start(
                 client: receiverClient,

@@ -52,7 +52,14 @@ import Testing
     }
 
     @Test func unpublishedKeyIsRejectedAndRotationIsPickedUp() async throws {
-        let (receiver, receiverServer, receiverClient) = try await TestSupport.startReceiver()
+        // The receiver refetches on an unknown key at most once per 60 s: its clock moves past that below.
+        let clock = ReceiverTests.TestClock()
+        let receiverClient = HTTPClient(workers: 2)
+        let (receiver, receiverServer) = try await ReferenceReceiver.start(
+            client: receiverClient,
+            logger: TestSupport.quietLogger,
+            now: { clock.now }
+        )
         let published = try SigningKey.generate(.es256, kid: "published")
         let shop = try await Shop.start(keys: try KeyRing(keys: [published]), logger: TestSupport.quietLogger)
         let target = try RequestTarget("\(receiverServer.baseURL)/hook")
@@ -70,6 +77,7 @@ import Testing
         #expect(receiver.received.last?.status == 401)
 
         // Rotation: the shop publishes a new key and drops the old one, under the same profile URL.
+        clock.advance(ProfileCache.ttlFloor)
         let next = try SigningKey.generate(.ed25519, kid: "next")
         shop.publisher.publish(keys: [try next.publicJWK()])
         let rotated = shop.sender.with(key: next)

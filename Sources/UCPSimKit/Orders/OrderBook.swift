@@ -4,11 +4,11 @@ import Foundation
 public actor OrderBook {
     private var machines: [String: OrderStateMachine] = [:]
     private let baseURL: String
-    private let version: String
+    private let version: UCPVersion
     private let now: @Sendable () -> Date
     private var sequence = 0
 
-    public init(baseURL: String, version: String, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(baseURL: String, version: UCPVersion = .newest, now: @escaping @Sendable () -> Date = { Date() }) {
         self.baseURL = baseURL
         self.version = version
         self.now = now
@@ -31,7 +31,9 @@ public actor OrderBook {
 
     /// Applies a transition now; nil when there is no such order.
     public func apply(_ transition: OrderTransition, to id: String) throws(TransitionError) -> Order? {
-        guard machines[id] != nil else { return nil }
-        return try machines[id]!.apply(transition, at: now())
+        guard var machine = machines[id] else { return nil }
+        let order = try machine.apply(transition, at: now())
+        machines[id] = machine
+        return order
     }
 }
