@@ -13,7 +13,8 @@ import Testing
             spec: OrderSpec(
                 id: id,
                 lines: [
-                    .init(sku: "a", title: "A", price: 1000, quantity: 2), .init(sku: "b", title: "B", price: 500, quantity: 1),
+                    .init(sku: "a", title: "A", price: 1000, quantity: 2),
+                    .init(sku: "b", title: "B", price: 500, quantity: 1),
                 ]
             ),
             at: start,
@@ -42,17 +43,21 @@ import Testing
         ]
         for (index, step) in steps.enumerated() { try machine.apply(step, at: Self.start + Double(index + 1) * 60) }
         let events = machine.order.fulfillment.events
-        #expect(events.map(\.type) == [
-            "processing", "shipped", "shipped", "in_transit", "failed_attempt", "delivered", "in_transit",
-            "undeliverable", "returned_to_sender",
-        ])
+        #expect(
+            events.map(\.type) == [
+                "processing", "shipped", "shipped", "in_transit", "failed_attempt", "delivered", "in_transit",
+                "undeliverable", "returned_to_sender",
+            ]
+        )
         #expect(events[0].trackingNumber == nil && events[0].trackingURL == nil)
         for event in events.dropFirst() {
             #expect(event.trackingNumber?.isEmpty == false && event.trackingURL?.isEmpty == false, "\(event)")
         }
         let first = events.filter { $0.lineItems == [.init(id: "li_1", quantity: 2)] }
         #expect(first.count == 4)
-        #expect(first.allSatisfy { $0.trackingNumber == "FX123" && $0.trackingURL == "https://fedex.example/track/FX123" })
+        #expect(
+            first.allSatisfy { $0.trackingNumber == "FX123" && $0.trackingURL == "https://fedex.example/track/FX123" }
+        )
         #expect(first.allSatisfy { $0.carrier == "FedEx" })
         let second = events.filter { $0.lineItems == [.init(id: "li_2", quantity: 1)] }
         #expect(second.count == 4)

@@ -54,7 +54,11 @@ import Testing
                 profileURL: "\(profileServer.baseURL)/.well-known/ucp"
             )
             let event = WebhookEvent(timestamp: timestamp, orderID: "ord_7Kq2mX9pLw4R", body: body)
-            let request = try sender.signedRequest(for: event, to: target, created: Int64(clock.now.timeIntervalSince1970))
+            let request = try sender.signedRequest(
+                for: event,
+                to: target,
+                created: Int64(clock.now.timeIntervalSince1970)
+            )
             return await receiver.receive(method: "POST", url: target.url, headers: request.headers, body: body).0
         }
 
@@ -80,13 +84,21 @@ import Testing
     @Test(arguments: UCPVersion.allCases)
     func theAnswerIsTheUCPBodyTheWebhookSchemaRequires(_ version: UCPVersion) async throws {
         let (_, receiverServer, receiverClient) = try await TestSupport.startReceiver()
-        let shop = try await Shop.start(keys: try KeyRing.ephemeral(), version: version, logger: TestSupport.quietLogger)
+        let shop = try await Shop.start(
+            keys: try KeyRing.ephemeral(),
+            version: version,
+            logger: TestSupport.quietLogger
+        )
         let order = try await shop.book.place(
             OrderSpec(id: "ord_answer", lines: [.init(sku: "s", title: "T", price: 100, quantity: 1)])
         )
         let event = WebhookEvent(timestamp: 1_775_913_000, orderID: order.id, body: order.jsonBytes())
         let target = try RequestTarget("\(receiverServer.baseURL)/webhooks/ucp/orders")
-        let request = try shop.sender.signedRequest(for: event, to: target, created: Int64(Date().timeIntervalSince1970))
+        let request = try shop.sender.signedRequest(
+            for: event,
+            to: target,
+            created: Int64(Date().timeIntervalSince1970)
+        )
         let first = try await shop.client.send(request)
         let again = try await shop.client.send(request)
         await shop.stop()

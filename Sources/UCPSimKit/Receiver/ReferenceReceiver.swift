@@ -149,7 +149,8 @@ public final class ReferenceReceiver: Sendable {
     /// The 2xx answer `webhooks.orderEvent` requires: `{"ucp": {...}}`, in the release the webhook declared (the
     /// newest when it declared none ucpsim knows).
     static func acknowledgement(body: [UInt8]) -> [String: Any] {
-        let declared = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+        let declared =
+            (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
             .flatMap { $0["ucp"] as? [String: Any] }?["version"] as? String
         let version = declared.flatMap(UCPVersion.init(rawValue:)) ?? .newest
         return [
