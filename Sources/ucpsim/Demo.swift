@@ -24,6 +24,7 @@ struct Demo: AsyncParsableCommand {
             let document =
                 try fixture.map { path throws(UCPSimError) in try OrderDocument.load(path: path) }
                 ?? OrderDocument(bytes: DemoOrder.bytes, source: "the built-in demo order")
+            warn(document.versionWarning(shop: .newest, source: fixture ?? "the built-in demo order"))
             let receiverClient = HTTPClient(workers: 2)
             let (receiver, receiverServer) = try await ReferenceReceiver.start(
                 client: receiverClient,

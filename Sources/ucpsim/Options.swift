@@ -4,6 +4,7 @@ import Logging
 import UCPSimKit
 
 extension SignatureAlgorithm: ExpressibleByArgument {}
+extension UCPVersion: ExpressibleByArgument {}
 
 /// Options for the shop's identity: keys and public URL.
 struct ShopOptions: ParsableArguments {
@@ -27,10 +28,30 @@ struct ShopOptions: ParsableArguments {
     )
     var publicURL: String?
 
-    @Option(name: .customLong("ucp-version"), help: "UCP version the profile and webhooks declare.")
-    var ucpVersion = BusinessProfile.defaultVersion
+    @Option(
+        name: .customLong("ucp-version"),
+        help: ArgumentHelp(
+            "The UCP release the shop speaks: the profile's and the orders' shapes, and the signing algorithms it allows.",
+            valueName: "date"
+        )
+    )
+    var ucpVersion = UCPVersion.newest
+
+    @Option(
+        name: .customLong("supported-version"),
+        help: ArgumentHelp(
+            "An older release the shop also supports (repeatable): its leaf profile is served at /.well-known/ucp/DATE and listed in ucp.supported_versions.",
+            valueName: "date"
+        )
+    )
+    var supportedVersions: [UCPVersion] = []
 
     func validate() throws {
+        for older in supportedVersions where older >= ucpVersion {
+            throw ValidationError(
+                "--supported-version \(older.rawValue) must be older than --ucp-version \(ucpVersion.rawValue)"
+            )
+        }
         if let publicURL { _ = try validatedURL(publicURL, option: "--public-url") }
     }
 
@@ -86,6 +107,11 @@ struct ClientOptions: ParsableArguments {
         }
         return options
     }
+}
+
+/// Says `ucpsim: warning: …` on stderr when `warning` is not nil.
+func warn(_ warning: String?) {
+    if let warning { stderrLine("ucpsim: warning: \(warning)") }
 }
 
 func stderrLine(_ text: String) {
@@ -353,6 +379,7 @@ func startShop(
             port: chosen,
             publicURL: shop.publicURL,
             version: shop.ucpVersion,
+            olderVersions: shop.supportedVersions,
             clientOptions: client.httpOptions,
             delivery: delivery.setup(onAttempt: onAttempt),
             control: control,

@@ -36,6 +36,9 @@ struct Replay: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let loaded = try fixtures.map { path throws(UCPSimError) in try EventFixture.load(path: path) }
+            for (path, fixture) in zip(fixtures, loaded) {
+                warn(fixture.versionWarning(shop: shop.ucpVersion, source: path))
+            }
             let running = try await startShop(shop, delivery, client, port: port) { state, attempt in
                 outputLine(DeliveryReport.attemptLine(state, attempt))
             }

@@ -44,6 +44,7 @@ struct Send: AsyncParsableCommand {
         try await reportingErrors {
             let target = try parseTarget(webhookURL, option: "--webhook-url")
             let document = try OrderDocument.load(path: file)
+            warn(document.versionWarning(shop: shop.ucpVersion, source: file))
             let verbose = self.verbose
             let running = try await startShop(shop, delivery, client, host: host, port: port, verbose: verbose) {
                 state,

@@ -31,16 +31,22 @@ import Testing
         let probe = try await ScriptedReceiver.start { _, _ in .init() }
         let shopPort = String(probe.server.port)
         await probe.stop()
+        // And one key: the receiver refetches a profile for an unknown key at most once a minute per origin.
+        let keys = "\(directory)-keys"
+        #expect(try await CLITests.ucpsim(["keys", "generate", "--out", keys, "--kid", "shop"]).status == 0)
         let recorded = try await CLITests.ucpsim([
             "run", "scenarios/partial-shipment.yaml", "--webhook-url", url, "--record", directory, "--port", shopPort,
+            "--keys", keys,
         ])
         #expect(recorded.status == 0, "\(recorded.stderr)")
         let fixturePath = "\(directory)/partial-shipment.events.json"
         let replayed = try await CLITests.ucpsim([
-            "replay", fixturePath, "--webhook-url", url, "--keep-ids", "--port", shopPort,
+            "replay", fixturePath, "--webhook-url", url, "--keep-ids", "--port", shopPort, "--keys", keys,
         ])
         #expect(replayed.status == 0, "\(replayed.stdout)\(replayed.stderr)")
-        let fresh = try await CLITests.ucpsim(["replay", fixturePath, "--webhook-url", url, "--port", shopPort])
+        let fresh = try await CLITests.ucpsim([
+            "replay", fixturePath, "--webhook-url", url, "--port", shopPort, "--keys", keys,
+        ])
         #expect(fresh.status == 0)
         await server.stop()
         client.shutdown()

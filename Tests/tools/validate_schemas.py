@@ -1,23 +1,37 @@
 #!/usr/bin/env python3
-"""Validate JSON documents emitted by ucpsim against the official UCP schemas.
+"""Validate JSON documents emitted by ucpsim against the official UCP schemas
+and, for release 2026-08-25, the official Python SDK's models.
 
 Usage:
-    python3 Tests/tools/validate_schemas.py --kind order|profile|error [--many] FILE [FILE...]
+    python3 Tests/tools/validate_schemas.py --kind order|profile|error|webhook-response
+        [--version auto|2026-04-08|2026-08-25] [--many] FILE [FILE...]
 
 FILE may be "-" for stdin. With --many, each FILE must hold a JSON array and
 every element is validated as a separate document (labelled FILE[i]).
 
-Every document is validated against BOTH schema sets found under the schema
-root (env UCP_SCHEMAS_DIR, default <repo root>/../shared/ucp-schemas):
+Each document is validated against the schema set of its release: the one
+--version names, or by default (auto) the one its own ucp.version names. The
+sets live under the schema root (env UCP_SCHEMAS_DIR, default
+<repo root>/../shared/ucp-schemas); `main` stands for release 2026-08-25:
 
-    kind     2026-04-08 set                                         main set
-    order    schemas/shopping/order.json                            schemas/shopping/order.json
-    profile  discovery/profile_schema.json#/$defs/business_profile  schemas/profile.json#/$defs/business_schema
-    error    schemas/shopping/types/error_response.json             schemas/common/types/error_response.json
+    kind              2026-04-08 set                                         main set (2026-08-25)
+    order             schemas/shopping/order.json                            schemas/shopping/order.json
+    profile           discovery/profile_schema.json#/$defs/business_profile  schemas/profile.json#/$defs/business_schema
+    error             schemas/shopping/types/error_response.json             schemas/common/types/error_response.json
+    webhook-response  services/shopping/rest.openapi.json webhooks.orderEvent 200 body, its `ucp` also checked
+                      against schemas/ucp.json#/$defs/response_order_schema (the OpenAPI's bare ucp.json
+                      reference constrains nothing by itself)
 
-Output, one line per document per schema set:
-    ok <set> <file>
-    invalid <set> <file>: <json path>: <message>      (one line per error)
+Beyond the schemas' keywords:
+- tracking: every fulfillment event whose type is not `processing` carries
+  tracking_number and tracking_url (types/fulfillment_event.json says so in
+  its descriptions; its `required` list cannot express it);
+- ucp-sdk: a 2026-08-25 order or profile must parse with the `ucp-sdk` 0.5.0
+  pydantic models (Order, profile.BusinessSchema) in strict mode.
+
+Output, one line per document per check:
+    ok <check> <file>                                  (check: a set name, tracking, ucp-sdk-0.5.0)
+    invalid <check> <file>: <json path>: <message>    (one line per error)
 
 Exit status: 0 all valid; 1 any document invalid; 2 usage error, unreadable
 file, not JSON (or the schemas themselves cannot be loaded/resolved);
@@ -56,6 +70,13 @@ ID_BASE = "https://ucp.dev/"
 
 SETS = ("2026-04-08", "main")
 
+# Release date -> schema set folder.
+RELEASES = {"2026-04-08": "2026-04-08", "2026-08-25": "main"}
+
+# The SDK release whose models stand for 2026-08-25.
+SDK_RELEASE = "2026-08-25"
+SDK_NAME = "ucp-sdk-0.5.0"
+
 # (set, kind) -> path of the entry schema relative to the set folder, plus a
 # JSON pointer fragment (or "").
 ENTRY_POINTS = {
@@ -65,7 +86,11 @@ ENTRY_POINTS = {
     ("main", "profile"): ("schemas/profile.json", "/$defs/business_schema"),
     ("2026-04-08", "error"): ("schemas/shopping/types/error_response.json", ""),
     ("main", "error"): ("schemas/common/types/error_response.json", ""),
+    ("2026-04-08", "webhook-response"): ("services/shopping/rest.openapi.json", ""),
+    ("main", "webhook-response"): ("services/shopping/rest.openapi.json", ""),
 }
+
+OPENAPI = "services/shopping/rest.openapi.json"
 
 MAX_MESSAGE = 300
 
@@ -146,6 +171,40 @@ def make_format_checker() -> FormatChecker:
     return checker
 
 
+def webhook_response_schema(set_dir: Path) -> dict:
+    """The orderEvent webhook's 200 body schema from the set's OpenAPI document, with its
+    #/components/schemas references resolved against the document's location, and its
+    `ucp` member also held to ucp.json#/$defs/response_order_schema."""
+    try:
+        openapi = json.loads((set_dir / OPENAPI).read_text(encoding="utf-8"))
+        schema = openapi["webhooks"]["orderEvent"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise RuntimeError(f"cannot read webhooks.orderEvent from {set_dir / OPENAPI}: {exc}") from exc
+    components = openapi.get("components", {}).get("schemas", {})
+    base = path_uri(OPENAPI)
+
+    def resolve(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+                target = components.get(ref.rsplit("/", 1)[-1])
+                if not isinstance(target, dict) or not isinstance(target.get("$ref"), str):
+                    raise RuntimeError(f"{OPENAPI}: cannot resolve {ref}")
+                return {"$ref": urljoin(base, target["$ref"])}
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "allOf": [
+            resolve(schema),
+            {"properties": {"ucp": {"$ref": urljoin(base, "../../schemas/ucp.json") + "#/$defs/response_order_schema"}}},
+        ],
+    }
+
+
 def build_validators(root: Path, kind: str) -> dict[str, Draft202012Validator]:
     format_checker = make_format_checker()
     validators = {}
@@ -154,6 +213,12 @@ def build_validators(root: Path, kind: str) -> dict[str, Draft202012Validator]:
         if not set_dir.is_dir():
             raise FileNotFoundError(set_dir)
         registry, uri_for = load_registry(set_dir)
+        if kind == "webhook-response":
+            schema = webhook_response_schema(set_dir)
+            for ref in (schema["allOf"][1]["properties"]["ucp"]["$ref"],):
+                registry.resolver().lookup(ref)
+            validators[set_name] = Draft202012Validator(schema, registry=registry, format_checker=format_checker)
+            continue
         rel, fragment = ENTRY_POINTS[(set_name, kind)]
         if rel not in uri_for:
             raise RuntimeError(f"entry schema {set_dir / rel} missing or has no $id")
@@ -207,9 +272,65 @@ def describe(error) -> str:
     return text
 
 
+def tracking_errors(doc: object) -> list[str]:
+    """Fulfillment events other than `processing` without tracking_number or tracking_url."""
+    if not isinstance(doc, dict):
+        return []
+    fulfillment = doc.get("fulfillment")
+    events = fulfillment.get("events") if isinstance(fulfillment, dict) else None
+    errors = []
+    for index, event in enumerate(events if isinstance(events, list) else []):
+        if not isinstance(event, dict) or event.get("type") == "processing":
+            continue
+        for field in ("tracking_number", "tracking_url"):
+            if not isinstance(event.get(field), str) or not event.get(field):
+                errors.append(
+                    f"$.fulfillment.events[{index}]: a {event.get('type')!r} event needs {field} "
+                    "(required if type != processing)"
+                )
+    return errors
+
+
+def sdk_model(kind: str):
+    """The ucp-sdk 0.5.0 model for a kind, or None when the SDK has none to check it with."""
+    try:
+        from ucp_sdk.models.schemas import profile
+        from ucp_sdk.models.schemas.shopping import order
+    except ImportError as exc:
+        raise RuntimeError(f"missing dependency ({exc}); run: pip install ucp-sdk==0.5.0") from exc
+    return {"order": order.Order, "profile": profile.BusinessSchema}.get(kind)
+
+
+def sdk_errors(model, doc: object) -> list[str]:
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate_json(json.dumps(doc), strict=True)
+    except ValidationError as exc:
+        return [
+            "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]) + ": " + short(error["msg"])
+            for error in exc.errors()
+        ]
+    return []
+
+
+def document_set(doc: object, requested: str) -> tuple[str | None, str]:
+    """(schema set, release) for a document: the requested release, or its own ucp.version."""
+    if requested != "auto":
+        return RELEASES[requested], requested
+    version = doc.get("ucp", {}).get("version") if isinstance(doc, dict) and isinstance(doc.get("ucp"), dict) else None
+    return RELEASES.get(version) if isinstance(version, str) else None, str(version)
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description="Validate UCP documents against both UCP schema sets.")
-    parser.add_argument("--kind", required=True, choices=["order", "profile", "error"])
+    parser = argparse.ArgumentParser(description="Validate UCP documents against the UCP schemas of their release.")
+    parser.add_argument("--kind", required=True, choices=["order", "profile", "error", "webhook-response"])
+    parser.add_argument(
+        "--version",
+        default="auto",
+        choices=["auto", *RELEASES],
+        help="the release to validate against (default: each document's ucp.version)",
+    )
     parser.add_argument("--many", action="store_true", help="each FILE holds a JSON array of documents")
     parser.add_argument("files", nargs="+", metavar="FILE", help='JSON file, or "-" for stdin')
     args = parser.parse_args(argv)  # exits 2 on usage errors
@@ -228,6 +349,11 @@ def main(argv: list[str]) -> int:
     except (RuntimeError, Unresolvable, FileNotFoundError) as exc:
         print(f"error: cannot load UCP schemas from {root}: {exc}", file=sys.stderr)
         return 2
+    try:
+        model = sdk_model(args.kind)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     status = 0
     for name in args.files:
@@ -238,23 +364,29 @@ def main(argv: list[str]) -> int:
             status = 2
             continue
         for label, doc in documents:
-            for set_name in SETS:
-                try:
-                    errors = sorted(
-                        validators[set_name].iter_errors(doc),
-                        key=lambda e: (e.json_path, e.message),
-                    )
-                except Unresolvable as exc:
-                    print(f"error: {set_name}: schema $ref does not resolve: {exc}", file=sys.stderr)
-                    return 2
-                if not errors:
-                    print(f"ok {set_name} {label}")
+            set_name, release = document_set(doc, args.version)
+            if set_name is None:
+                status = status or 1
+                print(f"invalid release {label}: $.ucp.version: {release} is not a known release ({', '.join(RELEASES)})")
+                continue
+            try:
+                errors = sorted(validators[set_name].iter_errors(doc), key=lambda e: (e.json_path, e.message))
+            except Unresolvable as exc:
+                print(f"error: {set_name}: schema $ref does not resolve: {exc}", file=sys.stderr)
+                return 2
+            checks = [(set_name, [describe(error) for error in errors])]
+            if args.kind == "order":
+                checks.append(("tracking", tracking_errors(doc)))
+            if model is not None and release == SDK_RELEASE:
+                checks.append((SDK_NAME, sdk_errors(model, doc)))
+            for check, messages in checks:
+                if not messages:
+                    print(f"ok {check} {label}")
                     continue
-                if status == 0:
-                    status = 1
+                status = status or 1
                 seen = set()  # allOf branches often report the same failure twice
-                for error in errors:
-                    line = f"invalid {set_name} {label}: {describe(error)}"
+                for message in messages:
+                    line = f"invalid {check} {label}: {message}"
                     if line not in seen:
                         seen.add(line)
                         print(line)

@@ -9,11 +9,11 @@ public enum DemoOrder {
     static let text = #"""
         {
           "ucp": {
-            "version": "2026-04-08",
+            "version": "2026-08-25",
             "capabilities": {
               "dev.ucp.shopping.order": [
                 {
-                  "version": "2026-04-08"
+                  "version": "2026-08-25"
                 }
               ]
             }

@@ -111,6 +111,17 @@ public struct EventFixture: Sendable {
         return [UInt8]((try? JSONSerialization.data(withJSONObject: document, options: options)) ?? Data())
     }
 
+    /// One warning line when events declare another `ucp.version` than the shop speaks; nil when all agree.
+    public func versionWarning(shop version: UCPVersion, source: String) -> String? {
+        let declared = events.map { (try? OrderDocument(bytes: $0.body, source: source))?.declaredVersion }
+        let others = declared.filter { $0 != version.rawValue }
+        guard !others.isEmpty else { return nil }
+        let what = Set(others.map { $0.map { "\"\($0)\"" } ?? "(none)" }).sorted().joined(separator: ", ")
+        let count = events.count == 1 ? "" : " (\(others.count) of \(events.count) events)"
+        return "\(source) declares ucp.version \(what)\(count) but the shop speaks \(version.rawValue) "
+            + "(--ucp-version); sending it unchanged"
+    }
+
     /// The events to send: recorded ids and timestamps with `keepIDs`, fresh ones otherwise.
     public func webhookEvents(keepIDs: Bool, now: Int64) -> [WebhookEvent] {
         events.map { event in

@@ -9,9 +9,10 @@ public struct Order: Codable, Sendable, Equatable {
         public var version: String
         public var capabilities: [String: [CapabilityVersion]]
 
-        public init(version: String) {
-            self.version = version
-            self.capabilities = ["dev.ucp.shopping.order": [CapabilityVersion(version: version)]]
+        /// The block a release's order carries: its version, on the order capability too.
+        public init(version: UCPVersion) {
+            self.version = version.rawValue
+            self.capabilities = ["dev.ucp.shopping.order": [CapabilityVersion(version: version.rawValue)]]
         }
     }
 

@@ -4,11 +4,11 @@ import Foundation
 public actor OrderBook {
     private var machines: [String: OrderStateMachine] = [:]
     private let baseURL: String
-    private let version: String
+    private let version: UCPVersion
     private let now: @Sendable () -> Date
     private var sequence = 0
 
-    public init(baseURL: String, version: String, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(baseURL: String, version: UCPVersion = .newest, now: @escaping @Sendable () -> Date = { Date() }) {
         self.baseURL = baseURL
         self.version = version
         self.now = now

@@ -6,6 +6,8 @@ public struct OrderDocument: Sendable {
     public let id: String
     /// The exact bytes.
     public let bytes: [UInt8]
+    /// The document's `ucp.version`, whatever it says (nil when it is not a string).
+    public let declaredVersion: String?
 
     /// The fields `schemas/shopping/order.json` requires.
     static let requiredFields = [
@@ -38,12 +40,22 @@ public struct OrderDocument: Sendable {
         }
         self.id = id
         self.bytes = bytes
+        self.declaredVersion = (order["ucp"] as? [String: Any])?["version"] as? String
     }
 
     /// A snapshot from the state machine: an order by construction, so it is serialized once and not re-checked.
     public init(_ order: Order) {
         self.id = order.id
         self.bytes = order.jsonBytes()
+        self.declaredVersion = order.ucp.version
+    }
+
+    /// A one-line warning when the document declares another release than the shop speaks; nil when they agree.
+    /// The document is still sent as it is: a fixture's bytes are never rewritten.
+    public func versionWarning(shop version: UCPVersion, source: String) -> String? {
+        guard declaredVersion != version.rawValue else { return nil }
+        return "\(source) declares ucp.version \(declaredVersion.map { "\"\($0)\"" } ?? "(none)") but the shop "
+            + "speaks \(version.rawValue) (--ucp-version); sending it unchanged"
     }
 
     /// Reads and checks a file.

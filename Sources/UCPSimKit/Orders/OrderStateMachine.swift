@@ -59,15 +59,40 @@ public struct OrderSpec: Sendable, Equatable {
 /// snapshot. No I/O; the caller turns each snapshot into one webhook.
 public struct OrderStateMachine: Sendable {
     public private(set) var order: Order
+    /// A parcel: what it holds, where it is, and the tracking every carrier event about it repeats.
+    private struct Shipment: Sendable {
+        let id: String
+        let lines: [Order.LineQuantity]
+        var state: String
+        let trackingNumber: String
+        let trackingURL: String
+        let carrier: String
+
+        /// A fulfillment event about this parcel, with its tracking and carrier.
+        func event(id: String, type: String, at: String) -> Order.FulfillmentEvent {
+            .init(
+                id: id,
+                occurredAt: at,
+                type: type,
+                lineItems: lines,
+                trackingNumber: trackingNumber,
+                trackingURL: trackingURL,
+                carrier: carrier
+            )
+        }
+    }
+
     /// Parcels by shipment (fulfillment event) id, in shipping order.
-    private var shipments: [(id: String, lines: [Order.LineQuantity], state: String)] = []
+    private var shipments: [Shipment] = []
+    /// The shop's base URL, for default tracking pages.
+    private let shopBaseURL: String
     private var lastTime: Date
     /// What the buyer paid at placement; refunds cannot exceed it.
     public let paid: Int
     private var counter = 0
 
     /// Places an order: the first, fully populated snapshot.
-    public init(spec: OrderSpec, at time: Date, shopBaseURL: String, version: String = BusinessProfile.defaultVersion)
+    public init(spec: OrderSpec, at time: Date, shopBaseURL: String, version: UCPVersion = .newest)
         throws(TransitionError)
     {
         func fail(_ reason: String) -> TransitionError {
@@ -93,6 +118,7 @@ public struct OrderStateMachine: Sendable {
         }
         guard Set(lineItems.map(\.id)).count == lineItems.count else { throw fail("line item ids must be unique") }
         let base = shopBaseURL.hasSuffix("/") ? String(shopBaseURL.dropLast()) : shopBaseURL
+        self.shopBaseURL = base
         order = Order(
             ucp: .init(version: version),
             id: spec.id,
@@ -176,22 +202,22 @@ public struct OrderStateMachine: Sendable {
         case .ship(let requested, let carrier, let tracking, let trackingURL):
             let lines = try unshipped(requested, transition, verb: "ship")
             for line in lines {
-                let index = order.lineItems.firstIndex { $0.id == line.id }!
-                order.lineItems[index].quantity.fulfilled += line.quantity
+                for index in order.lineItems.indices where order.lineItems[index].id == line.id {
+                    order.lineItems[index].quantity.fulfilled += line.quantity
+                }
             }
             let id = nextID("shp")
-            order.fulfillment.events.append(
-                .init(
-                    id: id,
-                    occurredAt: at,
-                    type: "shipped",
-                    lineItems: lines,
-                    trackingNumber: tracking ?? "1Z\(id.uppercased())",
-                    trackingURL: trackingURL,
-                    carrier: carrier ?? "UPS"
-                )
+            let number = tracking ?? Self.defaultTrackingNumber(shipment: id, order: order.id)
+            let shipment = Shipment(
+                id: id,
+                lines: lines,
+                state: "shipped",
+                trackingNumber: number,
+                trackingURL: trackingURL ?? Self.defaultTrackingURL(base: shopBaseURL, trackingNumber: number),
+                carrier: carrier ?? "UPS"
             )
-            shipments.append((id, lines, "shipped"))
+            order.fulfillment.events.append(shipment.event(id: id, type: "shipped", at: at))
+            shipments.append(shipment)
 
         case .inTransit(let shipment):
             try move(shipment, to: "in_transit", from: Self.onTheWay, transition, at: at)
@@ -208,9 +234,10 @@ public struct OrderStateMachine: Sendable {
             let lines = try unshipped(requested, transition, verb: "cancel")
             var amount = 0
             for line in lines {
-                let index = order.lineItems.firstIndex { $0.id == line.id }!
-                order.lineItems[index].quantity.total -= line.quantity
-                amount += line.quantity * order.lineItems[index].item.price
+                for index in order.lineItems.indices where order.lineItems[index].id == line.id {
+                    order.lineItems[index].quantity.total -= line.quantity
+                    amount += line.quantity * order.lineItems[index].item.price
+                }
             }
             addAdjustment(
                 "cancellation",
@@ -385,9 +412,8 @@ public struct OrderStateMachine: Sendable {
             throw fail(transition, "shipment \(shipments[index].id) is \(current)")
         }
         shipments[index].state = state
-        order.fulfillment.events.append(
-            .init(id: nextID("evt"), occurredAt: at, type: state, lineItems: shipments[index].lines, description: nil)
-        )
+        // Every event but `processing` carries tracking (types/fulfillment_event.json): the parcel's own.
+        order.fulfillment.events.append(shipments[index].event(id: nextID("evt"), type: state, at: at))
     }
 
     private mutating func settle(
@@ -443,6 +469,19 @@ public struct OrderStateMachine: Sendable {
         order.totals = [.init(type: "subtotal", amount: subtotal)]
         if fee > 0 { order.totals.append(.init(type: "fulfillment", amount: fee)) }
         order.totals.append(.init(type: "total", amount: subtotal + fee))
+    }
+
+    /// The tracking number of a parcel shipped without one: deterministic, from the order and shipment ids.
+    static func defaultTrackingNumber(shipment: String, order: String) -> String {
+        let digest = DigestAlgorithm.sha256.hash(Array("\(order)/\(shipment)".utf8))
+        let digits = digest.prefix(8).map { String(format: "%02X", $0) }.joined()
+        return "1Z\(digits)"
+    }
+
+    /// The tracking page of a parcel shipped without one: on the shop, next to the order's permalink.
+    static func defaultTrackingURL(base: String, trackingNumber: String) -> String {
+        let path = trackingNumber.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? trackingNumber
+        return "\(base)/tracking/\(path)"
     }
 
     static func timestamp(_ date: Date) -> String {

@@ -1,53 +1,72 @@
 import Foundation
 
-/// The shop's UCP business profile, served at `/.well-known/ucp`.
+/// The shop's UCP business profile, served at `/.well-known/ucp`, and its leaf profiles for older releases.
 public struct BusinessProfile: Sendable {
-    /// The UCP version the shop speaks; every `dev.ucp.*` entry carries the same one.
-    public static let defaultVersion = "2026-04-08"
-
-    public let version: String
+    /// The release the shop speaks; every `dev.ucp.*` entry carries the same one.
+    public let version: UCPVersion
+    /// Older releases the shop also supports: each gets a leaf profile at `/.well-known/ucp/<date>`, listed in
+    /// `ucp.supported_versions`.
+    public let olderVersions: [UCPVersion]
     /// The shop's public base URL, without a trailing slash.
     public let baseURL: String
     public let keys: [JWK]
 
-    public init(baseURL: String, keys: [JWK], version: String = BusinessProfile.defaultVersion) {
+    public init(
+        baseURL: String,
+        keys: [JWK],
+        version: UCPVersion = .newest,
+        olderVersions: [UCPVersion] = []
+    ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.keys = keys
         self.version = version
+        self.olderVersions = Array(Set(olderVersions.filter { $0 < version })).sorted()
     }
 
     /// The URL of this profile, as `UCP-Agent` names it.
     public var profileURL: String { "\(baseURL)/.well-known/ucp" }
 
-    /// The profile JSON. Keys go under both `keys` (the spec's `main`) and `signing_keys` (`2026-04-08`).
+    /// The URL of the leaf profile for `version`.
+    public func leafURL(_ version: UCPVersion) -> String { "\(profileURL)/\(version.rawValue)" }
+
+    /// The self-contained profile of one older release (no `supported_versions`: leaves never have one).
+    public func leaf(_ version: UCPVersion) -> BusinessProfile {
+        BusinessProfile(baseURL: baseURL, keys: keys, version: version)
+    }
+
+    /// The published keys the release lists an algorithm for (Ed25519 keys stay out of a 2026-04-08 profile).
+    public var publishedKeys: [JWK] {
+        keys.filter { $0.algorithm.map(version.algorithms.contains) ?? true }
+    }
+
+    /// The profile JSON in the release's shape: its spec URLs, and its keys under `signing_keys` (2026-04-08) or
+    /// `keys` (2026-08-25).
     public func json() -> [UInt8] {
         let document = Document(
             ucp: .init(
-                version: version,
+                version: version.rawValue,
+                supportedVersions: olderVersions.isEmpty
+                    ? nil : Dictionary(uniqueKeysWithValues: olderVersions.map { ($0.rawValue, leafURL($0)) }),
                 services: [
                     "dev.ucp.shopping": [
                         .init(
-                            version: version,
-                            spec: "https://ucp.dev/\(version)/specification/overview",
+                            version: version.rawValue,
+                            spec: version.serviceSpecURL,
                             transport: "rest",
-                            schema: "https://ucp.dev/\(version)/services/shopping/rest.openapi.json",
+                            schema: version.serviceSchemaURL,
                             endpoint: baseURL
                         )
                     ]
                 ],
                 capabilities: [
                     "dev.ucp.shopping.order": [
-                        .init(
-                            version: version,
-                            spec: "https://ucp.dev/\(version)/specification/order",
-                            schema: "https://ucp.dev/\(version)/schemas/shopping/order.json"
-                        )
+                        .init(version: version.rawValue, spec: version.orderSpecURL, schema: version.orderSchemaURL)
                     ]
                 ],
                 paymentHandlers: [:]
             ),
-            keys: keys,
-            signingKeys: keys
+            keys: publishedKeys,
+            keysMember: version.keysMember
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -58,12 +77,14 @@ public struct BusinessProfile: Sendable {
     private struct Document: Encodable {
         struct UCP: Encodable {
             let version: String
+            let supportedVersions: [String: String]?
             let services: [String: [Service]]
             let capabilities: [String: [Capability]]
             let paymentHandlers: [String: [String]]
 
             enum CodingKeys: String, CodingKey {
                 case version, services, capabilities
+                case supportedVersions = "supported_versions"
                 case paymentHandlers = "payment_handlers"
             }
         }
@@ -81,11 +102,21 @@ public struct BusinessProfile: Sendable {
         }
         let ucp: UCP
         let keys: [JWK]
-        let signingKeys: [JWK]
+        /// `keys` or `signing_keys`, as the release names it.
+        let keysMember: String
 
-        enum CodingKeys: String, CodingKey {
-            case ucp, keys
-            case signingKeys = "signing_keys"
+        private struct Member: CodingKey {
+            let stringValue: String
+            var intValue: Int? { nil }
+            init(_ name: String) { stringValue = name }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Member.self)
+            try container.encode(ucp, forKey: Member("ucp"))
+            try container.encode(keys, forKey: Member(keysMember))
         }
     }
 }

@@ -2,6 +2,9 @@ import Foundation
 import Synchronization
 
 /// Fetches signers' UCP profiles over libcurl and caches their keys for the profile's `max-age`.
+///
+/// A forced refresh (on an unknown `keyid`) happens at most once per TTL floor per origin, as the spec's identity
+/// resolution rules require: a stream of signatures under made-up key ids cannot turn the verifier into a fetcher.
 public final class ProfileCache: Sendable {
     private struct Entry {
         let keys: [JWK]
@@ -10,18 +13,32 @@ public final class ProfileCache: Sendable {
 
     private let client: HTTPClient
     private let entries = Mutex<[String: Entry]>([:])
+    /// When each origin's profile was last force-refreshed.
+    private let forcedRefreshes = Mutex<[String: Date]>([:])
     /// Used when the profile sends no `max-age`.
     public let defaultMaxAge: TimeInterval
+    /// The spec's TTL floor: the least time between two forced refreshes of one origin's profile.
+    public static let ttlFloor: TimeInterval = 60
+    private let now: @Sendable () -> Date
 
-    public init(client: HTTPClient, defaultMaxAge: TimeInterval = 60) {
+    /// - Parameter now: the clock (injected so tests can move time).
+    public init(
+        client: HTTPClient,
+        defaultMaxAge: TimeInterval = 60,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.client = client
         self.defaultMaxAge = defaultMaxAge
+        self.now = now
     }
 
-    /// The keys published at `url`; from cache unless `refresh` or expired.
+    /// The keys published at `url`; from cache unless expired or `refresh`. A refresh of an origin already
+    /// force-refreshed within the TTL floor answers from the cache instead of fetching.
     public func keys(at url: String, refresh: Bool = false) async throws(SignatureFailure) -> [JWK] {
-        if !refresh, let entry = entries.withLock({ $0[url] }), entry.expires > Date() {
-            return entry.keys
+        let now = self.now()
+        let cached = entries.withLock { $0[url] }
+        if let cached, cached.expires > now, !refresh || !claimForcedRefresh(of: url, at: now) {
+            return cached.keys
         }
         let response: ReceivedResponse
         do {
@@ -38,13 +55,24 @@ public final class ProfileCache: Sendable {
             throw SignatureFailure(.profileMalformed, "\(url) is not a UCP profile")
         }
         let maxAge = Self.maxAge(response.headers["cache-control"]) ?? defaultMaxAge
-        entries.withLock { $0[url] = Entry(keys: profile.keys, expires: Date().addingTimeInterval(maxAge)) }
+        entries.withLock { $0[url] = Entry(keys: profile.keys, expires: now.addingTimeInterval(maxAge)) }
         return profile.keys
+    }
+
+    /// Records a forced refresh of `url`'s origin at `now`; false when one happened within the TTL floor.
+    private func claimForcedRefresh(of url: String, at now: Date) -> Bool {
+        let origin = (try? RequestTarget(url))?.origin ?? url
+        return forcedRefreshes.withLock { last in
+            if let previous = last[origin], now.timeIntervalSince(previous) < Self.ttlFloor { return false }
+            last[origin] = now
+            return true
+        }
     }
 
     /// Forgets every cached profile.
     public func clear() {
         entries.withLock { $0.removeAll() }
+        forcedRefreshes.withLock { $0.removeAll() }
     }
 
     static func maxAge(_ cacheControl: String?) -> TimeInterval? {

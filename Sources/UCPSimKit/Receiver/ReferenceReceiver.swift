@@ -56,12 +56,14 @@ public final class ReferenceReceiver: Sendable {
     private let owners = Mutex<[String: String]>([:])
     private let onReceive: @Sendable (ReceivedWebhook) -> Void
 
+    /// - Parameter now: the clock the profile cache runs on (injected so tests can move time).
     public init(
         client: HTTPClient,
         options: Options = Options(),
+        now: @escaping @Sendable () -> Date = { Date() },
         onReceive: @escaping @Sendable (ReceivedWebhook) -> Void = { _ in }
     ) {
-        self.profiles = ProfileCache(client: client)
+        self.profiles = ProfileCache(client: client, now: now)
         self.options = options
         self.onReceive = onReceive
     }
@@ -75,9 +77,10 @@ public final class ReferenceReceiver: Sendable {
         host: String = "127.0.0.1",
         port: Int = 0,
         logger: Logger,
-        onReceive: @escaping @Sendable (ReceivedWebhook) -> Void = { _ in }
+        onReceive: @escaping @Sendable (ReceivedWebhook) -> Void = { _ in },
+        now: @escaping @Sendable () -> Date = { Date() }
     ) async throws(UCPSimError) -> (ReferenceReceiver, RunningServer) {
-        let receiver = ReferenceReceiver(client: client, onReceive: onReceive)
+        let receiver = ReferenceReceiver(client: client, now: now, onReceive: onReceive)
         let router = Router()
         receiver.addRoutes(to: router)
         let server = try await RunningServer.start(router: router, host: host, port: port, logger: logger)
@@ -119,11 +122,11 @@ public final class ReferenceReceiver: Sendable {
             duplicate = !seen.withLock { $0.insert(id).inserted }
         }
         let status: Int
-        let response: [String: String]
+        let response: [String: Any]
         switch verdict {
         case .success:
             status = 200
-            response = ["status": duplicate ? "duplicate" : "accepted"]
+            response = Self.acknowledgement(body: body)
         case .failure(let failure):
             status = failure.reason.httpStatus
             response = ["code": failure.reason.errorCode, "content": "\(failure.reason.rawValue): \(failure.detail)"]
@@ -141,6 +144,22 @@ public final class ReferenceReceiver: Sendable {
         onReceive(record)
         let bytes = (try? JSONSerialization.data(withJSONObject: response, options: [.sortedKeys])) ?? Data()
         return (status, [UInt8](bytes))
+    }
+
+    /// The 2xx answer `webhooks.orderEvent` requires: `{"ucp": {...}}`, in the release the webhook declared (the
+    /// newest when it declared none ucpsim knows).
+    static func acknowledgement(body: [UInt8]) -> [String: Any] {
+        let declared =
+            (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+            .flatMap { $0["ucp"] as? [String: Any] }?["version"] as? String
+        let version = declared.flatMap(UCPVersion.init(rawValue:)) ?? .newest
+        return [
+            "ucp": [
+                "version": version.rawValue,
+                "status": "success",
+                "capabilities": ["dev.ucp.shopping.order": [["version": version.rawValue]]],
+            ]
+        ]
     }
 
     private func verify(method: String, url: String, headers: HTTPFieldList, body: [UInt8])

@@ -179,11 +179,11 @@ struct ScenarioPlayer {
     private var machines: [String: OrderStateMachine] = [:]
     private let specs: [String: OrderSpec]
     private let shopBaseURL: String
-    private let version: String
+    private let version: UCPVersion
     /// The scenario clock: `advance` steps move it; transitions happen at it.
     private(set) var clock: Date
 
-    init(_ scenario: Scenario, start: Date, shopBaseURL: String, version: String = BusinessProfile.defaultVersion) {
+    init(_ scenario: Scenario, start: Date, shopBaseURL: String, version: UCPVersion = .newest) {
         self.specs = Dictionary(uniqueKeysWithValues: scenario.orders.map { ($0.id, $0) })
         self.clock = start
         self.shopBaseURL = shopBaseURL

@@ -2,12 +2,17 @@ import Foundation
 import Hummingbird
 import Synchronization
 
-/// The profile the shop currently publishes; swappable, so keys can rotate while the shop runs.
+/// The profile the shop currently publishes, and its leaf profiles; swappable, so keys can rotate while the shop runs.
 public final class ProfilePublisher: Sendable {
-    private struct Published {
-        let profile: BusinessProfile
+    private struct Rendered {
         let bytes: [UInt8]
         let etag: String
+    }
+
+    private struct Published {
+        let profile: BusinessProfile
+        let main: Rendered
+        let leaves: [UCPVersion: Rendered]
     }
 
     private let current: Mutex<Published>
@@ -19,20 +24,35 @@ public final class ProfilePublisher: Sendable {
     /// The published profile.
     public var profile: BusinessProfile { current.withLock { $0.profile } }
 
-    /// Publishes a new key set under the same URL (a rotation).
+    /// Publishes a new key set under the same URLs (a rotation).
     public func publish(keys: [JWK]) {
         let old = profile
-        let next = BusinessProfile(baseURL: old.baseURL, keys: keys, version: old.version)
+        let next = BusinessProfile(
+            baseURL: old.baseURL,
+            keys: keys,
+            version: old.version,
+            olderVersions: old.olderVersions
+        )
         current.withLock { $0 = Self.render(next) }
     }
 
-    fileprivate var rendered: (bytes: [UInt8], etag: String) { current.withLock { ($0.bytes, $0.etag) } }
+    /// The bytes and ETag of the main profile (nil version) or of a leaf profile; nil when that leaf is not served.
+    fileprivate func rendered(_ version: UCPVersion?) -> (bytes: [UInt8], etag: String)? {
+        current.withLock { published in
+            guard let version else { return (published.main.bytes, published.main.etag) }
+            return published.leaves[version].map { ($0.bytes, $0.etag) }
+        }
+    }
 
     private static func render(_ profile: BusinessProfile) -> Published {
-        let bytes = profile.json()
-        let etag =
-            "\"" + DigestAlgorithm.sha256.hash(bytes).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
-        return Published(profile: profile, bytes: bytes, etag: etag)
+        func rendered(_ profile: BusinessProfile) -> Rendered {
+            let bytes = profile.json()
+            let digest = DigestAlgorithm.sha256.hash(bytes).prefix(12)
+            return Rendered(bytes: bytes, etag: "\"" + digest.map { String(format: "%02x", $0) }.joined() + "\"")
+        }
+        var leaves: [UCPVersion: Rendered] = [:]
+        for version in profile.olderVersions { leaves[version] = rendered(profile.leaf(version)) }
+        return Published(profile: profile, main: rendered(profile), leaves: leaves)
     }
 }
 
@@ -52,8 +72,10 @@ public struct ShopServer: Sendable {
     public func addRoutes(to router: Router<BasicRequestContext>) {
         let maxAge = profileMaxAge
         let publisher = self.publisher
-        router.get("/.well-known/ucp") { request, _ -> Response in
-            let (bytes, etag) = publisher.rendered
+        let serve: @Sendable (Request, UCPVersion?) -> Response = { request, version in
+            guard let (bytes, etag) = publisher.rendered(version) else {
+                return Response(status: .notFound)
+            }
             var headers: HTTPFields = [:]
             headers[.cacheControl] = "public, max-age=\(maxAge)"
             headers[.eTag] = etag
@@ -66,6 +88,14 @@ public struct ShopServer: Sendable {
             }
             return .json(bytes, headers: headers)
         }
+        router.get("/.well-known/ucp") { request, _ in serve(request, nil) }
+        // The leaf profiles `supported_versions` points at, one per older release the shop speaks.
+        router.get("/.well-known/ucp/:version") { request, context -> Response in
+            guard let version = context.parameters.get("version").flatMap(UCPVersion.init(rawValue:)) else {
+                return Response(status: .notFound)
+            }
+            return serve(request, version)
+        }
         let orders = self.orders
         let notFound = Self.notFoundBody(version: publisher.profile.version)
         router.get("/orders/:id") { _, context -> Response in
@@ -77,12 +107,12 @@ public struct ShopServer: Sendable {
     }
 
     /// The spec's not-found error body (`error_response.json`).
-    static func notFoundBody(version: String) -> [UInt8] {
+    static func notFoundBody(version: UCPVersion) -> [UInt8] {
         let body: [String: Any] = [
             "ucp": [
-                "version": version,
+                "version": version.rawValue,
                 "status": "error",
-                "capabilities": ["dev.ucp.shopping.order": [["version": version]]],
+                "capabilities": ["dev.ucp.shopping.order": [["version": version.rawValue]]],
             ],
             "messages": [
                 ["type": "error", "code": "not_found", "severity": "unrecoverable", "content": "Order not found."]

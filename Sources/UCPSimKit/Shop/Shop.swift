@@ -75,13 +75,15 @@ public final class Shop: Sendable {
         host: String = "127.0.0.1",
         port: Int = 0,
         publicURL: String? = nil,
-        version: String = BusinessProfile.defaultVersion,
+        version: UCPVersion = .newest,
+        olderVersions: [UCPVersion] = [],
         clientOptions: HTTPClientOptions = HTTPClientOptions(),
         delivery: DeliverySetup = DeliverySetup(),
         control: ControlOptions? = nil,
         logger: Logger = Logger(label: "ucpsim.shop")
     ) async throws(UCPSimError) -> Shop {
         if let publicURL { _ = try RequestTarget(publicURL) }
+        try keys.check(version: version, olderVersions: olderVersions)
         var restored: [DeliveryState] = []
         var outbox: Outbox?
         if let directory = delivery.stateDirectory {
@@ -102,7 +104,12 @@ public final class Shop: Sendable {
             }
         }
         let server = try await RunningServer.start(router: router, host: host, port: port, logger: logger)
-        let profile = BusinessProfile(baseURL: publicURL ?? server.baseURL, keys: keys.publicJWKs(), version: version)
+        let profile = BusinessProfile(
+            baseURL: publicURL ?? server.baseURL,
+            keys: keys.publicJWKs(),
+            version: version,
+            olderVersions: olderVersions
+        )
         let client = HTTPClient(workers: delivery.engine.concurrency, options: clientOptions)
         let sender = WebhookSender(
             client: client,
