@@ -23,16 +23,8 @@ import Yams
 
     @Test(arguments: orders)
     func orderFieldsGetTheSameVerdictInJSONAndYAML(_ text: String) throws {
-        let json = Result { () throws(FieldError) in try OrderRequest.decode(json: Array(text.utf8)) }
-        let node = try #require(try Yams.compose(yaml: text))
-        let yaml = Result { try YAMLDecoder().decode(OrderRequest.self, from: node) }
-        switch (json, yaml) {
-        case (.success(let fromJSON), .success(let fromYAML)):
-            #expect(fromJSON == fromYAML)
-        case (.failure(let fromJSON), .failure(let fromYAML)):
-            #expect(fromJSON.description == "\(fromYAML)")
-        default:
-            Issue.record("JSON: \(json), YAML: \(yaml)")
+        try Self.expectSameVerdict(text, OrderRequest.self) { bytes throws(FieldError) in
+            try OrderRequest.decode(json: bytes)
         }
     }
 
@@ -51,9 +43,20 @@ import Yams
 
     @Test(arguments: parameters)
     func transitionParametersGetTheSameVerdictInJSONAndYAML(_ text: String) throws {
-        let json = Result { () throws(FieldError) in try TransitionParameters.decode(json: Array(text.utf8)) }
+        try Self.expectSameVerdict(text, TransitionParameters.self) { bytes throws(FieldError) in
+            try TransitionParameters.decode(json: bytes)
+        }
+    }
+
+    /// `text` read as JSON (by `decodeJSON`) and as YAML gives the same value, or the same error.
+    static func expectSameVerdict<T: Decodable & Equatable>(
+        _ text: String,
+        _ type: T.Type,
+        decodeJSON: ([UInt8]) throws(FieldError) -> T
+    ) throws {
+        let json = Result { () throws(FieldError) in try decodeJSON(Array(text.utf8)) }
         let node = try #require(try Yams.compose(yaml: text))
-        let yaml = Result { try YAMLDecoder().decode(TransitionParameters.self, from: node) }
+        let yaml = Result { try YAMLDecoder().decode(T.self, from: node) }
         switch (json, yaml) {
         case (.success(let fromJSON), .success(let fromYAML)):
             #expect(fromJSON == fromYAML)
