@@ -29,12 +29,39 @@ struct Serve: AsyncParsableCommand {
     )
     var simulationSecret: String?
 
+    @Flag(
+        name: .customLong("allow-unauthenticated-control"),
+        help:
+            "Serve the control API on a non-loopback --host without --simulation-secret (anyone who reaches it can drive the shop)."
+    )
+    var allowUnauthenticatedControl = false
+
+    /// True for hosts only this machine reaches.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
+    func validate() throws {
+        if !Self.isLoopback(host) && simulationSecret == nil && !allowUnauthenticatedControl {
+            throw ValidationError(
+                "--host \(host) exposes the control API (/testing/*) beyond this machine: give --simulation-secret "
+                    + "SECRET, or --allow-unauthenticated-control"
+            )
+        }
+    }
+
     @OptionGroup var shop: ShopOptions
     @OptionGroup var delivery: DeliveryOptions
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
         try await reportingErrors {
+            if !Self.isLoopback(host) && simulationSecret == nil {
+                stderrLine(
+                    "WARNING: --allow-unauthenticated-control: the control API on \(host) takes calls from anyone who "
+                        + "reaches it"
+                )
+            }
             let discovery = HTTPClient(workers: 1, options: client.httpOptions)
             let target = try await self.target.explicitTarget(client: discovery)
             discovery.shutdown()

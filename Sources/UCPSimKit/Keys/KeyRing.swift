@@ -86,9 +86,20 @@ public struct KeyRing: Sendable {
         kid: String,
         directory: String
     ) throws(UCPSimError) -> (key: SigningKey, path: String) {
-        guard !kid.isEmpty, kid.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), kid.first != "."
+        // ASCII only: the kid goes into the RFC 9421 `keyid` parameter, a structured-field string, which cannot
+        // carry anything else (a non-ASCII kid would make every signature fail later).
+        guard !kid.isEmpty, kid.count <= 128,
+            kid.unicodeScalars.allSatisfy({
+                $0.isASCII
+                    && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
+            }),
+            kid.first != "."
         else {
-            throw UCPSimError(.usage, "kid \"\(kid)\" must be letters, digits, '-', '_' or '.' (it names the file)")
+            throw UCPSimError(
+                .usage,
+                "kid \"\(kid)\" must be 1 to 128 ASCII letters, digits, '-', '_' or '.' (it names the file and goes into "
+                    + "the signature's keyid)"
+            )
         }
         let key: SigningKey
         let pem: String
@@ -105,14 +116,32 @@ public struct KeyRing: Sendable {
             throw UCPSimError(.cannotCreate, "cannot create directory \(directory)")
         }
         let path = (directory as NSString).appendingPathComponent("\(kid).pem")
-        guard !fileManager.fileExists(atPath: path) else {
+        guard try writeSecret(Array(pem.utf8), to: path) else {
             throw UCPSimError(.cannotCreate, "\(path) already exists; choose another --kid")
         }
-        guard fileManager.createFile(atPath: path, contents: Data(pem.utf8), attributes: [.posixPermissions: 0o600])
-        else {
+        return (key, path)
+    }
+
+    /// Writes a secret to a new file that is mode 0600 from the moment it exists (`O_CREAT | O_EXCL`, never a
+    /// readable temporary renamed later), fsync'd; leaves nothing behind on failure. False when the file already
+    /// exists (it is never overwritten).
+    static func writeSecret(_ bytes: [UInt8], to path: String) throws(UCPSimError) -> Bool {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else {
+            if errno == EEXIST { return false }
+            throw UCPSimError(.cannotCreate, "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        // The umask may have narrowed the mode further, never widened it; make it exactly 0600.
+        let ok =
+            fchmod(descriptor, 0o600) == 0
+            && bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) } == bytes.count
+            && fsync(descriptor) == 0
+        close(descriptor)
+        guard ok else {
+            unlink(path)
             throw UCPSimError(.cannotCreate, "cannot write \(path)")
         }
-        return (key, path)
+        return true
     }
 
     /// The public JWK set, one entry per key.

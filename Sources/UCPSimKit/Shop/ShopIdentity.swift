@@ -59,22 +59,9 @@ public struct ShopIdentity: Sendable {
         }
         // The kid travels with the key, in a PEM header comment line that OpenSSL ignores.
         let text = "# ucpsim kid: \(kid)\n" + pem
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            if errno == EEXIST {
-                // Another ucpsim made it a moment ago: use that one.
-                let pem = try Self.readKeyFile(path)
-                return (try KeyRing(keys: [try Self.key(pem: pem, path: path)]), false)
-            }
-            throw UCPSimError(.cannotCreate, "cannot create \(path): \(String(cString: strerror(errno)))")
-        }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        let synced = fsync(descriptor) == 0
-        close(descriptor)
-        guard written == bytes.count, synced else {
-            unlink(path)
-            throw UCPSimError(.cannotCreate, "cannot write \(path)")
+        guard try KeyRing.writeSecret(Array(text.utf8), to: path) else {
+            // Another ucpsim made it a moment ago: use that one.
+            return (try KeyRing(keys: [try Self.key(pem: try Self.readKeyFile(path), path: path)]), false)
         }
         return (try KeyRing(keys: [key]), true)
     }
