@@ -21,6 +21,8 @@ final class ScriptedReceiver: Sendable {
         var status: Int = 200
         var headers: [(String, String)] = []
         var delay: TimeInterval = 0
+        /// The response body; nil: `{"n":<index>}`.
+        var body: String? = nil
     }
 
     private let log = Mutex<[Received]>([])
@@ -67,7 +69,7 @@ final class ScriptedReceiver: Sendable {
             return Response(
                 status: .init(code: answer.status),
                 headers: fields,
-                body: .init(byteBuffer: ByteBuffer(string: "{\"n\":\(index)}"))
+                body: .init(byteBuffer: ByteBuffer(string: answer.body ?? "{\"n\":\(index)}"))
             )
         }
         let server = try await RunningServer.start(

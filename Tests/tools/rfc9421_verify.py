@@ -6,6 +6,7 @@ an implementation we did not write; used by the Swift tests and by CI.
 
 Usage:
     python3 Tests/tools/rfc9421_verify.py REQUEST.json JWKS.json [--now UNIX] [--max-age SECONDS|none]
+    python3 Tests/tools/rfc9421_verify.py REQUEST.json JWKS.json --signature-only
     python3 Tests/tools/rfc9421_verify.py --self-test
 
 REQUEST.json: {"method": "POST", "url": "http://127.0.0.1:1234/hook?x=1",
@@ -25,6 +26,10 @@ parse Signature-Input -> key lookup by keyid (key_not_found) -> algorithm from
 the JWK (algorithm_unsupported) -> coverage (coverage_insufficient) ->
 Content-Digest over the raw body (digest_mismatch) -> RFC 9421 signature via
 http_message_signatures.HTTPMessageVerifier (signature_invalid).
+
+--signature-only checks the RFC 9421 signature alone: the key by keyid, then the
+library's signature check over the signature base, with no coverage, Content-Digest
+or created/expires rules (what ucpsim's exported vectors call signature_verifies).
 
 Notes on http-message-signatures 3.0.0, from its source:
 * Messages: any object with an uppercase ``method``, an absolute encoded ``url``
@@ -217,8 +222,11 @@ class _Verifier(HTTPMessageVerifier):
 
     allow_label_only_selection = True  # we select by label ("sig1") without a tag
     fixed_now = None
+    ignore_time = False
 
     def validate_created_and_expires(self, sig_input, max_age=None):
+        if self.ignore_time:
+            return
         if self.fixed_now is None:
             return super().validate_created_and_expires(sig_input, max_age=max_age)
         # Same rules as the library's method, evaluated at fixed_now.
@@ -279,7 +287,7 @@ def check_content_digest(field_value, body):
     return checked
 
 
-def verify(request, jwks, *, now=None, max_age=datetime.timedelta(days=1)):
+def verify(request, jwks, *, now=None, max_age=datetime.timedelta(days=1), signature_only=False):
     """Return the kid on success; raise Failure otherwise."""
     method, url, headers, body = request
     fields = _FieldLines(headers)
@@ -324,25 +332,27 @@ def verify(request, jwks, *, now=None, max_age=datetime.timedelta(days=1)):
         required.append("@query")
     covered = {name for name, cparams in components if isinstance(name, str) and not cparams}
     missing = [c for c in required if c not in covered]
-    if missing:
+    if missing and not signature_only:
         raise Failure("coverage_insufficient", "not covered: " + " ".join(f'"{c}"' for c in missing))
 
     # 3. body digest
-    check_content_digest(fields.combined("Content-Digest"), body)
+    if not signature_only:
+        check_content_digest(fields.combined("Content-Digest"), body)
 
     # 4-5. signature base + signature, by the library
     verifier = _Verifier(signature_algorithm=alg_cls, key_resolver=_SingleKeyResolver(keyid, public_key))
     verifier.fixed_now = now
+    verifier.ignore_time = signature_only
     message = _Request(method, url, fields)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SignatureVerifyWarning)
             results = verifier.verify(
                 message,
-                max_age=max_age,
+                max_age=None if signature_only else max_age,
                 expect_label=label if len(sig_inputs) > 1 else None,
-                require_components=required,
-                body=body,
+                require_components=() if signature_only else required,
+                body=None if signature_only else body,
             )
     except (InvalidSignature, HTTPMessageSignaturesException) as e:
         detail = str(e)
@@ -352,7 +362,7 @@ def verify(request, jwks, *, now=None, max_age=datetime.timedelta(days=1)):
                 f" ({type(cause).__name__})" if cause is not None else ""
             )
         raise Failure("signature_invalid", f"{detail} [kid={keyid}]")
-    if len(results) != 1 or results[0].parameters.get("keyid") != keyid or results[0].body is None:
+    if len(results) != 1 or results[0].parameters.get("keyid") != keyid or (results[0].body is None and not signature_only):
         raise Failure("signature_invalid", "library returned an unexpected result")  # defensive
     return keyid
 
@@ -418,6 +428,10 @@ SELF_TESTS = [
     ("ucp-golden.request.json", "ucp-p384-only.jwks.json", ["--now", "1775913000"], "signature_invalid:"),
     ("ucp-golden.request.json", "ucp-unsupported-kty.jwks.json", ["--now", "1775913000"], "algorithm_unsupported:"),
     ("ucp-ed25519.request.json", "ucp-ed25519.jwks.json", ["--now", "1775913000"], "verified kid=shop-ed25519-2026"),
+    ("ucp-tampered-body.request.json", "ucp-golden.jwks.json", ["--signature-only"], "verified kid=shop-es256-2026"),
+    ("ucp-golden.request.json", "ucp-golden.jwks.json", ["--signature-only"], "verified kid=shop-es256-2026"),
+    ("ucp-tampered-header.request.json", "ucp-golden.jwks.json", ["--signature-only"], "signature_invalid:"),
+    ("ucp-der-signature.request.json", "ucp-golden.jwks.json", ["--signature-only"], "signature_invalid:"),
 ]
 
 
@@ -449,6 +463,7 @@ def main(argv):
     parser.add_argument("jwks", nargs="?", help="JWKS.json")
     parser.add_argument("--now", help="verify as of this unix time (seconds)")
     parser.add_argument("--max-age", help='maximum signature age in seconds, or "none" (default: 86400)')
+    parser.add_argument("--signature-only", action="store_true", help="the RFC 9421 signature alone (no coverage, digest or time rules)")
     parser.add_argument("--self-test", action="store_true", help="run the vectors in Tests/tools/vectors")
     try:
         args = parser.parse_args(argv)
@@ -476,7 +491,7 @@ def main(argv):
                 max_age = datetime.timedelta(seconds=seconds)
         request = load_request(args.request)
         jwks = load_jwks(args.jwks)
-        kid = verify(request, jwks, now=now, max_age=max_age)
+        kid = verify(request, jwks, now=now, max_age=max_age, signature_only=args.signature_only)
     except UsageError as e:
         print(f"usage_error: {e}", file=sys.stderr)
         return 2

@@ -6,13 +6,16 @@ public struct CheckResult: Sendable {
     public let checkCase: CheckCase
     /// The status of each request the case sent (nil: no response).
     public let statuses: [Int?]
-    /// The `code` of the receiver's last JSON error body, if it had one.
-    public let code: String?
+    /// The `code` of each response's JSON error body (nil: none), in the order of `statuses`.
+    public let codes: [String?]
     public let excerpt: String
     public let passed: Bool
-    /// What the report should say beyond pass/fail.
+    /// What the report should say beyond pass/fail: what came back (status and code), and what that means.
     public let note: String
     public let seconds: Double
+
+    /// The `code` of the last response's error body, if it had one.
+    public var code: String? { codes.last ?? nil }
 }
 
 /// Runs the receiver contract catalog: a live shop (ES256 signing, Ed25519 also published), another shop, and the
@@ -84,24 +87,27 @@ public final class CheckSession: Sendable {
             let started = Date()
             let responses = try await deliveries(for: checkCase, to: target)
             let statuses = responses.map { $0?.status }
+            let codes = responses.map { $0.flatMap(Self.errorCode) }
             let last = responses.last.flatMap { $0 }
-            let code = last.flatMap {
-                (try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any])?["code"] as? String
-            }
-            let passed = statuses.allSatisfy { checkCase.expected.met(by: $0) }
+            let passed = zip(statuses, codes).allSatisfy { checkCase.expected.met(status: $0, code: $1) }
             let result = CheckResult(
                 checkCase: checkCase,
                 statuses: statuses,
-                code: code,
+                codes: codes,
                 excerpt: last?.bodyExcerpt(limit: 160) ?? "no response",
                 passed: passed,
-                note: Self.note(checkCase, statuses: statuses, code: code),
+                note: Self.note(checkCase, statuses: statuses, codes: codes, passed: passed),
                 seconds: Date().timeIntervalSince(started)
             )
             progress(result)
             results.append(result)
         }
         return results
+    }
+
+    /// The `code` member of a JSON error body.
+    static func errorCode(_ response: ReceivedResponse) -> String? {
+        (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["code"] as? String
     }
 
     /// Sends a case's request(s); nil for a request that got no response.
@@ -176,47 +182,78 @@ public final class CheckSession: Sendable {
         }
     }
 
-    static func note(_ checkCase: CheckCase, statuses: [Int?], code: String?) -> String {
-        let got = statuses.map { $0.map(String.init) ?? "no response" }.joined(separator: ", ")
+    /// What came back, as `200`, `401 signature_invalid`, `400 (no code)` or `no response`.
+    static func answer(status: Int?, code: String?) -> String {
+        guard let status else { return "no response" }
+        if (200..<300).contains(status) { return String(status) }
+        return "\(status) \(code ?? "(no code)")"
+    }
+
+    /// The report's note: what came back (status and code), then what it means where that needs saying.
+    static func note(_ checkCase: CheckCase, statuses: [Int?], codes: [String?], passed: Bool) -> String {
+        let got = "got " + zip(statuses, codes).map { answer(status: $0, code: $1) }.joined(separator: ", ")
+        let accepted = statuses.last.flatMap { $0 }.map { (200..<300).contains($0) } ?? false
         switch checkCase.expected {
-        case .either(let expectedCode):
-            if let status = statuses.last ?? nil, (200..<300).contains(status) {
-                return "accepted: the receiver supports it"
-            }
-            return "rejected (\(code ?? expectedCode)): the receiver does not support it, which the spec allows"
-        case .reject(_, let expectedCode?) where code != nil && code != expectedCode:
-            return "got \(got), code \(code!) (spec: \(expectedCode))"
-        default:
+        case .either:
+            guard passed else { return got }
+            return got
+                + (accepted
+                    ? ": the receiver supports it" : ": the receiver does not support it, which the spec allows")
+        case .reject where checkCase.expected.statusOnly:
+            return got + ": the spec names no error code here; graded on the status alone"
+        case .reject, .accept:
             if checkCase.id == "duplicate" {
-                return "sent twice with one Webhook-Id (\(got)): the receiver should process it once"
+                return got + ": one Webhook-Id sent twice; the receiver must process it once"
             }
-            return "got \(got)" + (code.map { ", code \($0)" } ?? "")
+            if checkCase.id == "late-retry" && !passed {
+                return got
+                    + ": Webhook-Timestamp is the event's time, identical on every retry; a receiver that applies a"
+                    + " five-minute window to it (Standard Webhooks' habit) rejects legitimate UCP retries"
+            }
+            return got
         }
     }
 }
 
 /// Offline vectors: each case as a file another language's tests can replay.
+///
+/// Reproducible: everything in a file follows from the seed (keys, `Webhook-Id`s) or is fixed (the instant `now`,
+/// hence `created` and `Webhook-Timestamp`; the order), and ES256 signatures use RFC 6979 deterministic nonces, so the
+/// same seed writes byte-identical files.
 public enum CheckExport {
-    /// Writes `DIR/<case>.json` (request, the JWK set to verify with, the expected outcome) for `cases`.
-    public static func write(_ cases: [CheckCase], to directory: String, target: RequestTarget) throws -> [String] {
+    /// The instant every vector is made for (2026-04-11T13:10:00Z): `created` values are relative to it, and a
+    /// verifier replaying a vector sets its clock here (the file's `now`).
+    public static let now: Int64 = 1_775_913_000
+
+    /// A fresh seed for a run without `--seed`: printed, so the run can be repeated.
+    public static func randomSeed() -> UInt64 { UInt64.random(in: 0...UInt64(UInt32.max)) }
+
+    /// The files for `cases`, by file name, in catalog order.
+    public static func documents(_ cases: [CheckCase], target: RequestTarget, seed: UInt64) throws -> [(
+        String, Data
+    )] {
         let client = HTTPClient(workers: 1)
         defer { client.shutdown() }
-        let shopKey = try SigningKey.generate(.es256, kid: "shop-es256")
-        let ed25519 = try SigningKey.generate(.ed25519, kid: "shop-ed25519")
-        let otherKey = try SigningKey.generate(.es256, kid: "other-shop-es256")
+        let derive = SeededKeys(seed: seed)
+        let shopKey = try derive.key(.es256, kid: "shop-es256")
+        let ed25519 = try derive.key(.ed25519, kid: "shop-ed25519")
+        let otherKey = try derive.key(.es256, kid: "other-shop-es256")
+        let clock: @Sendable () -> Int64 = { now }
         let sender = WebhookSender(
             client: client,
             signer: MessageSigner(key: shopKey),
-            profileURL: "https://shop.example.com/.well-known/ucp"
+            profileURL: "https://shop.example.com/.well-known/ucp",
+            now: clock
         )
         let forge = RequestForge(
             sender: sender,
             ed25519: ed25519,
-            rogue: try SigningKey.generate(.es256, kid: "not-published"),
+            rogue: try derive.key(.es256, kid: "not-published"),
             otherShop: WebhookSender(
                 client: client,
                 signer: MessageSigner(key: otherKey),
-                profileURL: "https://other-shop.example.com/.well-known/ucp"
+                profileURL: "https://other-shop.example.com/.well-known/ucp",
+                now: clock
             ),
             unreachableProfile: "https://unreachable.invalid/.well-known/ucp"
         )
@@ -229,39 +266,46 @@ public enum CheckExport {
         spec.checkoutID = "chk_vector_1"
         let placed = try OrderStateMachine(
             spec: spec,
-            at: Date(timeIntervalSince1970: 1_775_913_000),
+            at: Date(timeIntervalSince1970: TimeInterval(now)),
             shopBaseURL: "https://shop.example.com"
         ).order.jsonBytes()
-        let created = Int64(Date().timeIntervalSince1970)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var written: [String] = []
+        var documents: [(String, Data)] = []
         for checkCase in cases {
             var body = placed
             if checkCase.id == "unknown-fields" { body = try RequestForge.withUnknownFields(placed) }
-            let event = WebhookEvent(timestamp: 1_775_913_000, orderID: spec.id, body: body)
-            var jwks = published
+            let event = WebhookEvent(
+                webhookID: derive.uuid(checkCase.id),
+                timestamp: now,
+                orderID: spec.id,
+                body: body
+            )
             let request: OutgoingRequest
+            var jwks = published
             switch checkCase.id {
             case "another-shop":
-                request = try forge.request(checkCase.id, event: event, to: target, created: created)
+                request = try forge.request(checkCase.id, event: event, to: target, created: now)
                 jwks = [try otherKey.publicJWK()]
             case "key-rotation":
-                let next = try SigningKey.generate(.es256, kid: "shop-es256-next")
-                request = try sender.with(key: next).signedRequest(for: event, to: target, created: created)
+                let next = try derive.key(.es256, kid: "shop-es256-next")
+                request = try sender.with(key: next).signedRequest(for: event, to: target, created: now)
                 jwks = [try next.publicJWK()]
             default:
-                request = try forge.request(checkCase.id, event: event, to: target, created: created)
+                request = try forge.request(checkCase.id, event: event, to: target, created: now)
             }
             let expected: [String: Any]
+            func answers(_ list: [CheckCase.Answer]) -> [[String: Any]] {
+                list.map { ["status": $0.status, "code": $0.code as Any? ?? NSNull()] }
+            }
             switch checkCase.expected {
-            case .accept: expected = ["accept": true]
-            case .reject(let statuses, let code):
-                expected = ["accept": false, "statuses": statuses, "code": code as Any? ?? NSNull()]
-            case .either(let code): expected = ["accept": "either", "statuses": [200, 400], "code": code]
+            case .accept: expected = ["accept": true, "answers": [] as [Any]]
+            case .reject(let list): expected = ["accept": false, "answers": answers(list)]
+            case .either(let answer): expected = ["accept": "either", "answers": answers([answer])]
             }
             let document: [String: Any] = [
                 "id": checkCase.id, "summary": checkCase.summary, "spec": checkCase.spec, "expected": expected,
+                "seed": seed, "now": now,
                 "signature_verifies": checkCase.signatureVerifies,
+                "request_verifies": checkCase.requestVerifies,
                 "request": [
                     "method": request.method, "url": request.url,
                     "headers": request.headers.fields.map { [$0.name, $0.value] },
@@ -269,16 +313,85 @@ public enum CheckExport {
                 ],
                 "jwks": ["keys": try jwks.map { try JSONSerialization.jsonObject(with: JSONEncoder().encode($0)) }],
             ]
-            let path = (directory as NSString).appendingPathComponent("\(checkCase.id).json")
-            let data = try JSONSerialization.data(
+            var data = try JSONSerialization.data(
                 withJSONObject: document,
                 options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             )
-            guard FileManager.default.createFile(atPath: path, contents: data) else {
-                throw UCPSimError(.cannotCreate, "cannot write \(path)")
+            data.append(0x0A)
+            documents.append(("\(checkCase.id).json", data))
+        }
+        return documents
+    }
+
+    /// Writes `DIR/<case>.json` (request, the JWK set to verify with, the expected outcome) for `cases`, all or
+    /// nothing: on a write error the files already written and a directory made here are removed again.
+    public static func write(_ cases: [CheckCase], to directory: String, target: RequestTarget, seed: UInt64)
+        throws -> [String]
+    {
+        let documents = try documents(cases, target: target, seed: seed)
+        let made = try makeDirectory(directory)
+        var written: [String] = []
+        for (name, data) in documents {
+            let path = (directory as NSString).appendingPathComponent(name)
+            do {
+                try writeFile(data, to: path)
+            } catch {
+                for done in written { unlink(done) }
+                if let made { try? FileManager.default.removeItem(atPath: made) }
+                throw error
             }
             written.append(path)
         }
         return written
+    }
+
+    /// Creates `path` and its missing parents; returns the topmost directory made here (nil: it existed).
+    static func makeDirectory(_ path: String) throws(UCPSimError) -> String? {
+        var made: String?
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix = (prefix as NSString).appendingPathComponent(String(component))
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: prefix, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else {
+                    throw UCPSimError(.cannotCreate, "cannot write \(path): \(prefix) is not a directory")
+                }
+                continue
+            }
+            guard mkdir(prefix, 0o755) == 0 else {
+                let reason = String(cString: strerror(errno))
+                if let made { try? FileManager.default.removeItem(atPath: made) }
+                throw UCPSimError(.cannotCreate, "cannot write \(path): \(reason)")
+            }
+            made = made ?? prefix
+        }
+        return made
+    }
+
+    /// Writes `data` to a temporary file beside `path`, then renames it into place: never a half-written file.
+    static func writeFile(_ data: Data, to path: String) throws(UCPSimError) {
+        let temporary = path + ".tmp-\(getpid())"
+        func failure() -> UCPSimError {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            return UCPSimError(.cannotCreate, "cannot write \(path): \(reason)")
+        }
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard descriptor >= 0 else { throw failure() }
+        let complete = data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let count = Foundation.write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+                if count <= 0 { return false }
+                offset += count
+            }
+            return true
+        }
+        guard complete, close(descriptor) == 0 else {
+            let error = failure()
+            close(descriptor)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else { throw failure() }
     }
 }

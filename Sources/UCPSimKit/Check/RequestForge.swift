@@ -16,6 +16,14 @@ public struct RequestForge: Sendable {
     /// A profile URL nothing answers at.
     public var unreachableProfile: String? = nil
 
+    /// How far ahead of the receiver's clock `created-in-future` signs (an hour: far beyond any clock skew).
+    public static let futureCreated: Int64 = 3600
+    /// `signature-expired`: signed ten minutes ago with `expires` five minutes ago.
+    public static let expiredCreated: Int64 = 600
+    public static let expiredExpires: Int64 = 300
+    /// How old `late-retry`'s `Webhook-Timestamp` (the event's time) is when the retry is freshly signed.
+    public static let lateRetryAge: Int64 = 6 * 3600
+
     /// The request for `caseID`'s single delivery of `event`.
     public func request(_ caseID: String, event: WebhookEvent, to target: RequestTarget, created: Int64) throws
         -> OutgoingRequest
@@ -26,6 +34,13 @@ public struct RequestForge: Sendable {
         let all = parameters.components
         func sign(_ headers: HTTPFieldList, components: [String]? = nil) throws -> OutgoingRequest {
             try sender.signed(headers, body: event.body, to: target, created: created, components: components)
+        }
+        func signed(_ parameters: SignatureParameters) throws -> OutgoingRequest {
+            let values = try sender.signer.sign(message, parameters: parameters)
+            var signed = headers
+            signed.append("Signature-Input", values.signatureInput)
+            signed.append("Signature", values.signature)
+            return OutgoingRequest(method: "POST", url: target.url, headers: signed, body: event.body)
         }
         func removing(_ name: String) throws -> OutgoingRequest {
             var request = try sign(headers)
@@ -64,6 +79,21 @@ public struct RequestForge: Sendable {
             signed.append("Signature-Input", values.signatureInput)
             signed.append("Signature", values.signature)
             return OutgoingRequest(method: "POST", url: target.url, headers: signed, body: event.body)
+        case "created-in-future":
+            return try sender.signed(headers, body: event.body, to: target, created: created + Self.futureCreated)
+        case "signature-expired":
+            var parameters = sender.signer.webhookParameters(for: message, created: created - Self.expiredCreated)
+            parameters.expires = created - Self.expiredExpires
+            return try signed(parameters)
+        case "late-retry":
+            // A retry: the event (Webhook-Id, Webhook-Timestamp, body) as first sent hours ago, signed afresh now.
+            let late = WebhookEvent(
+                webhookID: event.webhookID,
+                timestamp: created - Self.lateRetryAge,
+                orderID: event.orderID,
+                body: event.body
+            )
+            return try sender.signedRequest(for: late, to: target, created: created)
         case "unpublished-key":
             return try sender.with(key: needed(rogue, caseID)).signedRequest(for: event, to: target, created: created)
         case "ed25519-key":
@@ -78,7 +108,10 @@ public struct RequestForge: Sendable {
         case "whitespace":
             let object = try JSONSerialization.jsonObject(with: Data(event.body))
             let pretty = [UInt8](
-                try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .withoutEscapingSlashes])
+                try JSONSerialization.data(
+                    withJSONObject: object,
+                    options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                )
             )
             return try sender.signedRequest(for: event.with(body: pretty), to: target, created: created)
         case "valid", "duplicate", "out-of-order", "unknown-fields", "key-rotation":

@@ -11,12 +11,21 @@ public struct SigningKey: Sendable {
 
     /// A signing context initialised once for this key; each signature starts from a copy of it.
     private let template: SignTemplate
+    /// ECDSA with RFC 6979 nonces instead of random ones (derived keys, for reproducible vectors).
+    private var isDeterministic = false
 
     private init(kid: String, algorithm: SignatureAlgorithm, key: EVPKey) throws(CryptoError) {
         self.template = try SignTemplate(key: key, algorithm: algorithm)
         self.kid = kid
         self.algorithm = algorithm
         self.key = key
+    }
+
+    /// The same key, signing ECDSA with RFC 6979 deterministic nonces.
+    func deterministic() -> SigningKey {
+        var key = self
+        key.isDeterministic = true
+        return key
     }
 
     /// Generates a new key pair.
@@ -82,6 +91,9 @@ public struct SigningKey: Sendable {
 
     /// Signs `message`: raw `r || s` for ECDSA (not DER), the RFC 8032 signature for Ed25519.
     public func sign(_ message: [UInt8]) throws(CryptoError) -> [UInt8] {
+        if isDeterministic && algorithm != .ed25519 {
+            return try DeterministicECDSA.sign(message, key: key, algorithm: algorithm)
+        }
         let context = try template.copy()
         defer { EVP_MD_CTX_free(context) }
         var length = template.maximumLength
