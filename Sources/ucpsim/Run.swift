@@ -167,7 +167,8 @@ struct Run: AsyncParsableCommand {
         guard let record else { return }
         try write(
             EventFixture(name: scenario.name, results: results).json(),
-            to: "\(record)/\(scenario.name).events.json"
+            // The file name comes from the scenario's name: it never leaves DIR.
+            to: (record as NSString).appendingPathComponent("\(Identifier.fileName(scenario.name)).events.json")
         )
     }
 }

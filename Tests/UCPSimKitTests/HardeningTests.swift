@@ -70,10 +70,76 @@ import Testing
             if chunk.isEmpty { break }
             first += chunk
         }
-        kill(process.processIdentifier, SIGINT)
+        // SIGKILL: a signal mask inherited from the test runner can leave SIGINT and SIGTERM blocked in the child.
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(String(decoding: first, as: UTF8.self).contains("shop listening on"))
         #expect(stderr.contains("WARNING: --allow-unauthenticated-control"), "\(stderr)")
+    }
+
+    /// Ids that would forge output lines, drive a terminal or break URLs are refused wherever they enter.
+    @Test(arguments: ["ord\n-> delivered", "ord\u{1B}[2J", "ord\u{0}x", String(repeating: "o", count: 200_000), "a/b"])
+    func orderIDsOutsideTheRuleAreRefusedEverywhere(_ id: String) async throws {
+        let encoded = String(decoding: try JSONEncoder().encode(id), as: UTF8.self)
+        // The control API.
+        let shop = try await Shop.start(
+            keys: try KeyRing.ephemeral(),
+            control: ControlOptions(target: nil, secret: nil),
+            logger: TestSupport.quietLogger
+        )
+        let response = try await shop.client.send(
+            OutgoingRequest(
+                method: "POST",
+                url: "\(shop.server.baseURL)/testing/orders",
+                headers: HTTPFieldList([("Content-Type", "application/json")]),
+                body: Array(#"{"id":\#(encoded),"items":[{"sku":"mug","price":1500}]}"#.utf8)
+            )
+        )
+        await shop.stop()
+        #expect(response.status == 400)
+        #expect(response.bodyExcerpt().contains("id must be"), "\(response.bodyExcerpt())")
+        #expect(!response.bodyExcerpt().contains("\n"))
+
+        // A scenario file (YAML reads the JSON string form too).
+        let scenario = try TestSupport.scenarioFile(
+            "orders:\n  - id: \(encoded)\n    items: [{sku: mug, price: 1500}]\nsteps:\n  - place: all\n"
+        )
+        let run = try await CLITests.ucpsim(["run", scenario.path, "--webhook-url", "http://127.0.0.1:9/h"])
+        #expect(run.status == 65, "\(run.stderr)")
+        #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+
+        // A fixture.
+        let fixture = try JSONSerialization.jsonObject(with: Data(TestSupport.read(CLITests.fixture)))
+        var order = try #require(fixture as? [String: Any])
+        order["id"] = id
+        let path = try TestSupport.temporaryJSON(order, name: "order.json")
+        let send = try await CLITests.ucpsim(["send", path, "--webhook-url", "http://127.0.0.1:9/h"])
+        #expect(send.status == 65, "\(send.stderr)")
+        #expect(send.stderr.split(separator: "\n").count == 1, "\(send.stderr)")
+    }
+
+    @Test func aRecordedScenarioNameNeverLeavesTheRecordDirectory() async throws {
+        let base = TestSupport.temporaryDirectory()
+        let record = "\(base)/deep/record"
+        let scenario = try TestSupport.scenarioFile(
+            "name: \"../../escaped\"\norders:\n  - id: o1\n    items: [{sku: mug, price: 1500}]\nsteps:\n  - place: o1\n"
+        )
+        let result = try await CLITests.ucpsim(["run", scenario.path, "--record", record])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(base)/escaped.events.json"))
+        let written = try FileManager.default.contentsOfDirectory(atPath: record)
+        #expect(written == ["_._.._escaped.events.json"], "\(written)")
+    }
+
+    @Test func aKeyFileWhoseNameCannotBeAKidIsRefusedWhenLoaded() async throws {
+        let directory = TestSupport.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data(TestSupport.p256PEM.utf8).write(to: URL(fileURLWithPath: "\(directory)/clé.pem"))
+        let result = try await CLITests.ucpsim([
+            "send", CLITests.fixture, "--webhook-url", "http://127.0.0.1:9/h", "--keys", directory,
+        ])
+        #expect(result.status == 78, "\(result.stderr)")
+        #expect(result.stderr.contains("its name is the kid"))
     }
 }

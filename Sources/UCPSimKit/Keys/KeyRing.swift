@@ -60,7 +60,12 @@ public struct KeyRing: Sendable {
         var dated: [(date: Date, key: SigningKey)] = []
         for name in names {
             let path = (directory as NSString).appendingPathComponent(name)
-            let key = try loadKey(path: path, kid: String(name.dropLast(4)))
+            let kid = String(name.dropLast(4))
+            // The kid goes into the signature's keyid: one that cannot would make every send fail later.
+            if let problem = kidProblem(kid) {
+                throw UCPSimError(.config, "key file \(path): its name is the kid, and \(problem)")
+            }
+            let key = try loadKey(path: path, kid: kid)
             let date = (try? fileManager.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
             dated.append((date, key))
         }
@@ -86,21 +91,7 @@ public struct KeyRing: Sendable {
         kid: String,
         directory: String
     ) throws(UCPSimError) -> (key: SigningKey, path: String) {
-        // ASCII only: the kid goes into the RFC 9421 `keyid` parameter, a structured-field string, which cannot
-        // carry anything else (a non-ASCII kid would make every signature fail later).
-        guard !kid.isEmpty, kid.count <= 128,
-            kid.unicodeScalars.allSatisfy({
-                $0.isASCII
-                    && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
-            }),
-            kid.first != "."
-        else {
-            throw UCPSimError(
-                .usage,
-                "kid \"\(kid)\" must be 1 to 128 ASCII letters, digits, '-', '_' or '.' (it names the file and goes into "
-                    + "the signature's keyid)"
-            )
-        }
+        if let problem = kidProblem(kid) { throw UCPSimError(.usage, problem) }
         let key: SigningKey
         let pem: String
         do {
@@ -120,6 +111,20 @@ public struct KeyRing: Sendable {
             throw UCPSimError(.cannotCreate, "\(path) already exists; choose another --kid")
         }
         return (key, path)
+    }
+
+    /// Why `kid` cannot be a key id, nil when it can: ASCII only, since it goes into the RFC 9421 `keyid`
+    /// parameter, a structured-field string (a non-ASCII kid would make every signature fail later), and it names
+    /// a file.
+    static func kidProblem(_ kid: String) -> String? {
+        let allowed = kid.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
+        }
+        guard !kid.isEmpty, kid.count <= 128, allowed, kid.first != "." else {
+            return "kid \(Identifier.quoted(kid)) must be 1 to 128 ASCII letters, digits, '-', '_' or '.' (it names "
+                + "the file and goes into the signature's keyid)"
+        }
+        return nil
     }
 
     /// Writes a secret to a new file that is mode 0600 from the moment it exists (`O_CREAT | O_EXCL`, never a

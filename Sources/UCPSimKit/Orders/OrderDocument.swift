@@ -29,6 +29,9 @@ public struct OrderDocument: Sendable {
         guard missing.isEmpty else {
             throw UCPSimError(.dataError, "\(source) is not an order: missing \(missing.joined(separator: ", "))")
         }
+        if let id = order["id"] as? String, let problem = Identifier.problem(id) {
+            throw UCPSimError(.dataError, "\(source): the order's id \(problem)")
+        }
         guard let id = order["id"] as? String, !id.isEmpty else {
             throw UCPSimError(.dataError, "\(source) is not an order: id is not a non-empty string")
         }

@@ -22,6 +22,7 @@ public struct OrderRequest: Decodable, Sendable, Equatable {
         public init(from decoder: any Decoder) throws {
             let fields = try StrictFields(decoder, CodingKeys.self)
             id = try fields.string(.id)
+            if let id, let problem = Identifier.problem(id) { throw fields.error(.id, problem) }
             guard let sku = try fields.string(.sku) else {
                 throw fields.error(.sku, "is required and must be a non-empty string")
             }
@@ -66,6 +67,7 @@ public struct OrderRequest: Decodable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let fields = try StrictFields(decoder, CodingKeys.self)
         id = try fields.string(.id)
+        if let id, let problem = Identifier.problem(id) { throw fields.error(.id, problem) }
         label = try fields.optional(String.self, .label, "must be a string")
         let currency = try fields.optional(String.self, .currency, "must be a string (an ISO 4217 code such as USD)")
         if let currency {

@@ -124,7 +124,7 @@ public struct OrderStateMachine: Sendable {
             id: spec.id,
             label: spec.label,
             checkoutID: spec.checkoutID ?? "chk_\(spec.id)",
-            permalinkURL: "\(base)/orders/\(spec.id)",
+            permalinkURL: "\(base)/orders/\(Identifier.pathSegment(spec.id))",
             currency: spec.currency,
             lineItems: lineItems,
             fulfillment: .init(
