@@ -132,7 +132,8 @@ if arguments.dropFirst().first == "--control-api", arguments.count >= 3 {
         let order = String(format: "ord_%07d", index / 3)
         switch index % 3 {
         case 0:
-            let body = #"{"id":"\#(order)","items":[{"sku":"mug-blue","title":"Blue Ceramic Mug","price":1500,"quantity":2}],"shipping":499}"#
+            let body =
+                #"{"id":"\#(order)","items":[{"sku":"mug-blue","title":"Blue Ceramic Mug","price":1500,"quantity":2}],"shipping":499}"#
             return OutgoingRequest(method: "POST", url: "\(base)/testing/orders", headers: json, body: Array(body.utf8))
         case 1:
             return OutgoingRequest(method: "POST", url: "\(base)/testing/orders/\(order)/ship", headers: json, body: [])

@@ -13,7 +13,8 @@ import Testing
         let result = Mutex<Result<ReceivedResponse, any Error>?>(nil)
         client.enqueue([
             HTTPClient.Job(prepare: { OutgoingRequest(method: "POST", url: receiver.url, body: Array("{}".utf8)) }) {
-                _, outcome in result.withLock { $0 = outcome }
+                _,
+                outcome in result.withLock { $0 = outcome }
             }
         ])
         while receiver.received.isEmpty { try await Task.sleep(nanoseconds: 2_000_000) }
@@ -42,10 +43,8 @@ import Testing
         ])
         await Self.offPool { client.shutdown(grace: 0.05) }
         for outcome in [result.withLock { $0 }, queued.withLock { $0 }] {
-            let error = try #require(
-                try #require(outcome).failure as? TransportError,
-                "every exchange hears an answer by the time shutdown returns"
-            )
+            let heard = try #require(outcome, "every exchange hears an answer by the time shutdown returns")
+            let error = try #require(heard.failure as? TransportError)
             #expect(error.abandoned)
         }
     }
@@ -210,9 +209,10 @@ final class ServeProcess: Sendable {
 
     /// The shop's base URL, once it says it listens.
     func baseURL() async throws -> String {
-        guard try await waitForOutput("shop listening on "), let line = stdout.split(separator: "\n").first(where: {
-            $0.hasPrefix("shop listening on ")
-        })
+        guard try await waitForOutput("shop listening on "),
+            let line = stdout.split(separator: "\n").first(where: {
+                $0.hasPrefix("shop listening on ")
+            })
         else {
             kill(process.processIdentifier, SIGKILL)
             throw UCPSimError(.unavailable, "serve did not start: \(stderr)")

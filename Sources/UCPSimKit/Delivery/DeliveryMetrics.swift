@@ -61,7 +61,8 @@ public final class DeliveryMetrics: Sendable {
             descriptor: Self.name(
                 "webhooks_dropped_endpoint_gone",
                 unit: "total",
-                help: "Events dropped without an attempt because their endpoint had answered HTTP 410 Gone (also dead-lettered)."
+                help:
+                    "Events dropped without an attempt because their endpoint had answered HTTP 410 Gone (also dead-lettered)."
             )
         )
         attemptLatency = registry.makeDurationHistogram(
