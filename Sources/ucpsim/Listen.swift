@@ -20,6 +20,8 @@ struct Listen: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
+        // Before serving: a signal that arrives while starting is not lost.
+        TerminationSignals.install()
         try await reportingErrors {
             let httpClient = HTTPClient(workers: 4, options: client.httpOptions)
             let (_, server) = try await ReferenceReceiver.start(
@@ -31,6 +33,7 @@ struct Listen: AsyncParsableCommand {
             outputLine("receiver listening on \(server.baseURL) (POST any path)")
             await waitForTermination()
             await server.stop()
+            httpClient.shutdown()
         }
     }
 }

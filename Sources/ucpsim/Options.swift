@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 import UCPSimKit
 
 extension SignatureAlgorithm: ExpressibleByArgument {}
@@ -169,32 +170,92 @@ func makeLogger(_ label: String, verbose: Bool = false) -> Logger {
     return logger
 }
 
-/// Waits until SIGINT or SIGTERM.
+/// Waits until SIGINT or SIGTERM (installing the handlers first if `TerminationSignals.install()` has not run).
 func waitForTermination() async {
-    let queue = DispatchQueue(label: "ucpsim.signals")
-    var sources: [any DispatchSourceSignal] = []
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        let once = OnceFlag()
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-            source.setEventHandler { if once.take() { continuation.resume() } }
-            source.resume()
-            sources.append(source)
-        }
-    }
-    // The sources live until here: the continuation above resumes only from one of them.
-    sources.forEach { $0.cancel() }
+    await TerminationSignals.install().wait()
 }
 
-private final class OnceFlag: @unchecked Sendable {
-    // Only touched on the serial `ucpsim.signals` queue, where the signal handlers run.
-    private var taken = false
-    func take() -> Bool {
-        defer { taken = true }
-        return !taken
+/// SIGINT and SIGTERM turned into one awaitable event, robust to which thread the kernel picks.
+///
+/// Why not `signal(SIG_IGN)` plus a `DispatchSource`: on Linux, libdispatch reads signals with a `signalfd`, which
+/// only sees a signal blocked in every thread; it blocks it in one. A signal the kernel hands to another thread is
+/// then discarded by `SIG_IGN`: SIGINT was seen ignored 3 times in 45. Here a real handler (any thread may run it)
+/// writes the signal number to a pipe, and a dedicated thread that unblocks both signals (a mask inherited from a
+/// parent may block them everywhere else) reads the pipe. A signal that arrives before anyone waits is remembered.
+/// A second signal while stopping ends the process at once (`_exit(130)`, skipping the exit-time cleanup that a
+/// running transport thread would trip over).
+final class TerminationSignals: Sendable {
+    private struct State {
+        var fired = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+    private static let shared = TerminationSignals()
+
+    /// Installs the handlers (once; later calls return the same instance). Call it before serving.
+    @discardableResult
+    static func install() -> TerminationSignals { shared }
+
+    private init() {
+        let pipe = terminationPipe
+        for sig in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                var byte = UInt8(truncatingIfNeeded: number)
+                _ = write(terminationPipe.write, &byte, 1)
+            }
+            action.sa_flags = SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(sig, &action, nil)
+        }
+        let thread = Thread { [self] in
+            var signals = sigset_t()
+            sigemptyset(&signals)
+            sigaddset(&signals, SIGINT)
+            sigaddset(&signals, SIGTERM)
+            pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+            var count = 0
+            var byte: UInt8 = 0
+            while true {
+                let n = read(pipe.read, &byte, 1)
+                if n < 0 && errno == EINTR { continue }
+                guard n == 1 else { return }
+                count += 1
+                if count > 1 { _exit(130) }
+                let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                    state.fired = true
+                    defer { state.waiters = [] }
+                    return state.waiters
+                }
+                waiters.forEach { $0.resume() }
+            }
+        }
+        thread.name = "ucpsim-signals"
+        thread.start()
+    }
+
+    /// Returns once SIGINT or SIGTERM has arrived (at once if one already did).
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let fired = state.withLock { state -> Bool in
+                if !state.fired { state.waiters.append(continuation) }
+                return state.fired
+            }
+            if fired { continuation.resume() }
+        }
     }
 }
+
+/// The self-pipe the signal handler writes to: made once, before any handler is installed, never changed (the
+/// handler only reads `write`, an already-initialised constant).
+private let terminationPipe: (read: Int32, write: Int32) = {
+    var fds: [Int32] = [-1, -1]
+    _ = pipe(&fds)
+    // The handler must never block: a full pipe already says "signalled".
+    _ = fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK)
+    return (fds[0], fds[1])
+}()
 
 /// Writes one line to stdout unbuffered, so `listen` and `serve` show each line at once even when piped.
 func outputLine(_ text: String) {

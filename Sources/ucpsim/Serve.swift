@@ -55,6 +55,8 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
+        // Before serving: a SIGINT or SIGTERM that arrives while the shop starts is acted on, not lost.
+        let signals = TerminationSignals.install()
         try await reportingErrors {
             if !Self.isLoopback(host) && simulationSecret == nil {
                 stderrLine(
@@ -63,8 +65,14 @@ struct Serve: AsyncParsableCommand {
                 )
             }
             let discovery = HTTPClient(workers: 1, options: client.httpOptions)
-            let target = try await self.target.explicitTarget(client: discovery)
-            discovery.shutdown()
+            let target: RequestTarget?
+            do {
+                target = try await self.target.explicitTarget(client: discovery)
+                discovery.shutdown()
+            } catch {
+                discovery.shutdown()
+                throw error
+            }
             let running = try await startShop(
                 shop,
                 delivery,
@@ -81,9 +89,10 @@ struct Serve: AsyncParsableCommand {
             )
             outputLine("webhooks: \(target?.url ?? "not sent (no --webhook-url or --platform-profile)")")
             outputLine("metrics: \(running.server.baseURL)/metrics")
-            await waitForTermination()
-            outputLine(running.engine.metrics.summary().description)
+            await signals.wait()
+            // Stop first (answers on the wire are awaited and journaled), then the summary counts them too.
             await running.stop()
+            outputLine(running.engine.metrics.summary().description)
         }
     }
 }

@@ -30,6 +30,9 @@ before=$(cpu_times)
 echo "cpu steal:         $(steal_since "$before") of the machine's CPU time went to other guests during the run"
 signed=$(awk -F'deliveries_per_second=' '/^RESULT/{split($2,a," "); print a[1]}' "$work/ucpsim.txt")
 
+# What a long `serve` keeps per call: RSS after 10k, 50k and 100k control-API calls (it should stay flat).
+.build/release/UCPSimBench --control-api "$url" "${BENCH_CONTROL_CALLS:-100000}"
+
 # The same body ucpsim sends, for wrk.
 .build/release/UCPSimBench --dump-body > "$work/body.json"
 echo "== wrk: unsigned POSTs of the same body, $CONNECTIONS connections, 10 s"

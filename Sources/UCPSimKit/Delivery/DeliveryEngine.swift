@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 
 /// Delivers events with retries: persists each before its first attempt, hands due attempts to the HTTP client
@@ -14,6 +15,17 @@ public actor DeliveryEngine {
         /// A later snapshot of an order waits until the earlier one is delivered or dead-lettered.
         public var ordered = true
         public var clock: any DeliveryClock = ScaledClock()
+        /// How long `stop()` waits for the answers of attempts on the wire (never longer than the client's request
+        /// timeout), so that a 2xx that arrives meanwhile is journaled and not sent again on the next start.
+        public var stopGrace: TimeInterval = 5
+        /// The final outcomes kept in memory for `outcome(of:)`, oldest forgotten first; nil keeps all (commands
+        /// that wait for each of their own events). The outbox on disk keeps what `deliveries` shows either way.
+        public var outcomeLimit: Int?
+        /// What a long-running shop (`serve`) keeps: its callers never wait for outcomes.
+        public static let serveOutcomeLimit = 10_000
+        /// Where the engine says what the caller would not otherwise see: an endpoint that answered 410, and each
+        /// event dropped because of it. Nil: silent.
+        public var logger: Logger?
 
         public init() {}
     }
@@ -56,6 +68,8 @@ public actor DeliveryEngine {
 
     private var pending: [String: Entry] = [:]
     private var finished: [String: Outcome] = [:]
+    /// `finished`'s ids, oldest first, for `outcomeLimit`.
+    private var finishedOrder = InsertionOrder<String>()
     private var waiters: [String: [(token: Int, continuation: CheckedContinuation<Outcome?, Never>)]] = [:]
     private var waiterToken = 0
     /// Callers waiting for an event's first attempt of its round (`firstAttempt(of:)`).
@@ -118,7 +132,7 @@ public actor DeliveryEngine {
     public func resume(_ restored: [DeliveryState]) throws(UCPSimError) {
         for state in restored {
             if state.phase.isFinal {
-                finished[state.event.webhookID] = Self.outcome(state)
+                remember(Self.outcome(state))
                 continue
             }
             if targets[state.target] == nil { targets[state.target] = try RequestTarget(state.target) }
@@ -239,16 +253,32 @@ public actor DeliveryEngine {
         return true
     }
 
-    /// Stops scheduling; what is pending stays in the outbox for the next run. Everyone waiting for an outcome
-    /// hears nil (still pending).
-    public func stop() {
+    /// Final outcomes held in memory (at most `outcomeLimit`).
+    public var retainedOutcomeCount: Int { finished.count }
+
+    /// Stops scheduling; what is pending stays in the outbox for the next run.
+    ///
+    /// Attempts already on the wire get up to `stopGrace` seconds (at most the client's request timeout) to be
+    /// answered, and their answers are journaled before this returns: a 2xx received just before stopping is
+    /// delivered, not sent again next time. Attempts queued but not yet sent are not sent. Then everyone waiting
+    /// for an outcome hears nil (still pending).
+    public func stop() async {
+        guard !stopped else { return }
         stopped = true
+        shared.halted.set()
+        timer?.task.cancel()
+        timer = nil
+        let timeout = Double(sender.client.options.totalTimeoutMilliseconds) / 1000
+        let grace = timeout > 0 ? min(options.stopGrace, timeout) : options.stopGrace
+        let deadline = Date().addingTimeInterval(grace)
+        // Responses are taken by `takeCompletions`, which runs while this waits (actor reentrancy).
+        while inFlight > 0 && Date() < deadline {
+            try? await Task.sleep(nanoseconds: 2_000_000)
+        }
         for (_, list) in startWaiters { list.forEach { $0.resume() } }
         startWaiters = [:]
         for (_, list) in waiters { list.forEach { $0.continuation.resume(returning: nil) } }
         waiters = [:]
-        timer?.task.cancel()
-        timer = nil
         flushJournal()
         outbox?.sync()
     }
@@ -359,6 +389,8 @@ public actor DeliveryEngine {
             inFlight -= 1
             let id = completion.id
             guard let entry = pending[id] else { continue }
+            // Stopping: not sent, or cut off with no answer. It stays pending, as it was, for the next start.
+            if completion.abandoned && stopped { continue }
             var state = entry.state
             if completion.endpointStopped {
                 // Not sent: its endpoint answered 410 to another event meanwhile.
@@ -392,6 +424,9 @@ public actor DeliveryEngine {
             case .dead:
                 finish(id)
             case .endpointGone:
+                options.logger?.warning(
+                    "webhook endpoint \(state.target) answered HTTP 410 Gone (webhook-id=\(id) order=\(state.event.orderID)): every later webhook to it is dropped (dead-lettered) until `ucpsim deliveries redeliver`"
+                )
                 finish(id)
                 shared.stopped.insert(state.target)
                 for (other, queued) in pending where queued.state.target == state.target {
@@ -415,6 +450,12 @@ public actor DeliveryEngine {
         if let reason {
             state.kill(reason: reason)
             journalLine((id, nil, state.phase))
+            if reason == Self.goneReason {
+                metrics.droppedEndpointGone()
+                options.logger?.warning(
+                    "dropped webhook-id=\(id) order=\(state.event.orderID): \(state.target) answered HTTP 410 Gone earlier (dead-lettered; `ucpsim deliveries redeliver` sends it)"
+                )
+            }
         }
         switch state.phase {
         case .dead: metrics.deadLetter()
@@ -437,9 +478,19 @@ public actor DeliveryEngine {
             }
         }
         let outcome = Self.outcome(state)
-        finished[id] = outcome
+        remember(outcome)
         attempted(id)
         for waiter in waiters.removeValue(forKey: id) ?? [] { waiter.continuation.resume(returning: outcome) }
+    }
+
+    /// Keeps a final outcome for `outcome(of:)`, forgetting the oldest past `outcomeLimit`.
+    private func remember(_ outcome: Outcome) {
+        if finished.updateValue(outcome, forKey: outcome.webhookID) == nil { finishedOrder.append(outcome.webhookID) }
+        guard let limit = options.outcomeLimit else { return }
+        // An id sent again (resend) may be listed twice: popping a stale one forgets nothing, so keep going.
+        while finished.count > max(0, limit), let oldest = finishedOrder.popFirst() {
+            finished[oldest] = nil
+        }
     }
 
     static let goneReason = "endpoint stopped after HTTP 410 Gone"
@@ -507,6 +558,8 @@ private final class Attempt: Sendable {
         let inbox = CompletionInbox()
         /// Endpoints that answered 410: a transport thread stops sending to one at once.
         let stopped = StoppedEndpoints()
+        /// Set by `stop()`: attempts not yet sent are not sent.
+        let halted = Flag()
         let plans = SigningPlans()
 
         init(sender: WebhookSender, outbox: Outbox?) {
@@ -542,6 +595,7 @@ private final class Attempt: Sendable {
     }
 
     @Sendable func prepare() throws -> OutgoingRequest {
+        if shared.halted.isSet { throw TransportError.shutDown(sent: false) }
         if shared.stopped.contains(target.url) { throw EndpointStopped() }
         var event = event
         if let outbox = shared.outbox, event.body.isEmpty {
@@ -562,6 +616,7 @@ private final class Attempt: Sendable {
         var record = AttemptRecord(number: number, at: at, status: nil, milliseconds: 0, detail: "")
         var retryAfter: String?
         var endpointStopped = false
+        var abandoned = false
         switch result {
         case .success(let response):
             record.status = response.status
@@ -574,6 +629,7 @@ private final class Attempt: Sendable {
         case .failure(is EndpointStopped):
             endpointStopped = true
         case .failure(let error as TransportError):
+            abandoned = error.abandoned
             record.detail = error.message
             record.milliseconds = error.elapsed * 1000
         case .failure(let error as BodyUnreadable):
@@ -582,7 +638,13 @@ private final class Attempt: Sendable {
             record.detail = "signing failed: \(error)"
         }
         record.sentHeaders = request?.headers
-        let completion = Completion(id: id, record: record, retryAfter: retryAfter, endpointStopped: endpointStopped)
+        let completion = Completion(
+            id: id,
+            record: record,
+            retryAfter: retryAfter,
+            endpointStopped: endpointStopped,
+            abandoned: abandoned
+        )
         if shared.inbox.post(completion) {
             let engine = engine
             Task { await engine.takeCompletions() }
@@ -597,6 +659,16 @@ struct Completion: Sendable {
     let retryAfter: String?
     /// Not sent: the endpoint had answered 410.
     var endpointStopped = false
+    /// The engine or client was stopping: not sent, or cut off without an answer.
+    var abandoned = false
+}
+
+/// A flag set once, read by the transport threads.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }
 
 /// Thrown by a job's `prepare` for an endpoint that answered 410.

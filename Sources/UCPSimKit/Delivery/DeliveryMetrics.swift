@@ -9,16 +9,23 @@ public final class DeliveryMetrics: Sendable {
     private let retried: Counter
     private let failedAttempts: Counter
     private let deadLettered: Counter
+    private let droppedGone: Counter
     private let attemptLatency: DurationHistogram
     private let endToEnd: DurationHistogram
+    /// The latency samples the summary's percentiles come from: the latest ones only, so a long `serve` holds a
+    /// fixed amount (the Prometheus histograms count everything).
+    public static let latencySamples = 100_000
+
     private struct Samples {
-        var attempts: [Double] = []
+        /// A ring of the latest `latencySamples` submitted-to-2xx latencies.
         var endToEnd: [Double] = []
+        var next = 0
         var attemptCount = 0
         var failedAttempts = 0
         var retried = 0
         var delivered = 0
         var deadLettered = 0
+        var droppedEndpointGone = 0
     }
 
     private let samples = Mutex(Samples())
@@ -50,6 +57,14 @@ public final class DeliveryMetrics: Sendable {
                 help: "Events that ran out of attempts or were refused."
             )
         )
+        droppedGone = registry.makeCounter(
+            descriptor: Self.name(
+                "webhooks_dropped_endpoint_gone",
+                unit: "total",
+                help:
+                    "Events dropped without an attempt because their endpoint had answered HTTP 410 Gone (also dead-lettered)."
+            )
+        )
         attemptLatency = registry.makeDurationHistogram(
             descriptor: Self.name(
                 "webhook_attempt_duration",
@@ -72,7 +87,6 @@ public final class DeliveryMetrics: Sendable {
         attemptLatency.recordNanoseconds(Int64(seconds * 1e9))
         if !ok { failedAttempts.increment() }
         samples.withLock {
-            $0.attempts.append(seconds)
             $0.attemptCount += 1
             if !ok { $0.failedAttempts += 1 }
         }
@@ -87,7 +101,12 @@ public final class DeliveryMetrics: Sendable {
         delivered.increment()
         endToEnd.recordNanoseconds(Int64(seconds * 1e9))
         samples.withLock {
-            $0.endToEnd.append(seconds)
+            if $0.endToEnd.count < Self.latencySamples {
+                $0.endToEnd.append(seconds)
+            } else {
+                $0.endToEnd[$0.next] = seconds
+                $0.next = ($0.next + 1) % Self.latencySamples
+            }
             $0.delivered += 1
         }
     }
@@ -95,6 +114,11 @@ public final class DeliveryMetrics: Sendable {
     func deadLetter() {
         deadLettered.increment()
         samples.withLock { $0.deadLettered += 1 }
+    }
+
+    func droppedEndpointGone() {
+        droppedGone.increment()
+        samples.withLock { $0.droppedEndpointGone += 1 }
     }
 
     /// The Prometheus exposition text.
@@ -106,13 +130,16 @@ public final class DeliveryMetrics: Sendable {
         public let retried: Int
         public let failedAttempts: Int
         public let deadLettered: Int
+        /// Of the dead-lettered, those dropped unsent because their endpoint had answered 410.
+        public let droppedEndpointGone: Int
         public let attempts: Int
         /// Submitted-to-2xx latency percentiles, in milliseconds.
         public let p50: Double
         public let p99: Double
 
         public var description: String {
-            "delivered \(delivered), retried \(retried), failed attempts \(failedAttempts), dead-lettered \(deadLettered); "
+            "delivered \(delivered), retried \(retried), failed attempts \(failedAttempts), dead-lettered \(deadLettered)"
+                + (droppedEndpointGone > 0 ? " (\(droppedEndpointGone) dropped after HTTP 410 Gone)" : "") + "; "
                 + "delivery latency p50 \(String(format: "%.1f", p50)) ms, p99 \(String(format: "%.1f", p99)) ms"
         }
     }
@@ -128,6 +155,7 @@ public final class DeliveryMetrics: Sendable {
                 retried: samples.retried,
                 failedAttempts: samples.failedAttempts,
                 deadLettered: samples.deadLettered,
+                droppedEndpointGone: samples.droppedEndpointGone,
                 attempts: samples.attemptCount,
                 p50: percentile(0.5),
                 p99: percentile(0.99)

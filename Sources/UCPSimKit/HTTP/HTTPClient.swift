@@ -31,6 +31,8 @@ public final class HTTPClient: Sendable {
         var jobs: [Job] = []
         var head = 0
         var shuttingDown = false
+        /// Set when `shutdown`'s grace ran out: the threads cut off their transfers and end.
+        var aborting = false
         /// Threads about to sleep with free transfers and nothing to take: only they need a wake-up for new jobs.
         var sleepers = 0
 
@@ -60,6 +62,8 @@ public final class HTTPClient: Sendable {
 
     private let queue = Mutex(Queue())
     private let multis: MultiHandles
+    /// Entered once per transport thread, left when it ends: `shutdown` waits on it.
+    private let runningThreads = DispatchGroup()
     public let options: HTTPClientOptions
     /// The bound on exchanges in flight.
     public let concurrency: Int
@@ -74,16 +78,39 @@ public final class HTTPClient: Sendable {
         multis = MultiHandles(handles: (0..<threadCount).map { _ in curl_multi_init() })
         for index in 0..<threadCount {
             let slots = concurrency / threadCount + (index < concurrency % threadCount ? 1 : 0)
-            let thread = Thread { [self] in self.transportLoop(multi: multis.handles[index], slots: slots) }
+            runningThreads.enter()
+            let thread = Thread { [self] in
+                self.transportLoop(multi: multis.handles[index], slots: slots)
+                self.runningThreads.leave()
+            }
             thread.name = "ucpsim-curl-\(index)"
             thread.start()
         }
     }
 
-    /// Stops the threads after the queued exchanges finish.
-    public func shutdown() {
-        queue.withLock { $0.shuttingDown = true }
+    /// Stops the client and returns once its threads have ended.
+    ///
+    /// Queued exchanges not yet started fail at once (`TransportError.abandoned`); those on the wire get `grace`
+    /// seconds to finish, then are cut off (also `abandoned`). Returning only after the threads end matters: a
+    /// process that exits while a transport thread is still signing or in TLS runs OpenSSL's exit-time cleanup under
+    /// it (seen as a segfault). Blocks the caller for at most about `grace` seconds; never call it from a job's
+    /// `prepare` or `finish` (they run on the threads it waits for). Later calls return at once.
+    public func shutdown(grace: TimeInterval = 0) {
+        let dropped = queue.withLock { state -> [Job] in
+            state.shuttingDown = true
+            let jobs = Array(state.jobs[state.head...])
+            state.jobs = []
+            state.head = 0
+            return jobs
+        }
+        let error = TransportError.shutDown(sent: false)
+        for job in dropped { job.finish(nil, .failure(error)) }
         wakeAll()
+        if runningThreads.wait(timeout: .now() + max(0, grace)) == .timedOut {
+            queue.withLock { $0.aborting = true }
+            wakeAll()
+            runningThreads.wait()
+        }
     }
 
     deinit {
@@ -109,7 +136,7 @@ public final class HTTPClient: Sendable {
             return (true, state.sleepers > 0)
         }
         guard accepted else {
-            let error = TransportError(kind: .other, curlCode: -1, message: "the HTTP client is shut down")
+            let error = TransportError.shutDown(sent: false)
             for job in jobs { job.finish(nil, .failure(error)) }
             return
         }
@@ -146,7 +173,17 @@ public final class HTTPClient: Sendable {
         }
         var active: [UnsafeMutableRawPointer: (handle: CurlEasyHandle, job: Job, request: OutgoingRequest)] = [:]
         while true {
-            let (jobs, stopping) = queue.withLock { ($0.take(idle.count), $0.shuttingDown) }
+            let (jobs, stopping, aborting) = queue.withLock { ($0.take(idle.count), $0.shuttingDown, $0.aborting) }
+            if aborting {
+                // Grace is over: cut off what is on the wire (the caller hears `abandoned`) and end.
+                let error = TransportError.shutDown(sent: true)
+                for job in jobs { job.finish(nil, .failure(TransportError.shutDown(sent: false))) }
+                for (easy, entry) in active {
+                    curl_multi_remove_handle(multi, easy)
+                    entry.job.finish(entry.request, .failure(error))
+                }
+                return
+            }
             for job in jobs {
                 let handle = idle.removeLast()
                 do {

@@ -82,6 +82,20 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     public let message: String
     /// Seconds from the start of the exchange to the failure (0 when it never started).
     public var elapsed: Double = 0
+    /// True when the client shut down before this exchange finished: it was never sent, or it was cut off and the
+    /// receiver may or may not have got it. Not a verdict on the receiver.
+    public var abandoned = false
 
     public var description: String { message }
+
+    static func shutDown(sent: Bool) -> TransportError {
+        var error = TransportError(
+            kind: .other,
+            curlCode: -1,
+            message: sent
+                ? "the HTTP client shut down before the response came back" : "the HTTP client is shut down"
+        )
+        error.abandoned = true
+        return error
+    }
 }

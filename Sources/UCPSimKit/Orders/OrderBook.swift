@@ -1,18 +1,36 @@
 import Foundation
 
 /// The shop's live orders, each with its state machine, for the control API.
+///
+/// It keeps the `limit` most recently placed orders: a long-running `serve` holds a fixed amount of memory however
+/// many orders it is sent. A transition on an order placed `limit` orders ago finds no order.
 public actor OrderBook {
     private var machines: [String: OrderStateMachine] = [:]
+    private var placed = InsertionOrder<String>()
     private let baseURL: String
     private let version: UCPVersion
     private let now: @Sendable () -> Date
     private var sequence = 0
+    /// The most orders kept; nil keeps all.
+    public let limit: Int?
 
-    public init(baseURL: String, version: UCPVersion = .newest, now: @escaping @Sendable () -> Date = { Date() }) {
+    /// The orders `serve` keeps.
+    public static let defaultLimit = 10_000
+
+    public init(
+        baseURL: String,
+        version: UCPVersion = .newest,
+        limit: Int? = OrderBook.defaultLimit,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.baseURL = baseURL
         self.version = version
+        self.limit = limit
         self.now = now
     }
+
+    /// Orders kept now.
+    public var count: Int { machines.count }
 
     /// The reason `place` gives for an id already in use.
     public static let existsReason = "the order already exists"
@@ -29,6 +47,10 @@ public actor OrderBook {
         }
         let machine = try OrderStateMachine(spec: spec, at: now(), shopBaseURL: baseURL, version: version)
         machines[spec.id] = machine
+        placed.append(spec.id)
+        if let limit {
+            while machines.count > max(1, limit), let oldest = placed.popFirst() { machines[oldest] = nil }
+        }
         return machine.order
     }
 

@@ -75,15 +75,27 @@ public struct OrderDocument: Sendable {
     }
 }
 
-/// The shop's current order snapshots, served at `GET /orders/{id}`.
+/// The shop's current order snapshots, served at `GET /orders/{id}`: the latest snapshot per order, for at most
+/// `limit` orders (the oldest first seen are forgotten first).
 public actor OrderStore {
     private var snapshots: [String: [UInt8]] = [:]
+    private var seen = InsertionOrder<String>()
+    /// The most orders kept; nil keeps all.
+    public let limit: Int?
 
-    public init() {}
+    public init(limit: Int? = nil) {
+        self.limit = limit
+    }
+
+    /// Orders with a snapshot kept now.
+    public var count: Int { snapshots.count }
 
     /// Records the latest snapshot of an order.
     public func put(_ document: OrderDocument) {
-        snapshots[document.id] = document.bytes
+        if snapshots.updateValue(document.bytes, forKey: document.id) == nil { seen.append(document.id) }
+        if let limit {
+            while snapshots.count > max(1, limit), let oldest = seen.popFirst() { snapshots[oldest] = nil }
+        }
     }
 
     /// The latest snapshot, or nil.

@@ -91,7 +91,16 @@ public final class Shop: Sendable {
         }
         // The profile needs the bound port, and the server needs the profile: bind a trampoline first.
         let router = Router()
-        let orders = OrderStore()
+        // A shop driven by the control API runs for as long as its user likes: it keeps the latest orders, snapshots
+        // and outcomes only. Commands that send a known set of events keep everything they wait for.
+        let longRunning = control != nil
+        let orders = OrderStore(limit: longRunning ? OrderBook.defaultLimit : nil)
+        var engineOptions = delivery.engine
+        if longRunning && engineOptions.outcomeLimit == nil {
+            engineOptions.outcomeLimit = DeliveryEngine.Options.serveOutcomeLimit
+        }
+        // `serve` says on its stderr what it drops (an endpoint that answered 410); other commands report outcomes.
+        if longRunning && engineOptions.logger == nil { engineOptions.logger = logger }
         let responderBox = ResponderBox()
         let forward: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
             try await responderBox.responder.respond(to: request, context: context)
@@ -119,10 +128,10 @@ public final class Shop: Sendable {
         let engine = DeliveryEngine(
             sender: sender,
             outbox: outbox,
-            options: delivery.engine,
+            options: engineOptions,
             onAttempt: delivery.onAttempt
         )
-        let book = OrderBook(baseURL: profile.baseURL, version: version)
+        let book = OrderBook(baseURL: profile.baseURL, version: version, limit: OrderBook.defaultLimit)
         let shopRouter = Router()
         shopRouter.add(middleware: APIErrorMiddleware())
         let publisher = ProfilePublisher(profile)
@@ -168,6 +177,10 @@ public final class Shop: Sendable {
     }
 
     /// Stops the engine (pending deliveries stay in the outbox), the server and the client's threads.
+    ///
+    /// The engine first waits (bounded: `DeliveryEngine.Options.stopGrace`) for the answers of attempts on the wire
+    /// and journals them; then the client's threads are joined, so nothing is signing or in TLS when the process
+    /// exits. Safe to call more than once.
     public func stop() async {
         await engine.stop()
         await server.stop()
