@@ -161,6 +161,25 @@ import Testing
         #expect(rss < 100 * 1024, "VmRSS \(rss) kB after 40 × 15 MB rejected bodies")
     }
 
+    /// `--max-body` sets the limit; a limit that accepts nothing is a usage error.
+    @Test func maxBodyIsAnOptionOfListen() async throws {
+        let listen = try ListenProcess(arguments: ["--max-body", "100"])
+        defer { listen.stop() }
+        let client = HTTPClient(workers: 1)
+        let response = try await client.send(
+            OutgoingRequest(
+                method: "POST",
+                url: "\(listen.baseURL)/webhooks/ucp/orders",
+                headers: HTTPFieldList([("Content-Type", "application/json")]),
+                body: Array(repeating: UInt8(ascii: " "), count: 101)
+            )
+        )
+        client.shutdown()
+        #expect(response.status == 413)
+        let refused = try await CLITests.ucpsim(["listen", "--max-body", "0"])
+        #expect(refused.status == 64 && refused.stderr.contains("--max-body"), "\(refused.stderr)")
+    }
+
     // MARK: Profile URLs
 
     /// Private, link-local, metadata and reserved addresses are refused before any connection, for https too; so is
@@ -198,6 +217,43 @@ import Testing
         #expect(json["code"] as? String == "invalid_profile_url", "\(json)")
         #expect(receiver.profiles.connectionAttempts == 0, "nothing was attempted")
         #expect(witness.connections == 0)
+    }
+
+    /// What each address is, IPv4 carried in IPv6 included (computed only: nothing is sent).
+    @Test(arguments: [
+        ("127.0.0.1", "loopback"), ("::1", "loopback"), ("::ffff:127.0.0.1", "loopback"),
+        ("10.1.2.3", "private"), ("172.31.0.1", "private"), ("192.168.0.1", "private"), ("100.64.0.1", "private"),
+        ("fd12::1", "private"), ("64:ff9b::a00:1", "private"), ("2002:c0a8:101::1", "private"),
+        ("169.254.169.254", "link-local"), ("fe80::1", "link-local"),
+        ("0.0.0.0", "reserved"), ("::", "reserved"), ("224.0.0.1", "reserved"), ("255.255.255.255", "reserved"),
+        ("192.0.2.1", "reserved"), ("2001:db8::1", "reserved"), ("ff02::1", "reserved"),
+        ("8.8.8.8", "global"), ("100.128.0.1", "global"), ("172.32.0.1", "global"), ("2606:4700::1", "global"),
+    ])
+    func addressesAreClassified(_ address: String, _ kind: String) throws {
+        let bytes = try #require(ProfileFetchPolicy.literalAddress(address))
+        #expect(ProfileFetchPolicy.kind(of: bytes).rawValue == kind)
+    }
+
+    /// The options open exactly what they name: private ranges, one named host, http:// from one host.
+    @Test func theAllowOptionsOpenWhatTheyName() throws {
+        func refused(_ url: String, _ policy: ProfileFetchPolicy = ProfileFetchPolicy()) throws -> Bool {
+            policy.refusal(before: try RequestTarget(url)) != nil
+        }
+        #expect(try !refused("https://8.8.8.8/.well-known/ucp"))
+        #expect(try !refused("https://[::1]:8443/.well-known/ucp") && !refused("http://127.0.0.1:8081/.well-known/ucp"))
+        #expect(try refused("http://8.8.8.8/.well-known/ucp"))
+        #expect(try refused("https://10.0.0.1/.well-known/ucp"))
+        var policy = ProfileFetchPolicy()
+        policy.allowPrivate = true
+        #expect(try !refused("https://10.0.0.1/.well-known/ucp", policy))
+        #expect(try refused("https://169.254.169.254/.well-known/ucp", policy), "metadata is not private")
+        policy.allowedHosts = ["169.254.169.254"]
+        #expect(try !refused("https://169.254.169.254/.well-known/ucp", policy))
+        policy.httpHosts = ["8.8.8.8"]
+        #expect(try !refused("http://8.8.8.8/.well-known/ucp", policy))
+        policy.allowLoopbackHTTP = false
+        #expect(try refused("http://127.0.0.1:8081/.well-known/ucp", policy))
+        #expect(try refused("http://localhost:8081/.well-known/ucp", policy))
     }
 
     /// `127.attacker.test` is a name, not a loopback address: it is judged by what it resolves to (here: nothing),
@@ -326,7 +382,10 @@ import Testing
         let published = try SigningKey.generate(.es256, kid: "k1")
         let (profileServer, _) = try await ReceiverTests.profileServer(publishing: published)
         let target = try RequestTarget("\(listen.baseURL)/webhooks/ucp/orders")
-        let client = HTTPClient(workers: 8)
+        // Patient enough to see every answer, however late.
+        var patient = HTTPClientOptions()
+        patient.totalTimeoutMilliseconds = 60_000
+        let client = HTTPClient(workers: 8, options: patient)
         let finished = Recorder<String>()
 
         try await withThrowingTaskGroup(of: Void.self) { group in
