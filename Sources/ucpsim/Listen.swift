@@ -6,8 +6,10 @@ struct Listen: AsyncParsableCommand {
         abstract: "Run the reference platform receiver: verify every webhook POSTed to any path.",
         discussion: """
             Takes the shop's profile URL from UCP-Agent, fetches and caches its keys, checks Content-Digest, the \
-            covered components and the signature, and answers 200, or 400/401/424 with the spec's error code. \
-            Prints one line per delivery. Accepts http:// profile URLs only on loopback. Runs until interrupted.
+            covered components and the signature, and answers 200, or 400/401/413/424 with the spec's error code. \
+            Prints one line per delivery. Runs until interrupted. Profile URLs come from strangers: http:// ones \
+            are fetched only from loopback addresses, and no profile from a private, link-local or reserved address, \
+            unless allowed below; no redirect is followed, a profile is at most 256 KiB and 5 s.
             """
     )
 
@@ -17,17 +19,59 @@ struct Listen: AsyncParsableCommand {
     @Option(help: "Host to bind.")
     var host = "127.0.0.1"
 
+    @Option(
+        name: .customLong("allow-http-profile"),
+        help: ArgumentHelp(
+            "Also fetch http:// profiles from HOST, whatever it resolves to (repeatable).",
+            valueName: "host"
+        )
+    )
+    var httpProfileHosts: [String] = []
+
+    @Option(
+        name: .customLong("allow-profile-host"),
+        help: ArgumentHelp(
+            "Fetch profiles from HOST even when it resolves to a private, link-local or reserved address (repeatable).",
+            valueName: "host"
+        )
+    )
+    var allowedProfileHosts: [String] = []
+
+    @Flag(help: "Fetch profiles from private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7).")
+    var allowPrivateProfiles = false
+
+    @Option(
+        help: ArgumentHelp("The largest webhook body read, in bytes; a longer one is answered 413.", valueName: "bytes")
+    )
+    var maxBody = 1024 * 1024
+
     @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        guard maxBody > 0 else { throw ValidationError("--max-body must be 1 or more bytes") }
+        for host in httpProfileHosts + allowedProfileHosts where host.isEmpty || host.contains("/") {
+            throw ValidationError(
+                "a host for --allow-http-profile or --allow-profile-host is a name or an address, got '\(host)'"
+            )
+        }
+    }
 
     func run() async throws {
         // Before serving: a signal that arrives while starting is not lost.
         TerminationSignals.install()
         try await reportingErrors {
-            let httpClient = HTTPClient(workers: 4, options: client.httpOptions)
+            var options = ReferenceReceiver.Options()
+            options.maxBodyBytes = maxBody
+            options.profilePolicy.httpHosts = Set(httpProfileHosts.map(ProfileFetchPolicy.normalizedHost))
+            options.profilePolicy.allowedHosts = Set(allowedProfileHosts.map(ProfileFetchPolicy.normalizedHost))
+            options.profilePolicy.allowPrivate = allowPrivateProfiles
+            // As many transfers as profile fetches may run at once: an admitted fetch never waits for a transfer.
+            let httpClient = HTTPClient(workers: options.profileLimits.maxFetchesInFlight, options: client.httpOptions)
             let (_, server) = try await ReferenceReceiver.start(
                 client: httpClient,
                 host: host,
                 port: port.value,
+                options: options,
                 logger: makeLogger("ucpsim.listen")
             ) { outputLine($0.logLine) }
             outputLine("receiver listening on \(server.baseURL) (POST any path)")

@@ -23,6 +23,8 @@ final class CurlEasyHandle {
     /// One request header line at a time, NUL-terminated, for `curl_slist_append`.
     private var lineBuffer: [CChar] = []
     fileprivate var truncated = false
+    /// The exchange's check on each address before a socket is opened to it (nil: no check).
+    fileprivate var connectFilter: (@Sendable (ConnectAddress) -> Bool)?
 
     init() throws(TransportError) {
         guard CurlGlobal.initialised, let handle = curl_easy_init() else {
@@ -40,6 +42,7 @@ final class CurlEasyHandle {
         let context = Unmanaged.passUnretained(self).toOpaque()
         try setopt(CURLOPT_WRITEDATA, pointer: context)
         try setopt(CURLOPT_HEADERDATA, pointer: context)
+        try setopt(CURLOPT_OPENSOCKETDATA, pointer: context)
         try checkCode(ucpsim_curl_easy_setopt_write_function(handle, CURLOPT_WRITEFUNCTION, curlWriteBody))
         try checkCode(ucpsim_curl_easy_setopt_write_function(handle, CURLOPT_HEADERFUNCTION, curlWriteHeader))
     }
@@ -73,6 +76,12 @@ final class CurlEasyHandle {
         try setopt(CURLOPT_TIMEOUT_MS, long: options.totalTimeoutMilliseconds)
         try setopt(CURLOPT_SSL_VERIFYPEER, long: options.insecure ? 0 : 1)
         try setopt(CURLOPT_SSL_VERIFYHOST, long: options.insecure ? 0 : 2)
+        // A filtered exchange opens its own sockets (so the filter sees each address) and never uses a proxy from
+        // the environment (the filter would see the proxy's address, not the target's).
+        connectFilter = options.connectFilter
+        let filtered = options.connectFilter != nil
+        try checkCode(ucpsim_curl_easy_setopt_opensocket_function(handle, filtered ? curlOpenSocket : nil))
+        if filtered { try setopt(CURLOPT_PROXY, string: "") } else { try setopt(CURLOPT_PROXY, pointer: nil) }
 
         if request.method == "GET" {
             try setopt(CURLOPT_CUSTOMREQUEST, pointer: nil)
@@ -213,6 +222,25 @@ private func curlWriteHeader(
     _ context: UnsafeMutableRawPointer?
 ) -> Int {
     forward(data, size * count, context) { $0.appendHeaderLine($1) }
+}
+
+/// Opens a socket for curl unless the exchange's filter refuses the address (curl then reports it could not connect).
+private func curlOpenSocket(
+    _ context: UnsafeMutableRawPointer?,
+    _ purpose: curlsocktype,
+    _ address: UnsafeMutablePointer<curl_sockaddr>?
+) -> curl_socket_t {
+    guard let context, let address else { return ucpsim_curl_socket_bad() }
+    let handle = Unmanaged<CurlEasyHandle>.fromOpaque(context).takeUnretainedValue()
+    if let filter = handle.connectFilter {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        var port: Int32 = 0
+        let count = Int(ucpsim_curl_sockaddr_ip(address, &bytes, &port))
+        guard count > 0, filter(ConnectAddress(bytes: Array(bytes.prefix(count)), port: Int(port))) else {
+            return ucpsim_curl_socket_bad()
+        }
+    }
+    return ucpsim_curl_open_socket(address)
 }
 
 /// Hands curl's bytes to the handle behind `context`; returning fewer bytes than given makes curl abort.

@@ -61,8 +61,23 @@ public struct HTTPClientOptions: Sendable {
     public var insecure = false
     /// How many response-body bytes to keep.
     public var maxResponseBody = 64 * 1024
+    /// Asked for each address libcurl is about to connect to, before a socket exists; false refuses it (the exchange
+    /// then fails as a connection failure). Set, it also turns proxies from the environment off.
+    public var connectFilter: (@Sendable (ConnectAddress) -> Bool)? = nil
 
     public init() {}
+}
+
+/// An address libcurl is about to connect to: the one the name resolved to, checked before any packet is sent.
+public struct ConnectAddress: Sendable, Equatable {
+    /// 4 bytes (IPv4) or 16 (IPv6), network order.
+    public let bytes: [UInt8]
+    public let port: Int
+
+    public init(bytes: [UInt8], port: Int) {
+        self.bytes = bytes
+        self.port = port
+    }
 }
 
 /// A transport failure: the request did not produce an HTTP response.

@@ -5,74 +5,231 @@ import Synchronization
 ///
 /// A forced refresh (on an unknown `keyid`) happens at most once per TTL floor per origin, as the spec's identity
 /// resolution rules require: a stream of signatures under made-up key ids cannot turn the verifier into a fetcher.
+///
+/// The URLs come from strangers, so fetching is bounded: `ProfileFetchPolicy` decides which addresses may be
+/// connected to; one fetch per profile is in flight at a time (concurrent webhooks naming it wait for that one);
+/// at most `Limits.maxFetchesInFlight` fetches run at once, never more than the client has transfers, so an admitted
+/// fetch starts at once and a hanging profile server can hold one transfer for at most `Limits.fetchTimeout`; a
+/// fetch beyond the bound is refused at once rather than queued behind the hanging ones.
 public final class ProfileCache: Sendable {
+    /// How much one fetch may take.
+    public struct Limits: Sendable {
+        /// The largest profile read; a longer one is not a profile.
+        public var maxProfileBytes = 256 * 1024
+        /// Connect plus transfer, in milliseconds.
+        public var fetchTimeoutMilliseconds = 5_000
+        /// Fetches of different profiles running at once (also bounded by the client's transfers).
+        public var maxFetchesInFlight = 16
+        /// Profiles kept in the cache; beyond it the soonest to expire is dropped.
+        public var maxCachedProfiles = 1_024
+
+        public init() {}
+    }
+
     private struct Entry {
         let keys: [JWK]
         let expires: Date
     }
 
+    /// Why the connect filter refused an address of one fetch.
+    private final class Refusal: Sendable {
+        let text = Mutex<String?>(nil)
+    }
+
+    private typealias Waiter = CheckedContinuation<Result<[JWK], SignatureFailure>, Never>
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        /// When each origin's profile was last force-refreshed.
+        var forcedRefreshes: [String: Date] = [:]
+        /// The profiles being fetched, and who waits for each.
+        var inFlight: [String: [Waiter]] = [:]
+    }
+
     private let client: HTTPClient
-    private let entries = Mutex<[String: Entry]>([:])
-    /// When each origin's profile was last force-refreshed.
-    private let forcedRefreshes = Mutex<[String: Date]>([:])
+    private let state = Mutex(State())
+    private let attempts = Mutex(0)
     /// Used when the profile sends no `max-age`.
     public let defaultMaxAge: TimeInterval
     /// The spec's TTL floor: the least time between two forced refreshes of one origin's profile.
     public static let ttlFloor: TimeInterval = 60
+    public let policy: ProfileFetchPolicy
+    public let limits: Limits
     private let now: @Sendable () -> Date
 
     /// - Parameter now: the clock (injected so tests can move time).
     public init(
         client: HTTPClient,
+        policy: ProfileFetchPolicy = ProfileFetchPolicy(),
+        limits: Limits = Limits(),
         defaultMaxAge: TimeInterval = 60,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.client = client
+        self.policy = policy
+        self.limits = limits
         self.defaultMaxAge = defaultMaxAge
         self.now = now
     }
 
+    /// Connections the fetches asked to open so far, refused ones included: zero means nothing was sent anywhere.
+    public var connectionAttempts: Int { attempts.withLock { $0 } }
+
     /// The keys published at `url`; from cache unless expired or `refresh`. A refresh of an origin already
     /// force-refreshed within the TTL floor answers from the cache instead of fetching.
     public func keys(at url: String, refresh: Bool = false) async throws(SignatureFailure) -> [JWK] {
-        let now = self.now()
-        let cached = entries.withLock { $0[url] }
-        if let cached, cached.expires > now, !refresh || !claimForcedRefresh(of: url, at: now) {
-            return cached.keys
-        }
-        let response: ReceivedResponse
+        let target: RequestTarget
         do {
-            response = try await client.send(
-                OutgoingRequest(method: "GET", url: url, headers: HTTPFieldList([("Accept", "application/json")]))
-            )
+            target = try RequestTarget(url)
         } catch {
-            throw SignatureFailure(.profileUnreachable, "GET \(url): \(error)")
+            throw SignatureFailure(.invalidProfileURL, "UCP-Agent profile \(url) is not an http(s) URL")
         }
-        guard (200..<300).contains(response.status) else {
-            throw SignatureFailure(.profileUnreachable, "GET \(url) answered HTTP \(response.status)")
+        if let refusal = policy.refusal(before: target) {
+            throw SignatureFailure(.invalidProfileURL, "UCP-Agent profile \(url): \(refusal)")
         }
-        guard !response.bodyTruncated, let profile = FetchedProfile(json: response.body) else {
-            throw SignatureFailure(.profileMalformed, "\(url) is not a UCP profile")
+        // The path is fixed to /.well-known/ucp and queries are refused: origin and path name the profile.
+        let key = target.origin + target.path
+        let now = self.now()
+        let result = await withCheckedContinuation { (waiter: Waiter) in
+            enum Step {
+                case answer(Result<[JWK], SignatureFailure>)
+                case wait
+                case fetch
+            }
+            let step = state.withLock { state -> Step in
+                if let cached = state.entries[key], cached.expires > now,
+                    !refresh || !Self.claimForcedRefresh(of: target.origin, at: now, in: &state)
+                {
+                    return .answer(.success(cached.keys))
+                }
+                if state.inFlight[key] != nil {
+                    state.inFlight[key, default: []].append(waiter)
+                    return .wait
+                }
+                guard state.inFlight.count < min(limits.maxFetchesInFlight, client.concurrency) else {
+                    return .answer(
+                        .failure(
+                            SignatureFailure(
+                                .profileUnreachable,
+                                "the receiver is fetching too many profiles at once; try again later"
+                            )
+                        )
+                    )
+                }
+                state.inFlight[key] = [waiter]
+                return .fetch
+            }
+            switch step {
+            case .answer(let result): waiter.resume(returning: result)
+            case .wait: break
+            case .fetch: fetch(target, key: key, at: now)
+            }
         }
-        let maxAge = Self.maxAge(response.headers["cache-control"]) ?? defaultMaxAge
-        entries.withLock { $0[url] = Entry(keys: profile.keys, expires: now.addingTimeInterval(maxAge)) }
-        return profile.keys
+        return try result.get()
     }
 
-    /// Records a forced refresh of `url`'s origin at `now`; false when one happened within the TTL floor.
-    private func claimForcedRefresh(of url: String, at now: Date) -> Bool {
-        let origin = (try? RequestTarget(url))?.origin ?? url
-        return forcedRefreshes.withLock { last in
-            if let previous = last[origin], now.timeIntervalSince(previous) < Self.ttlFloor { return false }
-            last[origin] = now
-            return true
+    /// Starts the one fetch of `key`; its end answers everyone waiting for it.
+    private func fetch(_ target: RequestTarget, key: String, at now: Date) {
+        let refused = Refusal()
+        var options = client.options
+        options.maxResponseBody = limits.maxProfileBytes
+        options.connectTimeoutMilliseconds = Self.bounded(
+            options.connectTimeoutMilliseconds,
+            limits.fetchTimeoutMilliseconds
+        )
+        options.totalTimeoutMilliseconds = Self.bounded(
+            options.totalTimeoutMilliseconds,
+            limits.fetchTimeoutMilliseconds
+        )
+        options.connectFilter = { [self] address in
+            attempts.withLock { $0 += 1 }
+            guard let refusal = policy.refusal(of: address.bytes, for: target) else { return true }
+            refused.text.withLock { $0 = refusal }
+            return false
         }
+        let request = OutgoingRequest(
+            method: "GET",
+            url: target.url,
+            headers: HTTPFieldList([("Accept", "application/json")])
+        )
+        client.enqueue([
+            HTTPClient.Job(options: options, prepare: { request }) { [self] _, result in
+                let outcome = profile(from: result, url: target.url, refused: refused.text.withLock { $0 })
+                let waiters = state.withLock { state -> [Waiter] in
+                    if case .success(let (keys, maxAge)) = outcome {
+                        store(Entry(keys: keys, expires: now.addingTimeInterval(maxAge)), at: key, in: &state)
+                    }
+                    return state.inFlight.removeValue(forKey: key) ?? []
+                }
+                let answer = outcome.map(\.keys)
+                for waiter in waiters { waiter.resume(returning: answer) }
+            }
+        ])
+    }
+
+    /// The keys and cache lifetime of a fetched profile. Every way of not getting a UCP profile (refused or timed-out
+    /// connection, an HTTP error, a non-profile answer) reads the same to the sender: the answer must not tell it an
+    /// open port from a closed one. The operator's log gets the reason.
+    private func profile(from result: Result<ReceivedResponse, any Error>, url: String, refused: String?)
+        -> Result<(keys: [JWK], maxAge: TimeInterval), SignatureFailure>
+    {
+        if let refused { return .failure(SignatureFailure(.invalidProfileURL, "UCP-Agent profile \(url): \(refused)")) }
+        func unreachable(_ why: String) -> Result<(keys: [JWK], maxAge: TimeInterval), SignatureFailure> {
+            .failure(
+                SignatureFailure(.profileUnreachable, "no UCP profile could be fetched from \(url)", diagnostic: why)
+            )
+        }
+        let response: ReceivedResponse
+        switch result {
+        case .success(let received): response = received
+        case .failure(let error): return unreachable("\(error)")
+        }
+        guard (200..<300).contains(response.status) else { return unreachable("HTTP \(response.status)") }
+        guard !response.bodyTruncated else { return unreachable("larger than \(limits.maxProfileBytes) bytes") }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+            object["ucp"] is [String: Any], let profile = FetchedProfile(json: response.body)
+        else {
+            return unreachable("the answer is not a JSON object with a ucp object")
+        }
+        guard object["keys"] is [Any] || object["signing_keys"] is [Any] else {
+            return .failure(SignatureFailure(.profileMalformed, "\(url) publishes neither keys nor signing_keys"))
+        }
+        return .success((profile.keys, Self.maxAge(response.headers["cache-control"]) ?? defaultMaxAge))
+    }
+
+    /// Caches `entry`, dropping expired entries, then the soonest to expire, when the cache is full.
+    private func store(_ entry: Entry, at key: String, in state: inout State) {
+        if state.entries[key] == nil, state.entries.count >= limits.maxCachedProfiles {
+            let now = self.now()
+            state.entries = state.entries.filter { $0.value.expires > now }
+            state.forcedRefreshes = state.forcedRefreshes.filter { now.timeIntervalSince($0.value) < Self.ttlFloor }
+            if state.entries.count >= limits.maxCachedProfiles,
+                let soonest = state.entries.min(by: { $0.value.expires < $1.value.expires })?.key
+            {
+                state.entries.removeValue(forKey: soonest)
+            }
+        }
+        state.entries[key] = entry
+    }
+
+    /// Records a forced refresh of `origin` at `now`; false when one happened within the TTL floor.
+    private static func claimForcedRefresh(of origin: String, at now: Date, in state: inout State) -> Bool {
+        if let previous = state.forcedRefreshes[origin], now.timeIntervalSince(previous) < ttlFloor { return false }
+        state.forcedRefreshes[origin] = now
+        return true
+    }
+
+    /// `limit`, or `configured` when that is smaller and not 0 (libcurl's "no limit").
+    private static func bounded(_ configured: Int, _ limit: Int) -> Int {
+        configured > 0 ? min(configured, limit) : limit
     }
 
     /// Forgets every cached profile.
     public func clear() {
-        entries.withLock { $0.removeAll() }
-        forcedRefreshes.withLock { $0.removeAll() }
+        state.withLock {
+            $0.entries.removeAll()
+            $0.forcedRefreshes.removeAll()
+        }
     }
 
     static func maxAge(_ cacheControl: String?) -> TimeInterval? {

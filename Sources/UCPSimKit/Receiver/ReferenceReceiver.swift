@@ -6,11 +6,14 @@ import Synchronization
 
 /// A webhook as the reference receiver got it, and its verdict.
 public struct ReceivedWebhook: Sendable {
-    /// The request as received: method, reconstructed URL, header fields in order, body bytes.
+    /// The request as received: method, reconstructed URL, header fields in order.
     public let method: String
     public let url: String
     public let headers: HTTPFieldList
+    /// The body bytes of a verified webhook; empty for a rejected one (its bytes are not kept, see `bodyLength`).
     public let body: [UInt8]
+    /// The body's length as received (for a body refused unread: as announced by `Content-Length`, or the limit).
+    public let bodyLength: Int
     /// The status the receiver answered.
     public let status: Int
     /// `verified` with the key id, or the failure.
@@ -29,7 +32,8 @@ public struct ReceivedWebhook: Sendable {
             let order = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["id"] as? String ?? "-"
             return "verified\(duplicate ? " (duplicate)" : "")  webhook-id=\(id) order=\(order) kid=\(kid) -> \(status)"
         case .failure(let failure):
-            return "rejected  \(failure.reason.rawValue): \(failure.detail)  webhook-id=\(id) -> \(status)"
+            let diagnostic = failure.diagnostic.map { " (\($0))" } ?? ""
+            return "rejected  \(failure.reason.rawValue): \(failure.detail)\(diagnostic)  webhook-id=\(id) -> \(status)"
         }
     }
 }
@@ -37,20 +41,33 @@ public struct ReceivedWebhook: Sendable {
 /// The reference platform receiver: resolves the shop's keys from `UCP-Agent`, checks digest, coverage and
 /// signature, and answers 2xx or the spec's error status and code.
 public final class ReferenceReceiver: Sendable {
-    /// Options for what the receiver tolerates.
+    /// Options for what the receiver tolerates, and the bounds that keep strangers from exhausting it.
     public struct Options: Sendable {
-        /// Accept `http://` profile URLs on loopback hosts (the spec requires HTTPS; local testing needs HTTP).
-        public var allowLoopbackHTTP = true
+        /// Which profile URLs may be fetched (loopback `http://`, private ranges, named hosts).
+        public var profilePolicy = ProfileFetchPolicy()
+        /// How long and how large a profile fetch may be, and how many run at once.
+        public var profileLimits = ProfileCache.Limits()
         /// Require `Webhook-Id` and `Webhook-Timestamp` headers.
         public var requireWebhookHeaders = true
+        /// The largest body read; a longer one is answered 413 without being read (or kept).
+        public var maxBodyBytes = 1024 * 1024
+        /// How many received webhooks `received` keeps (the oldest go first).
+        public var logCapacity = 1_000
+        /// How many body bytes of verified webhooks `received` keeps in all (the oldest records go first).
+        public var logBodyBytes = 8 * 1024 * 1024
 
         public init() {}
     }
 
-    private let profiles: ProfileCache
+    private struct Log {
+        var records: [ReceivedWebhook] = []
+        var bodyBytes = 0
+    }
+
+    let profiles: ProfileCache
     private let verifier = MessageVerifier()
     private let options: Options
-    private let log = Mutex<[ReceivedWebhook]>([])
+    private let log = Mutex(Log())
     private let seen = Mutex<Set<String>>([])
     /// The shop (profile URL) that first sent each order: another shop may not speak for it.
     private let owners = Mutex<[String: String]>([:])
@@ -63,24 +80,31 @@ public final class ReferenceReceiver: Sendable {
         now: @escaping @Sendable () -> Date = { Date() },
         onReceive: @escaping @Sendable (ReceivedWebhook) -> Void = { _ in }
     ) {
-        self.profiles = ProfileCache(client: client, now: now)
+        self.profiles = ProfileCache(
+            client: client,
+            policy: options.profilePolicy,
+            limits: options.profileLimits,
+            now: now
+        )
         self.options = options
         self.onReceive = onReceive
     }
 
-    /// Everything received so far, in order.
-    public var received: [ReceivedWebhook] { log.withLock { $0 } }
+    /// What was received, in order: the last `Options.logCapacity` webhooks, fewer when their bodies would exceed
+    /// `Options.logBodyBytes`.
+    public var received: [ReceivedWebhook] { log.withLock { $0.records } }
 
     /// Starts a reference receiver on `host:port` (port 0: any free one); POST any path.
     public static func start(
         client: HTTPClient,
         host: String = "127.0.0.1",
         port: Int = 0,
+        options: Options = Options(),
         logger: Logger,
         onReceive: @escaping @Sendable (ReceivedWebhook) -> Void = { _ in },
         now: @escaping @Sendable () -> Date = { Date() }
     ) async throws(UCPSimError) -> (ReferenceReceiver, RunningServer) {
-        let receiver = ReferenceReceiver(client: client, now: now, onReceive: onReceive)
+        let receiver = ReferenceReceiver(client: client, options: options, now: now, onReceive: onReceive)
         let router = Router()
         receiver.addRoutes(to: router)
         let server = try await RunningServer.start(router: router, host: host, port: port, logger: logger)
@@ -91,22 +115,50 @@ public final class ReferenceReceiver: Sendable {
     public func addRoutes(to router: Router<BasicRequestContext>) {
         let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [self] request, _ in
             var request = request
-            let buffer = try await request.collectBody(upTo: 16 * 1024 * 1024)
-            let body = [UInt8](buffer: buffer)
             var headers = HTTPFieldList()
             for field in request.headers { headers.append(field.name.rawName, field.value) }
             let authority = request.head.authority ?? headers["host"] ?? "localhost"
             let url = "http://\(authority)\(request.uri.string)"
+            let method = request.method.rawValue
+            // A body over the limit is refused before it is read: the announced length first, then while reading
+            // (chunked bodies). Hummingbird discards what is left unread.
+            if let announced = headers["content-length"].flatMap(Int.init), announced > options.maxBodyBytes {
+                let (status, body) = refuseOversized(method: method, url: url, headers: headers, length: announced)
+                return .json(body, status: .init(code: status))
+            }
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.collectBody(upTo: options.maxBodyBytes)
+            } catch is NIOTooManyBytesError {
+                let (status, body) = refuseOversized(method: method, url: url, headers: headers, length: nil)
+                return .json(body, status: .init(code: status))
+            }
             let (status, responseBody) = await receive(
-                method: request.method.rawValue,
+                method: method,
                 url: url,
                 headers: headers,
-                body: body
+                body: [UInt8](buffer: buffer)
             )
             return .json(responseBody, status: .init(code: status))
         }
         router.post("/", use: handler)
         router.post("/**", use: handler)
+    }
+
+    /// Answers 413 for a body over `Options.maxBodyBytes` (`length`: as announced, nil when only reading found out).
+    private func refuseOversized(method: String, url: String, headers: HTTPFieldList, length: Int?) -> (Int, [UInt8]) {
+        let failure = SignatureFailure(
+            .bodyTooLarge,
+            "the body\(length.map { " (\($0) bytes)" } ?? "") is larger than the \(options.maxBodyBytes) bytes accepted"
+        )
+        return answer(
+            method: method,
+            url: url,
+            headers: headers,
+            body: [],
+            bodyLength: length ?? options.maxBodyBytes + 1,
+            verdict: .failure(failure)
+        )
     }
 
     /// Verifies one request and returns the status and JSON body to answer with.
@@ -117,30 +169,57 @@ public final class ReferenceReceiver: Sendable {
         } catch {
             verdict = .failure(error)
         }
+        return answer(method: method, url: url, headers: headers, body: body, bodyLength: body.count, verdict: verdict)
+    }
+
+    /// Logs the verdict (keeping no rejected body) and returns the status and JSON body to answer with.
+    private func answer(
+        method: String,
+        url: String,
+        headers: HTTPFieldList,
+        body: [UInt8],
+        bodyLength: Int,
+        verdict: Result<String, SignatureFailure>
+    ) -> (Int, [UInt8]) {
         var duplicate = false
         if case .success = verdict, let id = headers["webhook-id"] {
             duplicate = !seen.withLock { $0.insert(id).inserted }
         }
         let status: Int
         let response: [String: Any]
+        let kept: [UInt8]
         switch verdict {
         case .success:
             status = 200
             response = Self.acknowledgement(body: body)
+            kept = body
         case .failure(let failure):
             status = failure.reason.httpStatus
             response = ["code": failure.reason.errorCode, "content": "\(failure.reason.rawValue): \(failure.detail)"]
+            kept = []
         }
         let record = ReceivedWebhook(
             method: method,
             url: url,
             headers: headers,
-            body: body,
+            body: kept,
+            bodyLength: bodyLength,
             status: status,
             verdict: verdict,
             duplicate: duplicate
         )
-        log.withLock { $0.append(record) }
+        log.withLock { log in
+            log.records.append(record)
+            log.bodyBytes += kept.count
+            var drop = 0
+            while drop < log.records.count - 1,
+                log.records.count - drop > options.logCapacity || log.bodyBytes > options.logBodyBytes
+            {
+                log.bodyBytes -= log.records[drop].body.count
+                drop += 1
+            }
+            if drop > 0 { log.records.removeFirst(drop) }
+        }
         onReceive(record)
         let bytes = (try? JSONSerialization.data(withJSONObject: response, options: [.sortedKeys])) ?? Data()
         return (status, [UInt8](bytes))
@@ -218,8 +297,8 @@ public final class ReferenceReceiver: Sendable {
         guard let target = try? RequestTarget(url) else {
             throw SignatureFailure(.invalidProfileURL, "UCP-Agent profile \(url) is not an http(s) URL")
         }
-        guard target.scheme == "https" || (options.allowLoopbackHTTP && target.isLoopback) else {
-            throw SignatureFailure(.invalidProfileURL, "UCP-Agent profile \(url) is not HTTPS")
+        if let refusal = options.profilePolicy.refusal(before: target) {
+            throw SignatureFailure(.invalidProfileURL, "UCP-Agent profile \(url): \(refusal)")
         }
         guard target.path == "/.well-known/ucp", target.query == nil else {
             throw SignatureFailure(

@@ -14,12 +14,14 @@ public struct SignatureFailure: Error, Sendable, Equatable, CustomStringConverti
         case headerMissing = "header_missing"
         /// A validly signed webhook about an order another shop owns.
         case orderNotOwned = "order_not_owned"
+        /// The body is larger than the receiver accepts; it was not read.
+        case bodyTooLarge = "body_too_large"
 
         /// The UCP error code sent in the response body (the spec's registry; coverage failures count as unsigned).
         public var errorCode: String {
             switch self {
             case .coverageInsufficient: "signature_missing"
-            case .headerMissing: "invalid_request"
+            case .headerMissing, .bodyTooLarge: "invalid_request"
             case .orderNotOwned: "forbidden"
             default: rawValue
             }
@@ -33,16 +35,21 @@ public struct SignatureFailure: Error, Sendable, Equatable, CustomStringConverti
             case .profileUnreachable: 424
             case .profileMalformed: 422
             case .orderNotOwned: 403
+            case .bodyTooLarge: 413
             }
         }
     }
 
     public let reason: Reason
     public let detail: String
+    /// What only the receiver's operator sees (its log), never the sender: e.g. why a profile fetch failed, which
+    /// would tell a stranger an open port from a closed one.
+    public var diagnostic: String?
 
-    public init(_ reason: Reason, _ detail: String) {
+    public init(_ reason: Reason, _ detail: String, diagnostic: String? = nil) {
         self.reason = reason
         self.detail = detail
+        self.diagnostic = diagnostic
     }
 
     public var description: String { "\(reason.rawValue): \(detail)" }
