@@ -45,7 +45,7 @@ struct Demo: AsyncParsableCommand {
             let outcome = try await shop.send(document, to: target)
             await shop.stop()
             await receiverServer.stop()
-            receiverClient.shutdown()
+            await receiverClient.shutdown()
             guard outcome.phase == .delivered, case .success = receiver.received.last?.verdict else {
                 throw UCPSimError(.deliveryFailed, "the reference receiver did not verify the delivery")
             }

@@ -77,7 +77,7 @@ struct Listen: AsyncParsableCommand {
             outputLine("receiver listening on \(server.baseURL) (POST any path)")
             await waitForTermination()
             await server.stop()
-            httpClient.shutdown()
+            await httpClient.shutdown()
         }
     }
 }

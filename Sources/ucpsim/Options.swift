@@ -235,6 +235,9 @@ final class TerminationSignals: Sendable {
         thread.start()
     }
 
+    /// True once SIGINT or SIGTERM has arrived.
+    var fired: Bool { state.withLock { $0.fired } }
+
     /// Returns once SIGINT or SIGTERM has arrived (at once if one already did).
     func wait() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -500,6 +503,6 @@ struct BuiltInReceiver {
 
     func stop() async {
         await server.stop()
-        client.shutdown()
+        await client.shutdown()
     }
 }

@@ -73,6 +73,8 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Installed before anything starts, so that no SIGINT is lost.
+        let signals = TerminationSignals.install()
         try await reportingErrors {
             let plan: RunPlan
             let running: Shop
@@ -91,7 +93,12 @@ struct Run: AsyncParsableCommand {
                 try writeReports([], incomplete: (error as? UCPSimError)?.message ?? "\(error)")
                 throw error
             }
-            let interruption = Interruption { Task { await running.engine.stop() } }
+            // The first SIGINT or SIGTERM stops the engine: the run then ends cleanly and says what is pending (a
+            // second one ends the process at once).
+            let watcher = Task {
+                await signals.wait()
+                await running.engine.stop()
+            }
             var results: [StepResult] = []
             var stop: (ScenarioStopped, index: Int)?
             do {
@@ -120,11 +127,11 @@ struct Run: AsyncParsableCommand {
                     }
                 }
             } catch {
-                interruption.cancel()
+                watcher.cancel()
                 try writeReports(results, incomplete: (error as? UCPSimError)?.message ?? "\(error)")
                 throw error
             }
-            interruption.cancel()
+            watcher.cancel()
             let summary = running.engine.metrics.summary()
             let incomplete = stop.map { "\($0.0.message); the rest is kept for `ucpsim run --resume`" }
             try writeReports(results, incomplete: incomplete)
@@ -143,7 +150,7 @@ struct Run: AsyncParsableCommand {
                 let what =
                     "\(pending) deliver\(pending == 1 ? "y" : "ies") pending, \(unsent) step\(unsent == 1 ? "" : "s") not sent"
                 let resumeHint = "`ucpsim run --resume --state \(delivery.state)` finishes them"
-                if interruption.fired {
+                if signals.fired {
                     stderrLine("ucpsim: interrupted: \(what); \(resumeHint)")
                     throw ExitCode(130)
                 }
@@ -253,39 +260,6 @@ struct RunPlan {
             return total
                 + steps[min(pair.element.nextStep, steps.count)...].filter { Scenario.transitionName($0) != nil }.count
         }
-    }
-}
-
-/// Turns the first SIGINT into a call of `onInterrupt` (the run then stops cleanly and says what is pending); a
-/// second SIGINT ends the process at once.
-final class Interruption: @unchecked Sendable {
-    // `fired` is written on the serial signal queue and read after the run's work is done.
-    private let queue = DispatchQueue(label: "ucpsim.run.interrupt")
-    private var source: (any DispatchSourceSignal)?
-    private var didFire = false
-
-    init(_ onInterrupt: @escaping @Sendable () -> Void) {
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: queue)
-        source.setEventHandler { [weak self] in
-            guard let self, !self.didFire else { return }
-            self.didFire = true
-            signal(SIGINT, SIG_DFL)
-            onInterrupt()
-        }
-        source.resume()
-        self.source = source
-    }
-
-    var fired: Bool { queue.sync { didFire } }
-
-    /// Stops listening; SIGINT ends the process again.
-    func cancel() {
-        queue.sync {
-            source?.cancel()
-            source = nil
-        }
-        signal(SIGINT, SIG_DFL)
     }
 }
 

@@ -68,9 +68,9 @@ struct Serve: AsyncParsableCommand {
             let target: RequestTarget?
             do {
                 target = try await self.target.explicitTarget(client: discovery)
-                discovery.shutdown()
+                await discovery.shutdown()
             } catch {
-                discovery.shutdown()
+                await discovery.shutdown()
                 throw error
             }
             let running = try await startShop(

@@ -38,12 +38,7 @@ import Testing
         try receiver.run()
         // SIGKILL: a signal mask inherited from the test runner can leave SIGTERM blocked in the child.
         defer { if receiver.isRunning { kill(receiver.processIdentifier, SIGKILL) } }
-        var first = Data()
-        while !first.contains(0x0A) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            first += chunk
-        }
+        let first = try await TestSupport.firstLine(of: output)
         let port = try #require(Int(String(decoding: first, as: UTF8.self).split(separator: "\n").first ?? ""))
         let url = "https://127.0.0.1:\(port)/webhooks/ucp/orders"
         let fixture = TestSupport.path("fixtures/order-created.json")
@@ -57,8 +52,11 @@ import Testing
         #expect(accepted.stderr.contains("WARNING: --insecure"))
 
         kill(receiver.processIdentifier, SIGKILL)
-        receiver.waitUntilExit()
-        let lines = String(decoding: first + output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let rest = try await TestSupport.offPool {
+            receiver.waitUntilExit()
+            return output.fileHandleForReading.readDataToEndOfFile()
+        }
+        let lines = String(decoding: first + rest, as: UTF8.self)
             .split(separator: "\n").dropFirst()
         // The refused handshake never became a request: exactly one webhook arrived, signed.
         #expect(lines.count == 1)
@@ -207,7 +205,7 @@ import Testing
         ]
         )
         await server.stop()
-        client.shutdown()
+        await client.shutdown()
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("attempt 1  HTTP 200"))
         #expect(result.stdout.contains("-> delivered"))
@@ -284,7 +282,7 @@ import Testing
         )
         await platform.stop()
         await receiverServer.stop()
-        receiverClient.shutdown()
+        await receiverClient.shutdown()
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(receiver.received.count == 5)
         #expect(receiver.received.allSatisfy { $0.url.hasSuffix("/platform/hooks") && $0.status == 200 })

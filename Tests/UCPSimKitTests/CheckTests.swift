@@ -9,7 +9,7 @@ import Testing
         let results = try await session.run(CheckCatalog.cases, target: try RequestTarget("\(server.baseURL)/hooks"))
         await session.stop()
         await server.stop()
-        client.shutdown()
+        await client.shutdown()
         #expect(results.count == CheckCatalog.cases.count)
         for result in results where !result.passed {
             Issue.record("\(result.checkCase.id): expected \(result.checkCase.expected), \(result.note)")

@@ -158,7 +158,7 @@ import Testing
         )
         await shop.stop()  // drains queued deliveries
         await receiverServer.stop()
-        receiverClient.shutdown()
+        await receiverClient.shutdown()
 
         #expect(created.status == 201)
         #expect(shipped.status == 200)

@@ -12,7 +12,7 @@ import Testing
         let attempt = try await shop.send(document, to: target)
         await shop.stop()
         await receiverServer.stop()
-        receiverClient.shutdown()
+        await receiverClient.shutdown()
 
         #expect(attempt.accepted)
         let record = try #require(receiver.received.last)
@@ -43,7 +43,7 @@ import Testing
         let response = try await shop.client.send(request)
         await shop.stop()
         await receiverServer.stop()
-        receiverClient.shutdown()
+        await receiverClient.shutdown()
 
         #expect(response.status == 400)
         let body = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: String]
@@ -92,7 +92,7 @@ import Testing
         )
         await shop.stop()
         await receiverServer.stop()
-        receiverClient.shutdown()
+        await receiverClient.shutdown()
         #expect(afterRotation.accepted)
         #expect(try receiver.received[receiver.received.count - 2].verdict.get() == "next")
         #expect(!stale.accepted)
@@ -113,7 +113,7 @@ import Testing
         await shopA.stop()
         await shopB.stop()
         await receiverServer.stop()
-        receiverClient.shutdown()
+        await receiverClient.shutdown()
         #expect(own.accepted)
         #expect(!foreign.accepted)
         #expect(receiver.received.last?.status == 403)
@@ -162,7 +162,7 @@ import Testing
         )
         await shop.stop()
         await receiverServer.stop()
-        receiverClient.shutdown()
+        await receiverClient.shutdown()
         #expect(fetched.status == 200)
         #expect(fetched.body == document.bytes)
     }
@@ -175,7 +175,7 @@ import Testing
         let closed = try await TestSupport.startReceiver()
         let url = "\(closed.1.baseURL)/hook"
         await closed.1.stop()
-        closed.2.shutdown()
+        await closed.2.shutdown()
         let document = try OrderDocument.load(path: TestSupport.path("fixtures/order-created.json"))
         let attempt = try await shop.send(document, to: try RequestTarget(url))
         await shop.stop()

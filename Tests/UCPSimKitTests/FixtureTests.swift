@@ -49,7 +49,7 @@ import Testing
         ])
         #expect(fresh.status == 0)
         await server.stop()
-        client.shutdown()
+        await client.shutdown()
 
         let all = receiver.received
         #expect(all.count == 15 && all.allSatisfy { $0.status == 200 })

@@ -64,16 +64,13 @@ import Testing
         process.standardError = errors
         process.standardOutput = output
         try process.run()
-        var first = Data()
-        while !first.contains(0x0A) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            first += chunk
-        }
+        let first = try await TestSupport.firstLine(of: output)
         // SIGKILL: a signal mask inherited from the test runner can leave SIGINT and SIGTERM blocked in the child.
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = try await TestSupport.offPool {
+            process.waitUntilExit()
+            return String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
         #expect(String(decoding: first, as: UTF8.self).contains("shop listening on"))
         #expect(stderr.contains("WARNING: --allow-unauthenticated-control"), "\(stderr)")
     }

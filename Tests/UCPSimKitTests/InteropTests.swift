@@ -20,7 +20,7 @@ import Testing
         )
         await shop.stop()
         await receiverServer.stop()
-        receiverClient.shutdown()
+        await receiverClient.shutdown()
         #expect(attempt.accepted)
 
         let record = try #require(receiver.received.last)

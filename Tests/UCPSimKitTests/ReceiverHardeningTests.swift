@@ -119,7 +119,7 @@ import Testing
         }
         let log = receiver.received
         await server.stop()
-        client.shutdown()
+        await client.shutdown()
 
         for response in [announced, chunked] {
             #expect(response.status == 413)
@@ -155,7 +155,7 @@ import Testing
             }
             try await group.waitForAll()
         }
-        client.shutdown()
+        await client.shutdown()
         let rss = try #require(listen.residentKiB())
         #expect(statuses.all == Array(repeating: 413, count: 40))
         #expect(rss < 100 * 1024, "VmRSS \(rss) kB after 40 × 15 MB rejected bodies")
@@ -174,7 +174,7 @@ import Testing
                 body: Array(repeating: UInt8(ascii: " "), count: 101)
             )
         )
-        client.shutdown()
+        await client.shutdown()
         #expect(response.status == 413)
         let refused = try await CLITests.ucpsim(["listen", "--max-body", "0"])
         #expect(refused.status == 64 && refused.stderr.contains("--max-body"), "\(refused.stderr)")
@@ -210,7 +210,7 @@ import Testing
             headers: request.headers,
             body: body
         )
-        client.shutdown()
+        await client.shutdown()
 
         #expect(status == 400)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any])
@@ -283,7 +283,7 @@ import Testing
         let request = try sender.signedRequest(for: event, to: target, created: Int64(Date().timeIntervalSince1970))
         let accepted = await receiver.receive(method: "POST", url: target.url, headers: request.headers, body: body)
         await profileServer.stop()
-        client.shutdown()
+        await client.shutdown()
 
         #expect(refused.0 != 200)
         #expect(witness.connections == 0, "no request reached the loopback server")
@@ -304,7 +304,7 @@ import Testing
         }
         let request = OutgoingRequest(method: "GET", url: "http://localhost:\(witness.port)/.well-known/ucp")
         await #expect(throws: TransportError.self) { try await client.send(request, options: options) }
-        client.shutdown()
+        await client.shutdown()
 
         let addresses = seen.all
         #expect(!addresses.isEmpty)
@@ -365,7 +365,7 @@ import Testing
         for server in servers.values { await server.stop() }
         await redirectTarget.stop()
         hanging.stop()
-        client.shutdown()
+        await client.shutdown()
 
         #expect(Set(answers.values).count == 1, "\(answers)")
         #expect(answers["closed"]?.hasPrefix("424 profile_unreachable ") == true, "\(answers)")
@@ -421,7 +421,7 @@ import Testing
             try await group.waitForAll()
         }
         await profileServer.stop()
-        client.shutdown()
+        await client.shutdown()
 
         let order = finished.all
         #expect(order == ["legitimate 200"] + Array(repeating: "hanging 424", count: 4), "\(order)")

@@ -76,7 +76,7 @@ import Testing
         #expect(fetched() == 3, "the floor has passed: one more forced refresh")
         #expect(receiver.received.filter { $0.status == 401 }.allSatisfy { $0.verdict.failureReason == .keyNotFound })
         await profileServer.stop()
-        client.shutdown()
+        await client.shutdown()
     }
 
     /// `webhooks.orderEvent` in `rest.openapi.json`: the 200 body is `{"ucp": {...}}`, validated here against the
@@ -103,7 +103,7 @@ import Testing
         let again = try await shop.client.send(request)
         await shop.stop()
         await receiverServer.stop()
-        receiverClient.shutdown()
+        await receiverClient.shutdown()
 
         #expect(first.status == 200 && again.status == 200)
         let answer = try #require(try JSONSerialization.jsonObject(with: Data(first.body)) as? [String: Any])

@@ -170,7 +170,7 @@ import Testing
         let served = await shop.orders.get("o1")
         await shop.stop()
         await receiverServer.stop()
-        receiverClient.shutdown()
+        await receiverClient.shutdown()
 
         #expect(results.map(\.transition) == ["place", "ship", "deliver"])
         #expect(results.map(\.passed) == [true, false, true], "ship expected 4xx but the receiver accepted it")

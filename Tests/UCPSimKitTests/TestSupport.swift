@@ -102,6 +102,27 @@ enum TestSupport {
         )
     }
 
+    /// Runs blocking work (reading a child's pipe, waiting for its exit) on a thread of its own: blocking one of the
+    /// cooperative pool's few threads (two on this machine) would stall the in-process servers other tests use.
+    static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try work() }) }.start()
+        }
+    }
+
+    /// Reads `pipe` until its first newline (or its end), off the cooperative pool.
+    static func firstLine(of pipe: Pipe) async throws -> Data {
+        try await offPool {
+            var first = Data()
+            while !first.contains(0x0A) {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                first += chunk
+            }
+            return first
+        }
+    }
+
     /// The python3 on PATH.
     static var python: String {
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {

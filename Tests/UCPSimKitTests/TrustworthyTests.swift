@@ -113,8 +113,11 @@ import Testing
         for _ in 0..<400 where receiver.received.isEmpty { try await Task.sleep(nanoseconds: 25_000_000) }
         #expect(!receiver.received.isEmpty)
         kill(process.processIdentifier, SIGINT)
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let stderr = try await TestSupport.offPool {
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return text
+        }
         #expect(process.terminationStatus == 130, "\(stderr)")
         #expect(stderr.contains("ucpsim: interrupted:") && stderr.contains("run --resume"), "\(stderr)")
         let progress = try #require(try RunProgress.load(directory: state))
@@ -210,7 +213,7 @@ import Testing
         defer {
             Task {
                 await server.stop()
-                client.shutdown()
+                await client.shutdown()
             }
         }
         let state = Self.state()

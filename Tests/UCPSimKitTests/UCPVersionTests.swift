@@ -209,7 +209,7 @@ import Testing
             "send", older.path, "--webhook-url", url, "--ucp-version", "2026-04-08",
         ])
         await receiverServer.stop()
-        receiverClient.shutdown()
+        await receiverClient.shutdown()
 
         #expect(warned.status == 0, "\(warned.stderr)")
         let warnings = warned.stderr.split(separator: "\n").filter { $0.hasPrefix("ucpsim: warning: ") }

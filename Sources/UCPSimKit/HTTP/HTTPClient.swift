@@ -95,6 +95,21 @@ public final class HTTPClient: Sendable {
     /// process that exits while a transport thread is still signing or in TLS runs OpenSSL's exit-time cleanup under
     /// it (seen as a segfault). Blocks the caller for at most about `grace` seconds; never call it from a job's
     /// `prepare` or `finish` (they run on the threads it waits for). Later calls return at once.
+    /// The same, for async callers: the wait for the threads happens on a thread of its own, never on Swift's
+    /// cooperative pool (blocking one of its few threads would stall every task in the process, servers included).
+    public func shutdown(grace: TimeInterval = 0) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                self.shutdown(grace: grace)
+                continuation.resume()
+            }
+            thread.name = "ucpsim-curl-shutdown"
+            thread.start()
+        }
+    }
+
+    /// Stops the client and returns once its threads have ended (blocking: from async code, `await` the async
+    /// overload instead).
     public func shutdown(grace: TimeInterval = 0) {
         let dropped = queue.withLock { state -> [Job] in
             state.shuttingDown = true

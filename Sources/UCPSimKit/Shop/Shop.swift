@@ -184,7 +184,7 @@ public final class Shop: Sendable {
     public func stop() async {
         await engine.stop()
         await server.stop()
-        client.shutdown()
+        await client.shutdown()
         // Lets the next ucpsim (or the next shop in this process) open the state directory.
         outbox?.close()
     }
