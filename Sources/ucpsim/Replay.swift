@@ -82,7 +82,7 @@ struct Replay: AsyncParsableCommand {
             }
             let finals = outcomes.compactMap { $0 }
             if !finals.isEmpty, finals.allSatisfy({ $0.attempts.allSatisfy { $0.status == nil } }) {
-                throw UCPSimError(.unavailable, "receiver unreachable: \(finals[0].attempts.last?.detail ?? "")")
+                throw DeliveryReport.neverAnswered(detail: finals[0].attempts.last?.detail ?? "", target: "receiver")
             }
             if finals.contains(where: { $0.phase != .delivered }) { throw ExitCode(1) }
         }

@@ -158,7 +158,7 @@ struct Run: AsyncParsableCommand {
             }
             RunProgress.remove(directory: delivery.state)
             if !results.isEmpty, results.allSatisfy({ $0.status == nil && $0.attempts > 0 }) {
-                throw UCPSimError(.unavailable, "receiver unreachable: \(results[0].detail)")
+                throw DeliveryReport.neverAnswered(detail: results[0].detail, target: "receiver")
             }
             if !failures.isEmpty { throw ExitCode(1) }
         }

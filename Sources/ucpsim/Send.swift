@@ -93,6 +93,15 @@ enum DeliveryReport {
         return lines.joined(separator: "\n")
     }
 
+    /// The error for deliveries that never got an answer: the receiver was unreachable (69), or — when the request
+    /// was never sent because signing it failed here — a local failure (70), not the receiver's fault.
+    static func neverAnswered(detail: String, target: String) -> UCPSimError {
+        if detail.hasPrefix("signing failed") {
+            return UCPSimError(.software, "nothing was sent: \(detail) (a problem on this side, not the receiver's)")
+        }
+        return UCPSimError(.unavailable, "\(target) unreachable: \(detail)")
+    }
+
     /// Maps a final outcome (or a timeout) to the documented exit codes.
     static func conclude(_ outcome: DeliveryEngine.Outcome?, pending: DeliveryState?, target: String) throws {
         guard let outcome else {
@@ -106,10 +115,7 @@ enum DeliveryReport {
             return
         case .dead(let reason):
             if outcome.attempts.allSatisfy({ $0.status == nil }) {
-                throw UCPSimError(
-                    .unavailable,
-                    "receiver \(target) unreachable: \(outcome.attempts.last?.detail ?? reason)"
-                )
+                throw neverAnswered(detail: outcome.attempts.last?.detail ?? reason, target: "receiver \(target)")
             }
             stderrLine("ucpsim: dead-lettered: \(reason)")
             throw ExitCode(1)
