@@ -5,17 +5,23 @@ import UCPSimKit
 struct Deliveries: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Inspect the outbox and send again: list, show, redeliver dead letters, resend any event, resume pending.",
-        subcommands: [List.self, Show.self, Redeliver.self, Resend.self, Resume.self]
+            "Inspect the outbox and send again: list, show, redeliver dead letters, resend any event, resume pending, "
+            + "repair a damaged journal.",
+        subcommands: [List.self, Show.self, Redeliver.self, Resend.self, Resume.self, Repair.self]
     )
 
     struct StateOption: ParsableArguments {
         @Option(help: ArgumentHelp("Outbox directory.", valueName: "dir"))
         var state = ".ucpsim"
 
-        /// The outbox as it is now, read without writing (a running `ucpsim` may hold it).
+        /// The outbox as it is now, read without writing (a running `ucpsim` may hold it). Damaged lines are
+        /// skipped, with a note on stderr saying where they are and how to repair them.
         func load() throws(UCPSimError) -> OutboxSnapshot {
-            try Outbox.inspect(directory: state)
+            let snapshot = try Outbox.inspect(directory: state)
+            if !snapshot.damagedLines.isEmpty {
+                stderrLine("ucpsim: note: \(Outbox.damageNote(directory: state, lines: snapshot.damagedLines))")
+            }
+            return snapshot
         }
     }
 
@@ -77,9 +83,12 @@ struct Deliveries: AsyncParsableCommand {
                     throw UCPSimError(.noInput, "no event \(webhookID) in \(state.state)")
                 }
                 outputLine("webhook-id \(found.event.webhookID)  order \(found.event.orderID)  -> \(found.target)")
-                outputLine(
-                    "timestamp \(found.event.timestamp)  body \(outbox.body(of: webhookID).map { "\($0.count) bytes" } ?? "unreadable")  state \(found.phase.name)"
-                )
+                let body: String
+                switch outbox.readBody(of: webhookID) {
+                case .success(let bytes): body = "\(bytes.count) bytes"
+                case .failure(let error): body = "unreadable (\(error.description))"
+                }
+                outputLine("timestamp \(found.event.timestamp)  body \(body)  state \(found.phase.name)")
                 if case .dead(let reason) = found.phase { outputLine("dead-lettered: \(reason)") }
                 for attempt in found.attempts {
                     let status = attempt.status.map { "HTTP \($0)" } ?? "no response"
@@ -240,6 +249,27 @@ struct Deliveries: AsyncParsableCommand {
                 let pending = running.history.filter { !$0.phase.isFinal }
                 outputLine("resuming \(pending.count) pending event(s)")
                 try await finish(running, ids: pending.map(\.event.webhookID), wait: delivery.waitSeconds)
+            }
+        }
+    }
+
+    struct Repair: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set damaged journal lines aside and keep every whole event (a backup of the journal is kept).",
+            discussion: """
+                Takes the outbox's lock like every writer (stop a running ucpsim on the directory first). Damaged \
+                lines go to DIR/outbox.damaged.jsonl with their line numbers; the journal as it was stays as \
+                DIR/outbox.jsonl.<time>.bak. Exit codes: 0 repaired or nothing to repair; 66 no outbox; 73 the \
+                directory is in use or cannot be written.
+                """
+        )
+
+        @OptionGroup var state: StateOption
+
+        func run() async throws {
+            try await reportingErrors {
+                let report = try Outbox.repair(directory: state.state)
+                report.summary.forEach(outputLine)
             }
         }
     }

@@ -75,6 +75,9 @@ public actor DeliveryEngine {
     /// means the same bytes under the same `Webhook-Id` go out again after a crash, or a kill after 410 is redone).
     private var journal: [Outbox.Line] = []
     private var journalFlush: Task<Void, Never>?
+    /// True while the outbox refuses writes (a full disk): the lines wait, in order, and are tried again each second
+    /// instead of at every new line.
+    private var journalStalled = false
     /// What the engine shares with every attempt's transport-thread work: the response inbox, the endpoints that
     /// answered 410, the signing plans.
     private let shared: Attempt.Shared
@@ -148,8 +151,9 @@ public actor DeliveryEngine {
         for state in resent where targets[state.target] == nil {
             targets[state.target] = try RequestTarget(state.target)
         }
-        // Durable before anything is sent: the attempt lines so far, then every new round, with one fsync.
-        flushJournal()
+        // Durable before anything is sent: the attempt lines so far, then every new round, with one fsync (in that
+        // order: a round's line before an older attempt's would put that attempt in the new round).
+        if let error = flushJournal() { throw error }
         try outbox?.appendRounds(resent)
         for state in resent {
             finished[state.event.webhookID] = nil
@@ -256,22 +260,39 @@ public actor DeliveryEngine {
     private func journalLine(_ line: Outbox.Line) {
         guard outbox != nil else { return }
         journal.append(line)
-        if journal.count >= 256 {
+        if journal.count >= 256 && !journalStalled {
             flushJournal()
         } else if journalFlush == nil {
-            journalFlush = Task {
-                try? await Task.sleep(nanoseconds: 20_000_000)
-                if !Task.isCancelled { self.flushJournal() }
-            }
+            scheduleJournalFlush()
         }
     }
 
-    private func flushJournal() {
+    private func scheduleJournalFlush() {
+        let delay: UInt64 = journalStalled ? 1_000_000_000 : 20_000_000
+        journalFlush = Task {
+            try? await Task.sleep(nanoseconds: delay)
+            if !Task.isCancelled { self.flushJournal() }
+        }
+    }
+
+    /// Writes the gathered lines. When the outbox refuses them (it keeps whole lines or none), they stay, in order,
+    /// for the next try; returns the error. Losing one would only mean a repeat after a crash, but they are kept so
+    /// a full disk that frees up loses nothing.
+    @discardableResult
+    private func flushJournal() -> UCPSimError? {
         journalFlush?.cancel()
         journalFlush = nil
-        guard !journal.isEmpty else { return }
-        try? outbox?.append(journal)
+        guard !journal.isEmpty, let outbox else { return nil }
+        do {
+            try outbox.append(journal)
+        } catch {
+            journalStalled = true
+            if !stopped { scheduleJournalFlush() }
+            return error
+        }
+        journalStalled = false
         journal.removeAll(keepingCapacity: true)
+        return nil
     }
 
     // MARK: Scheduling
@@ -363,6 +384,10 @@ public actor DeliveryEngine {
             if completion.endpointStopped {
                 // Not sent: its endpoint answered 410 to another event meanwhile.
                 finish(id, killing: Self.goneReason)
+                continue
+            }
+            if let reason = completion.unsendable {
+                finish(id, killing: reason)
                 continue
             }
             let policy = entry.policy ?? options.policy
@@ -545,9 +570,9 @@ private final class Attempt: Sendable {
         if shared.stopped.contains(target.url) { throw EndpointStopped() }
         var event = event
         if let outbox = shared.outbox, event.body.isEmpty {
-            // Behind an outbox the body is on disk; an attempt without it would send other bytes: fail it instead.
-            guard let body = outbox.body(of: id) else { throw BodyUnreadable(path: outbox.path) }
-            event = event.with(body: body)
+            // Behind an outbox the body is on disk, checked against the length and SHA-256 recorded with it; an
+            // attempt without it, or with other bytes, would send what was never acknowledged: refuse instead.
+            event = event.with(body: try outbox.readBody(of: id).get())
         }
         let sender = shared.sender
         return try sender.signedRequest(
@@ -562,6 +587,7 @@ private final class Attempt: Sendable {
         var record = AttemptRecord(number: number, at: at, status: nil, milliseconds: 0, detail: "")
         var retryAfter: String?
         var endpointStopped = false
+        var unsendable: String?
         switch result {
         case .success(let response):
             record.status = response.status
@@ -577,12 +603,19 @@ private final class Attempt: Sendable {
             record.detail = error.message
             record.milliseconds = error.elapsed * 1000
         case .failure(let error as BodyUnreadable):
-            record.detail = error.description
+            // Nothing was sent, and retrying cannot make the journal's bytes right: the engine dead-letters it.
+            unsendable = error.description
         case .failure(let error):
             record.detail = "signing failed: \(error)"
         }
         record.sentHeaders = request?.headers
-        let completion = Completion(id: id, record: record, retryAfter: retryAfter, endpointStopped: endpointStopped)
+        let completion = Completion(
+            id: id,
+            record: record,
+            retryAfter: retryAfter,
+            endpointStopped: endpointStopped,
+            unsendable: unsendable
+        )
         if shared.inbox.post(completion) {
             let engine = engine
             Task { await engine.takeCompletions() }
@@ -597,16 +630,12 @@ struct Completion: Sendable {
     let retryAfter: String?
     /// Not sent: the endpoint had answered 410.
     var endpointStopped = false
+    /// Not sent: the body the outbox gave back is missing or not the one written (why).
+    var unsendable: String?
 }
 
 /// Thrown by a job's `prepare` for an endpoint that answered 410.
 struct EndpointStopped: Error {}
-
-/// An event's body could not be read back from the outbox.
-struct BodyUnreadable: Error, CustomStringConvertible {
-    let path: String
-    var description: String { "the event's body could not be read back from \(path)" }
-}
 
 /// Endpoints that answered 410, read by the transport threads before each request.
 final class StoppedEndpoints: Sendable {
