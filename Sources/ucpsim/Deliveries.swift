@@ -124,7 +124,7 @@ struct Deliveries: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 // Checked before the shop starts: a wrong id or directory sends nothing, resumes nothing.
-                let known = try Outbox.inspect(directory: delivery.state).states
+                let known = try writableOutbox(delivery.state).states
                 let byID = Dictionary(known.map { ($0.event.webhookID, $0) }, uniquingKeysWith: { _, last in last })
                 let unknown = webhookIDs.filter { byID[$0] == nil }
                 guard unknown.isEmpty else {
@@ -197,7 +197,7 @@ struct Deliveries: AsyncParsableCommand {
                 let destination = try webhookURL.map { url throws(UCPSimError) in
                     try parseTarget(url, option: "--webhook-url")
                 }
-                let known = Set(try Outbox.inspect(directory: delivery.state).states.map(\.event.webhookID))
+                let known = Set(try writableOutbox(delivery.state).states.map(\.event.webhookID))
                 let unknown = webhookIDs.filter { !known.contains($0) }
                 guard unknown.isEmpty else {
                     throw UCPSimError(
@@ -242,7 +242,7 @@ struct Deliveries: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 // Like `list`: a directory without an outbox is a mistake, not an empty outbox to create.
-                _ = try Outbox.inspect(directory: delivery.state)
+                _ = try writableOutbox(delivery.state)
                 let running = try await startShop(shop, delivery, client) { state, attempt in
                     outputLine(DeliveryReport.attemptLine(state, attempt))
                 }
@@ -273,6 +273,20 @@ struct Deliveries: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// The outbox a writing command is about to open, read first: a damaged journal is refused (exit 65, naming the lines
+/// and the repair) before anything starts.
+private func writableOutbox(_ directory: String) throws(UCPSimError) -> OutboxSnapshot {
+    let snapshot = try Outbox.inspect(directory: directory)
+    guard snapshot.damagedLines.isEmpty else {
+        let path = (directory as NSString).appendingPathComponent("outbox.jsonl")
+        throw UCPSimError(
+            .dataError,
+            Outbox.damageMessage(path: path, directory: directory, lines: snapshot.damagedLines)
+        )
+    }
+    return snapshot
 }
 
 /// Waits for `ids`, stops the shop, prints the summary, and maps the result to an exit code.

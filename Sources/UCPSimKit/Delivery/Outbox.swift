@@ -266,7 +266,7 @@ public final class Outbox: Sendable {
     }
 
     /// What a writer says about a journal with damaged lines: where they are, and how to set them aside.
-    static func damageMessage(path: String, directory: String, lines: [Int]) -> String {
+    public static func damageMessage(path: String, directory: String, lines: [Int]) -> String {
         "\(path) is damaged at \(lineList(lines)); `ucpsim deliveries repair --state \(directory)` sets "
             + (lines.count == 1 ? "it" : "them") + " aside and keeps every whole event"
     }
