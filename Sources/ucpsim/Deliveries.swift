@@ -5,17 +5,23 @@ import UCPSimKit
 struct Deliveries: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Inspect the outbox and send again: list, show, redeliver dead letters, resend any event, resume pending.",
-        subcommands: [List.self, Show.self, Redeliver.self, Resend.self, Resume.self]
+            "Inspect the outbox and send again: list, show, redeliver dead letters, resend any event, resume pending, "
+            + "repair a damaged journal.",
+        subcommands: [List.self, Show.self, Redeliver.self, Resend.self, Resume.self, Repair.self]
     )
 
     struct StateOption: ParsableArguments {
         @Option(help: ArgumentHelp("Outbox directory.", valueName: "dir"))
         var state = ".ucpsim"
 
-        /// The outbox as it is now, read without writing (a running `ucpsim` may hold it).
+        /// The outbox as it is now, read without writing (a running `ucpsim` may hold it). Damaged lines are
+        /// skipped, with a note on stderr saying where they are and how to repair them.
         func load() throws(UCPSimError) -> OutboxSnapshot {
-            try Outbox.inspect(directory: state)
+            let snapshot = try Outbox.inspect(directory: state)
+            if !snapshot.damagedLines.isEmpty {
+                stderrLine("ucpsim: note: \(Outbox.damageNote(directory: state, lines: snapshot.damagedLines))")
+            }
+            return snapshot
         }
     }
 
@@ -77,9 +83,12 @@ struct Deliveries: AsyncParsableCommand {
                     throw UCPSimError(.noInput, "no event \(webhookID) in \(state.state)")
                 }
                 outputLine("webhook-id \(found.event.webhookID)  order \(found.event.orderID)  -> \(found.target)")
-                outputLine(
-                    "timestamp \(found.event.timestamp)  body \(outbox.body(of: webhookID).map { "\($0.count) bytes" } ?? "unreadable")  state \(found.phase.name)"
-                )
+                let body: String
+                switch outbox.readBody(of: webhookID) {
+                case .success(let bytes): body = "\(bytes.count) bytes"
+                case .failure(let error): body = "unreadable (\(error.description))"
+                }
+                outputLine("timestamp \(found.event.timestamp)  body \(body)  state \(found.phase.name)")
                 if case .dead(let reason) = found.phase { outputLine("dead-lettered: \(reason)") }
                 for attempt in found.attempts {
                     let status = attempt.status.map { "HTTP \($0)" } ?? "no response"
@@ -115,7 +124,7 @@ struct Deliveries: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 // Checked before the shop starts: a wrong id or directory sends nothing, resumes nothing.
-                let known = try Outbox.inspect(directory: delivery.state).states
+                let known = try writableOutbox(delivery.state).states
                 let byID = Dictionary(known.map { ($0.event.webhookID, $0) }, uniquingKeysWith: { _, last in last })
                 let unknown = webhookIDs.filter { byID[$0] == nil }
                 guard unknown.isEmpty else {
@@ -188,7 +197,7 @@ struct Deliveries: AsyncParsableCommand {
                 let destination = try webhookURL.map { url throws(UCPSimError) in
                     try parseTarget(url, option: "--webhook-url")
                 }
-                let known = Set(try Outbox.inspect(directory: delivery.state).states.map(\.event.webhookID))
+                let known = Set(try writableOutbox(delivery.state).states.map(\.event.webhookID))
                 let unknown = webhookIDs.filter { !known.contains($0) }
                 guard unknown.isEmpty else {
                     throw UCPSimError(
@@ -233,7 +242,7 @@ struct Deliveries: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 // Like `list`: a directory without an outbox is a mistake, not an empty outbox to create.
-                _ = try Outbox.inspect(directory: delivery.state)
+                _ = try writableOutbox(delivery.state)
                 let running = try await startShop(shop, delivery, client) { state, attempt in
                     outputLine(DeliveryReport.attemptLine(state, attempt))
                 }
@@ -243,6 +252,41 @@ struct Deliveries: AsyncParsableCommand {
             }
         }
     }
+
+    struct Repair: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set damaged journal lines aside and keep every whole event (a backup of the journal is kept).",
+            discussion: """
+                Takes the outbox's lock like every writer (stop a running ucpsim on the directory first). Damaged \
+                lines go to DIR/outbox.damaged.jsonl with their line numbers; the journal as it was stays as \
+                DIR/outbox.jsonl.<time>.bak. Exit codes: 0 repaired or nothing to repair; 66 no outbox; 73 the \
+                directory is in use or cannot be written.
+                """
+        )
+
+        @OptionGroup var state: StateOption
+
+        func run() async throws {
+            try await reportingErrors {
+                let report = try Outbox.repair(directory: state.state)
+                report.summary.forEach(outputLine)
+            }
+        }
+    }
+}
+
+/// The outbox a writing command is about to open, read first: a damaged journal is refused (exit 65, naming the lines
+/// and the repair) before anything starts.
+private func writableOutbox(_ directory: String) throws(UCPSimError) -> OutboxSnapshot {
+    let snapshot = try Outbox.inspect(directory: directory)
+    guard snapshot.damagedLines.isEmpty else {
+        let path = (directory as NSString).appendingPathComponent("outbox.jsonl")
+        throw UCPSimError(
+            .dataError,
+            Outbox.damageMessage(path: path, directory: directory, lines: snapshot.damagedLines)
+        )
+    }
+    return snapshot
 }
 
 /// Waits for `ids`, stops the shop, prints the summary, and maps the result to an exit code.

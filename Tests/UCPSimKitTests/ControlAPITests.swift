@@ -193,28 +193,48 @@ import Testing
     /// The order and transition fields are read strictly by the types scenarios use too: every wrong field is a 400
     /// that names it, nothing is quietly replaced by a default.
     @Test(arguments: [
+        // Totals that would overflow (and trap, ending serve) are refused at the boundary.
+        BadBody(
+            path: "/testing/orders",
+            body: #"{"items":[{"sku":"a","price":9223372036854775807,"quantity":2}]}"#,
+            content: "items[0].price must be an integer from 0 to 1000000000000 (minor units), got 9223372036854775807",
+            field: "$.items[0].price"
+        ),
+        BadBody(
+            path: "/testing/orders",
+            body: #"{"items":[{"sku":"a","price":1000000000000,"quantity":1000000}]}"#,
+            content: "items[0].quantity times price must be at most 1000000000000000 minor units per line",
+            field: "$.items[0].quantity"
+        ),
+        BadBody(
+            path: "/testing/orders/ord_s/credit",
+            body: #"{"amount":-9223372036854775808}"#,
+            content:
+                "amount must be an integer (minor units) from -1000000000000000 to 1000000000000000, got -9223372036854775808",
+            field: "$.amount"
+        ),
         BadBody(
             path: "/testing/orders",
             body: #"{"items":[{"sku":"mug","price":1500,"quantity":"2"}]}"#,
-            content: "items[0].quantity must be an integer ≥ 1",
+            content: "items[0].quantity must be an integer from 1 to 1000000",
             field: "$.items[0].quantity"
         ),
         BadBody(
             path: "/testing/orders",
             body: #"{"items":[{"sku":"mug","price":1500,"quantity":0}]}"#,
-            content: "items[0].quantity must be an integer ≥ 1, got 0",
+            content: "items[0].quantity must be an integer from 1 to 1000000, got 0",
             field: "$.items[0].quantity"
         ),
         BadBody(
             path: "/testing/orders",
             body: #"{"items":[{"sku":"mug","price":1500,"quantity":1.5}]}"#,
-            content: "items[0].quantity must be an integer ≥ 1",
+            content: "items[0].quantity must be an integer from 1 to 1000000",
             field: "$.items[0].quantity"
         ),
         BadBody(
             path: "/testing/orders",
             body: #"{"items":[{"sku":"mug","price":true}]}"#,
-            content: "items[0].price must be an integer ≥ 0 (minor units)",
+            content: "items[0].price must be an integer from 0 to 1000000000000 (minor units)",
             field: "$.items[0].price"
         ),
         BadBody(
@@ -250,7 +270,7 @@ import Testing
         BadBody(
             path: "/testing/orders",
             body: #"{"shipping":-1,"items":[\#(ControlAPITests.item)]}"#,
-            content: "shipping must be an integer ≥ 0 (minor units), got -1",
+            content: "shipping must be an integer from 0 to 1000000000000 (minor units), got -1",
             field: "$.shipping"
         ),
         BadBody(
@@ -275,7 +295,7 @@ import Testing
         BadBody(
             path: "/testing/orders/ord_s/ship",
             body: #"{"lines":[{"id":"li_1","quantity":0}]}"#,
-            content: "lines[0].quantity must be an integer ≥ 1, got 0",
+            content: "lines[0].quantity must be an integer from 1 to 1000000, got 0",
             field: "$.lines[0].quantity"
         ),
         BadBody(
@@ -287,7 +307,7 @@ import Testing
         BadBody(
             path: "/testing/orders/ord_s/refund",
             body: #"{"amount":"5"}"#,
-            content: "amount must be an integer (minor units)",
+            content: "amount must be an integer (minor units) from -1000000000000000 to 1000000000000000",
             field: "$.amount"
         ),
         BadBody(

@@ -72,6 +72,8 @@ public actor DeliveryEngine {
     private var finishedOrder = InsertionOrder<String>()
     private var waiters: [String: [(token: Int, continuation: CheckedContinuation<Outcome?, Never>)]] = [:]
     private var waiterToken = 0
+    /// The stop in progress (or done), shared by every caller of `stop`.
+    private var stopping: Task<Void, Never>?
     /// Callers waiting for an event's first attempt of its round (`firstAttempt(of:)`).
     private var startWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
     /// Orders with a snapshot due or in flight, and the later snapshots waiting behind it (only orders that have
@@ -89,6 +91,9 @@ public actor DeliveryEngine {
     /// means the same bytes under the same `Webhook-Id` go out again after a crash, or a kill after 410 is redone).
     private var journal: [Outbox.Line] = []
     private var journalFlush: Task<Void, Never>?
+    /// True while the outbox refuses writes (a full disk): the lines wait, in order, and are tried again each second
+    /// instead of at every new line.
+    private var journalStalled = false
     /// What the engine shares with every attempt's transport-thread work: the response inbox, the endpoints that
     /// answered 410, the signing plans.
     private let shared: Attempt.Shared
@@ -162,8 +167,9 @@ public actor DeliveryEngine {
         for state in resent where targets[state.target] == nil {
             targets[state.target] = try RequestTarget(state.target)
         }
-        // Durable before anything is sent: the attempt lines so far, then every new round, with one fsync.
-        flushJournal()
+        // Durable before anything is sent: the attempt lines so far, then every new round, with one fsync (in that
+        // order: a round's line before an older attempt's would put that attempt in the new round).
+        if let error = flushJournal() { throw error }
         try outbox?.appendRounds(resent)
         for state in resent {
             finished[state.event.webhookID] = nil
@@ -262,8 +268,19 @@ public actor DeliveryEngine {
     /// answered, and their answers are journaled before this returns: a 2xx received just before stopping is
     /// delivered, not sent again next time. Attempts queued but not yet sent are not sent. Then everyone waiting
     /// for an outcome hears nil (still pending).
+    /// A second `stop` (a signal's, then the command's own) waits for the first to finish instead of returning at
+    /// once and letting its caller shut the client down under the requests the first is still waiting for.
     public func stop() async {
-        guard !stopped else { return }
+        if let stopping {
+            await stopping.value
+            return
+        }
+        let task = Task { await self.stopOnce() }
+        stopping = task
+        await task.value
+    }
+
+    private func stopOnce() async {
         stopped = true
         shared.halted.set()
         timer?.task.cancel()
@@ -286,22 +303,39 @@ public actor DeliveryEngine {
     private func journalLine(_ line: Outbox.Line) {
         guard outbox != nil else { return }
         journal.append(line)
-        if journal.count >= 256 {
+        if journal.count >= 256 && !journalStalled {
             flushJournal()
         } else if journalFlush == nil {
-            journalFlush = Task {
-                try? await Task.sleep(nanoseconds: 20_000_000)
-                if !Task.isCancelled { self.flushJournal() }
-            }
+            scheduleJournalFlush()
         }
     }
 
-    private func flushJournal() {
+    private func scheduleJournalFlush() {
+        let delay: UInt64 = journalStalled ? 1_000_000_000 : 20_000_000
+        journalFlush = Task {
+            try? await Task.sleep(nanoseconds: delay)
+            if !Task.isCancelled { self.flushJournal() }
+        }
+    }
+
+    /// Writes the gathered lines. When the outbox refuses them (it keeps whole lines or none), they stay, in order,
+    /// for the next try; returns the error. Losing one would only mean a repeat after a crash, but they are kept so
+    /// a full disk that frees up loses nothing.
+    @discardableResult
+    private func flushJournal() -> UCPSimError? {
         journalFlush?.cancel()
         journalFlush = nil
-        guard !journal.isEmpty else { return }
-        try? outbox?.append(journal)
+        guard !journal.isEmpty, let outbox else { return nil }
+        do {
+            try outbox.append(journal)
+        } catch {
+            journalStalled = true
+            if !stopped { scheduleJournalFlush() }
+            return error
+        }
+        journalStalled = false
         journal.removeAll(keepingCapacity: true)
+        return nil
     }
 
     // MARK: Scheduling
@@ -395,6 +429,10 @@ public actor DeliveryEngine {
             if completion.endpointStopped {
                 // Not sent: its endpoint answered 410 to another event meanwhile.
                 finish(id, killing: Self.goneReason)
+                continue
+            }
+            if let reason = completion.unsendable {
+                finish(id, killing: reason)
                 continue
             }
             let policy = entry.policy ?? options.policy
@@ -599,9 +637,9 @@ private final class Attempt: Sendable {
         if shared.stopped.contains(target.url) { throw EndpointStopped() }
         var event = event
         if let outbox = shared.outbox, event.body.isEmpty {
-            // Behind an outbox the body is on disk; an attempt without it would send other bytes: fail it instead.
-            guard let body = outbox.body(of: id) else { throw BodyUnreadable(path: outbox.path) }
-            event = event.with(body: body)
+            // Behind an outbox the body is on disk, checked against the length and SHA-256 recorded with it; an
+            // attempt without it, or with other bytes, would send what was never acknowledged: refuse instead.
+            event = event.with(body: try outbox.readBody(of: id).get())
         }
         let sender = shared.sender
         return try sender.signedRequest(
@@ -617,6 +655,7 @@ private final class Attempt: Sendable {
         var retryAfter: String?
         var endpointStopped = false
         var abandoned = false
+        var unsendable: String?
         switch result {
         case .success(let response):
             record.status = response.status
@@ -633,7 +672,8 @@ private final class Attempt: Sendable {
             record.detail = error.message
             record.milliseconds = error.elapsed * 1000
         case .failure(let error as BodyUnreadable):
-            record.detail = error.description
+            // Nothing was sent, and retrying cannot make the journal's bytes right: the engine dead-letters it.
+            unsendable = error.description
         case .failure(let error):
             record.detail = "signing failed: \(error)"
         }
@@ -643,7 +683,8 @@ private final class Attempt: Sendable {
             record: record,
             retryAfter: retryAfter,
             endpointStopped: endpointStopped,
-            abandoned: abandoned
+            abandoned: abandoned,
+            unsendable: unsendable
         )
         if shared.inbox.post(completion) {
             let engine = engine
@@ -661,6 +702,8 @@ struct Completion: Sendable {
     var endpointStopped = false
     /// The engine or client was stopping: not sent, or cut off without an answer.
     var abandoned = false
+    /// Not sent: the body the outbox gave back is missing or not the one written (why).
+    var unsendable: String?
 }
 
 /// A flag set once, read by the transport threads.
@@ -673,12 +716,6 @@ final class Flag: Sendable {
 
 /// Thrown by a job's `prepare` for an endpoint that answered 410.
 struct EndpointStopped: Error {}
-
-/// An event's body could not be read back from the outbox.
-struct BodyUnreadable: Error, CustomStringConvertible {
-    let path: String
-    var description: String { "the event's body could not be read back from \(path)" }
-}
 
 /// Endpoints that answered 410, read by the transport threads before each request.
 final class StoppedEndpoints: Sendable {

@@ -3,9 +3,19 @@ import Foundation
 /// One pass over an outbox journal: every event's state (without its body, which stays on disk), where each body
 /// sits, and where each line is (for compaction).
 ///
-/// The file is read in 4 MB chunks and split with `memchr`. An event line is parsed as JSON without its body (the
-/// last member: only its position is kept), so opening a journal neither decodes nor holds the bodies.
+/// The file is read in 4 MB chunks and split with `memchr`. An event line is parsed as JSON without its body's text
+/// (only its position is kept, wherever the member sits in the line), so opening a journal neither decodes nor holds
+/// the bodies. A line that is not an outbox entry is noted as damaged (with its line number) and skipped: readers go
+/// on, writers refuse until `ucpsim deliveries repair` sets it aside.
 struct JournalScan {
+    /// A line that is not an outbox entry.
+    struct Damage {
+        /// 1-based.
+        let number: Int
+        let offset: UInt64
+        let length: Int
+    }
+
     /// One whole line of the journal.
     struct Line {
         let offset: UInt64
@@ -20,6 +30,15 @@ struct JournalScan {
     private(set) var lines: [Line] = []
     /// The length of the whole lines: a torn tail starts here.
     private(set) var complete: UInt64 = 0
+    /// Lines that are not outbox entries, in file order.
+    private(set) var damaged: [Damage] = []
+    /// The bytes after the last newline (a write cut short), if any.
+    private(set) var tailLength = 0
+    /// The whole lines (newlines) read, empty ones included.
+    private(set) var lineCount = 0
+
+    /// The line numbers of `damaged`.
+    var damagedLines: [Int] { damaged.map(\.number) }
 
     private var index: [String: Int] = [:]
     private var events: [WebhookEvent] = []
@@ -30,7 +49,6 @@ struct JournalScan {
     private var rounds: [Int] = []
 
     private static let bodyKey = Array("\"body\":\"".utf8)
-    private static let bodyEnd = Array("\"}".utf8)
 
     init(reading handle: FileHandle, path: String) throws(UCPSimError) {
         var buffer: [UInt8] = []
@@ -50,10 +68,12 @@ struct JournalScan {
             for end in ends {
                 lineNumber += 1
                 if end > start {
-                    let failure = buffer.withUnsafeBytes { bytes in
+                    let taken = buffer.withUnsafeBytes { bytes in
                         take(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), at: base + UInt64(start))
                     }
-                    if let failure { throw UCPSimError(.dataError, "\(path):\(lineNumber): \(failure)") }
+                    if !taken {
+                        damaged.append(Damage(number: lineNumber, offset: base + UInt64(start), length: end - start))
+                    }
                 }
                 start = end + 1
             }
@@ -61,6 +81,8 @@ struct JournalScan {
             base += UInt64(start)
         }
         complete = base
+        tailLength = buffer.count
+        lineCount = lineNumber
         states.reserveCapacity(events.count)
         for position in events.indices {
             var state = DeliveryState(
@@ -118,29 +140,44 @@ struct JournalScan {
         return nil
     }
 
-    /// Takes one line into the scan; returns what is wrong with it, if something is.
-    private mutating func take(_ line: UnsafeRawBufferPointer, at offset: UInt64) -> String? {
-        // An event line ends with its body: parse what comes before it, and only note where the body is.
-        var json = Data(line)
-        var body: Outbox.BodyLocation?
-        if let found = Self.firstBodyKey(in: line), line.count >= 2, line[line.count - 2] == Self.bodyEnd[0],
-            line[line.count - 1] == Self.bodyEnd[1]
-        {
-            let start = found + Self.bodyKey.count
-            body = Outbox.BodyLocation(offset: offset + UInt64(start), length: line.count - 2 - start)
-            json = Data(UnsafeRawBufferPointer(rebasing: line[..<start])) + Self.bodyEnd
+    /// One line parsed: its members, with an event's body text left out (an empty string in `entry`) and located
+    /// instead (`body`, relative to the line's start). Nil when the line is not an outbox entry.
+    static func parse(_ line: UnsafeRawBufferPointer) -> (
+        entry: [String: Any], kind: String, id: String, body: Range<Int>?
+    )? {
+        var json: Data
+        var body: Range<Int>?
+        if let found = firstBodyKey(in: line), let base = line.baseAddress {
+            // Base64 has no quote: the body's text ends at the next one, wherever the member sits in the line (a
+            // later version may add members after it).
+            let start = found + bodyKey.count
+            guard let quote = memchr(base + start, 0x22, line.count - start) else { return nil }
+            let end = base.distance(to: UnsafeRawPointer(quote))
+            body = start..<end
+            json = Data(UnsafeRawBufferPointer(rebasing: line[..<start]))
+            json.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[end...]))
+        } else {
+            json = Data(line)
         }
         guard let entry = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
             let kind = entry["k"] as? String, let id = entry["id"] as? String
-        else {
-            return "not an outbox entry (the journal is damaged)"
+        else { return nil }
+        if kind == "event" {
+            guard (entry["ts"] as? NSNumber) != nil, entry["order"] is String, entry["target"] is String, body != nil
+            else { return nil }
         }
+        return (entry, kind, id, body)
+    }
+
+    /// Takes one line into the scan; false when it is not an outbox entry (damaged).
+    private mutating func take(_ line: UnsafeRawBufferPointer, at offset: UInt64) -> Bool {
+        guard let (entry, kind, id, bodyRange) = Self.parse(line) else { return false }
         var position = index[id]
         switch kind {
         case "event":
             guard let timestamp = (entry["ts"] as? NSNumber)?.int64Value, let orderID = entry["order"] as? String,
-                let target = entry["target"] as? String, let body
-            else { return "malformed event entry" }
+                let target = entry["target"] as? String, let bodyRange
+            else { return false }
             let event = WebhookEvent(webhookID: id, timestamp: timestamp, orderID: orderID, body: [])
             if let position {
                 events[position] = event
@@ -154,7 +191,11 @@ struct JournalScan {
                 phases.append(.pending(next: Date(timeIntervalSince1970: 0)))
                 rounds.append(0)
             }
-            bodies[id] = body
+            bodies[id] = Outbox.BodyLocation(
+                offset: offset + UInt64(bodyRange.lowerBound),
+                length: bodyRange.count,
+                check: Outbox.BodyCheck(size: entry["len"], hex: entry["sha256"])
+            )
         case "attempt", "phase":
             guard let position else { break }
             if kind == "attempt" {
@@ -180,7 +221,7 @@ struct JournalScan {
         lines.append(
             Line(offset: offset, length: line.count, event: Int32(position ?? -1), isEvent: kind == "event")
         )
-        return nil
+        return true
     }
 }
 
@@ -190,18 +231,37 @@ public final class OutboxSnapshot: Sendable {
     private let bodies: [String: Outbox.BodyLocation]
     private let reader: FileHandle
 
-    init(states: [DeliveryState], bodies: [String: Outbox.BodyLocation], reader: FileHandle) {
+    /// Line numbers of the journal's damaged lines (skipped: `ucpsim deliveries repair` sets them aside).
+    public let damagedLines: [Int]
+    private let path: String
+
+    init(
+        states: [DeliveryState],
+        bodies: [String: Outbox.BodyLocation],
+        reader: FileHandle,
+        damagedLines: [Int],
+        path: String
+    ) {
         self.states = states
         self.bodies = bodies
         self.reader = reader
+        self.damagedLines = damagedLines
+        self.path = path
     }
 
     deinit {
         try? reader.close()
     }
 
-    /// An event's body, byte for byte as it is sent; nil when the journal has none for it.
+    /// An event's body, byte for byte as it is sent; nil when the journal has none for it, or none that matches
+    /// the length and SHA-256 recorded with it.
     public func body(of webhookID: String) -> [UInt8]? {
-        bodies[webhookID].flatMap { Outbox.readBody(at: $0, from: reader) }
+        try? readBody(of: webhookID).get()
+    }
+
+    /// An event's body, checked; or why it cannot be sent.
+    public func readBody(of webhookID: String) -> Result<[UInt8], BodyUnreadable> {
+        guard let location = bodies[webhookID] else { return .failure(BodyUnreadable(path: path, problem: .missing)) }
+        return Outbox.readBody(at: location, from: reader, path: path)
     }
 }

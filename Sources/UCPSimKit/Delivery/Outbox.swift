@@ -7,6 +7,11 @@ import Synchronization
 /// attempt line only means the same bytes with the same `Webhook-Id` go out again). On open, a torn last line (a
 /// SIGKILL mid-write) is cut off and the rest is replayed into per-event state.
 ///
+/// A write that fails (a full disk) is never half-visible: every write goes at the journal's logical end with
+/// `pwrite`, the end moves only once the whole batch is written (and fsync'd when asked), and a batch that fails is
+/// cut back off the file before the error is thrown. Each event line records its body's length and SHA-256, and a
+/// body read back is checked against them: a body that does not match is never signed or sent.
+///
 /// One process writes a state directory at a time: `open` takes an exclusive lock (`DIR/outbox.lock`), so a second
 /// `ucpsim` on the same directory gets a clear error instead of interleaving its appends. `inspect` reads without the
 /// lock and without changing the file. Bodies are not loaded: they are read back from the journal when needed.
@@ -19,17 +24,111 @@ public final class Outbox: Sendable {
     /// How many delivered events the journal keeps by default (for `deliveries list|show` and `redeliver`).
     public static let defaultKeepDelivered = 10_000
 
-    /// Where an event's body sits in the journal (its base64 text), so queued bodies need not stay in memory.
+    /// Where an event's body sits in the journal (its base64 text), so queued bodies need not stay in memory, and
+    /// what the body must be once decoded: its length and SHA-256 (unknown in journals written before they were
+    /// recorded).
     struct BodyLocation: Sendable {
         var offset: UInt64
         let length: Int
+        var check: BodyCheck?
+    }
+
+    /// The length and SHA-256 an event's body was written with.
+    struct BodyCheck: Sendable, Equatable {
+        let size: Int
+        let digest: SIMD4<UInt64>
+
+        init(size: Int, digest: SIMD4<UInt64>) {
+            self.size = size
+            self.digest = digest
+        }
+
+        /// The check for `body`, computed by OpenSSL.
+        init(of body: [UInt8]) {
+            self.init(size: body.count, digest: Self.words(DigestAlgorithm.sha256.hash(body)))
+        }
+
+        /// Parses the journal's fields: `len` and `sha256` (64 hex digits); nil unless both are well formed.
+        init?(size: Any?, hex: Any?) {
+            guard let size = (size as? NSNumber)?.intValue, size >= 0, let hex = hex as? String,
+                let bytes = Self.bytes(hex: hex)
+            else { return nil }
+            self.init(size: size, digest: Self.words(bytes))
+        }
+
+        /// The digest as 64 lowercase hex digits.
+        var hex: String {
+            let digits = Array("0123456789abcdef".utf8)
+            var out = [UInt8]()
+            out.reserveCapacity(64)
+            for index in 0..<4 {
+                var word = digest[index].bigEndian
+                withUnsafeBytes(of: &word) { bytes in
+                    for byte in bytes {
+                        out.append(digits[Int(byte >> 4)])
+                        out.append(digits[Int(byte & 0x0F)])
+                    }
+                }
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+
+        private static func words(_ bytes: [UInt8]) -> SIMD4<UInt64> {
+            var words = SIMD4<UInt64>()
+            for index in 0..<4 {
+                var word: UInt64 = 0
+                for byte in bytes[(index * 8)..<(index * 8 + 8)] { word = word << 8 | UInt64(byte) }
+                words[index] = word
+            }
+            return words
+        }
+
+        private static func bytes(hex: String) -> [UInt8]? {
+            let text = Array(hex.utf8)
+            guard text.count == 64 else { return nil }
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(32)
+            for index in stride(from: 0, to: 64, by: 2) {
+                guard let high = nibble(text[index]), let low = nibble(text[index + 1]) else { return nil }
+                bytes.append(high << 4 | low)
+            }
+            return bytes
+        }
+
+        private static func nibble(_ digit: UInt8) -> UInt8? {
+            switch digit {
+            case 0x30...0x39: digit - 0x30
+            case 0x61...0x66: digit - 0x61 + 10
+            case 0x41...0x46: digit - 0x41 + 10
+            default: nil
+            }
+        }
+    }
+
+    /// How the outbox writes its journal: `pwrite` at an offset and `fsync`. Tests replace them to fail the way a
+    /// full disk does (part of a write, then `ENOSPC`).
+    struct IO: Sendable {
+        /// Writes the bytes at the offset; returns how many were written, or `-errno`.
+        var write: @Sendable (_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, _ offset: UInt64) -> Int
+        /// Flushes the file to disk; returns 0 or `-errno`.
+        var sync: @Sendable (_ descriptor: Int32) -> Int32
+
+        static let system = IO(
+            write: { descriptor, bytes, offset in
+                let count = pwrite(descriptor, bytes.baseAddress, bytes.count, off_t(offset))
+                return count < 0 ? -Int(errno) : count
+            },
+            sync: { descriptor in fsync(descriptor) == 0 ? 0 : -errno }
+        )
     }
 
     private struct Writer {
         /// nil once closed.
         var handle: FileHandle?
-        /// The journal's length: the offset the next line starts at.
+        /// The journal's logical length: the offset the next line starts at. Only whole written lines are before it.
         var end: UInt64
+        /// True when a failed write may have left bytes after `end` that could not be cut off yet.
+        var tail = false
         var bodies: [String: BodyLocation]
         /// The lock held on `DIR/outbox.lock` while open.
         var lock: Int32
@@ -39,6 +138,7 @@ public final class Outbox: Sendable {
     /// What opening did that a user should hear about (a compaction), one line each.
     public let notes: [String]
     private let writer: Mutex<Writer>
+    private let io: IO
     /// Read with `pread` only, so it needs no lock.
     private let reader: FileHandle
 
@@ -48,7 +148,8 @@ public final class Outbox: Sendable {
         end: UInt64,
         bodies: [String: BodyLocation],
         lock: Int32,
-        notes: [String]
+        notes: [String],
+        io: IO
     ) throws(UCPSimError) {
         guard let reader = FileHandle(forReadingAtPath: path) else {
             throw UCPSimError(.noInput, "cannot open \(path)")
@@ -56,6 +157,7 @@ public final class Outbox: Sendable {
         self.path = path
         self.notes = notes
         self.writer = Mutex(Writer(handle: handle, end: end, bodies: bodies, lock: lock))
+        self.io = io
         self.reader = reader
     }
 
@@ -67,6 +169,13 @@ public final class Outbox: Sendable {
     /// Opens (or creates) the outbox in `directory` for writing and returns it with every event's restored state,
     /// in order (their bodies stay on disk: `body(of:)`). Refused while another process has the directory open.
     public static func open(directory: String, keepDelivered: Int = defaultKeepDelivered) throws(UCPSimError) -> (
+        Outbox, [DeliveryState]
+    ) {
+        try open(directory: directory, keepDelivered: keepDelivered, io: .system)
+    }
+
+    /// `open`, writing through `io` (tests inject failures there).
+    static func open(directory: String, keepDelivered: Int = defaultKeepDelivered, io: IO) throws(UCPSimError) -> (
         Outbox, [DeliveryState]
     ) {
         let fileManager = FileManager.default
@@ -90,6 +199,9 @@ public final class Outbox: Sendable {
                 throw UCPSimError(.noInput, "cannot open \(path)")
             }
             var scan = try JournalScan(reading: handle, path: path)
+            if !scan.damaged.isEmpty {
+                throw UCPSimError(.dataError, damageMessage(path: path, directory: directory, lines: scan.damagedLines))
+            }
             // Keep only whole lines: a torn tail from a crash is dropped before anything is appended.
             do {
                 try handle.truncate(atOffset: scan.complete)
@@ -120,18 +232,14 @@ public final class Outbox: Sendable {
                     )
                 }
             }
-            do {
-                try handle.seekToEnd()
-            } catch {
-                throw UCPSimError(.cannotCreate, "cannot append to \(path): \(error)")
-            }
             let outbox = try Outbox(
                 path: path,
                 handle: handle,
                 end: scan.complete,
                 bodies: scan.bodies,
                 lock: lock,
-                notes: notes
+                notes: notes,
+                io: io
             )
             return (outbox, scan.states)
         } catch {
@@ -148,7 +256,33 @@ public final class Outbox: Sendable {
             throw UCPSimError(.noInput, "no outbox in \(directory) (give --state DIR)")
         }
         let scan = try JournalScan(reading: handle, path: path)
-        return OutboxSnapshot(states: scan.states, bodies: scan.bodies, reader: handle)
+        return OutboxSnapshot(
+            states: scan.states,
+            bodies: scan.bodies,
+            reader: handle,
+            damagedLines: scan.damagedLines,
+            path: path
+        )
+    }
+
+    /// What a writer says about a journal with damaged lines: where they are, and how to set them aside.
+    public static func damageMessage(path: String, directory: String, lines: [Int]) -> String {
+        "\(path) is damaged at \(lineList(lines)); `ucpsim deliveries repair --state \(directory)` sets "
+            + (lines.count == 1 ? "it" : "them") + " aside and keeps every whole event"
+    }
+
+    /// What a reader says about a journal with damaged lines (it skips them).
+    public static func damageNote(directory: String, lines: [Int]) -> String {
+        let path = (directory as NSString).appendingPathComponent("outbox.jsonl")
+        return "\(path) is damaged at \(lineList(lines)) (skipped here); `ucpsim deliveries repair --state "
+            + "\(directory)` sets \(lines.count == 1 ? "it" : "them") aside and keeps every whole event"
+    }
+
+    /// "line 5" or "lines 5, 9, 12" (at most ten named).
+    static func lineList(_ lines: [Int]) -> String {
+        let named = lines.prefix(10).map(String.init).joined(separator: ", ")
+        return (lines.count == 1 ? "line " : "lines ") + named
+            + (lines.count > 10 ? " and \(lines.count - 10) more" : "")
     }
 
     /// Stops writing and lets another process open the directory. Appends after this fail.
@@ -169,7 +303,7 @@ public final class Outbox: Sendable {
     }
 
     /// Takes the directory's lock, or says who holds it.
-    private static func lockDirectory(_ directory: String) throws(UCPSimError) -> Int32 {
+    static func lockDirectory(_ directory: String) throws(UCPSimError) -> Int32 {
         let lockPath = (directory as NSString).appendingPathComponent("outbox.lock")
         let descriptor = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
@@ -218,7 +352,7 @@ public final class Outbox: Sendable {
         do {
             for line in scan.lines where line.event >= 0 && !dropped.contains(Int(line.event)) {
                 let id = scan.states[Int(line.event)].event.webhookID
-                if line.isEvent, var location = scan.bodies[id] {
+                if line.isEvent, var location = scan.bodies[id], location.offset >= line.offset {
                     location.offset = location.offset - line.offset + written + UInt64(buffer.count)
                     moved[id] = location
                 }
@@ -262,31 +396,51 @@ public final class Outbox: Sendable {
         var description: String { "the journal changed while it was copied" }
     }
 
-    /// Persists new events durably: written in chunks of about 1 MB, then one fsync for the batch.
+    /// Persists new events durably: written in chunks of about 1 MB, then one fsync for the batch. All or nothing:
+    /// when any part fails, the whole batch is cut back off the journal and the error is thrown.
     public func appendEvents(_ states: [DeliveryState]) throws(UCPSimError) {
-        var text: [UInt8] = []
-        text.reserveCapacity(1 << 20 + 4096)
-        var located: [(String, Int, Int)] = []  // id, body offset within `text`, body length
-        for state in states {
-            let event = state.event
-            text += "{\"k\":\"event\",\"id\":".utf8
-            text += Self.quote(event.webhookID).utf8
-            text += ",\"ts\":\(event.timestamp),\"order\":".utf8
-            text += Self.quote(event.orderID).utf8
-            text += ",\"target\":".utf8
-            text += Self.quote(state.target).utf8
-            text += ",\"body\":\"".utf8
-            let body = Data(event.body).base64EncodedData()
-            located.append((event.webhookID, text.count, body.count))
-            text += body
-            text += "\"}\n".utf8
-            if text.count > 1 << 20 {
-                try write(text, sync: false, bodies: located)
-                text.removeAll(keepingCapacity: true)
-                located.removeAll(keepingCapacity: true)
+        let failure: String? = writer.withLock { writer in
+            if let problem = Self.prepare(&writer) { return problem }
+            let start = writer.end
+            var text: [UInt8] = []
+            text.reserveCapacity(1 << 20 + 4096)
+            // id, body offset from `start`, text length, check: recorded only once the whole batch is durable.
+            var located: [(String, UInt64, Int, BodyCheck)] = []
+            located.reserveCapacity(states.count)
+            var written: UInt64 = 0
+            for state in states {
+                let event = state.event
+                let check = BodyCheck(of: event.body)
+                text += "{\"k\":\"event\",\"id\":".utf8
+                text += Self.quote(event.webhookID).utf8
+                text += ",\"ts\":\(event.timestamp),\"order\":".utf8
+                text += Self.quote(event.orderID).utf8
+                text += ",\"target\":".utf8
+                text += Self.quote(state.target).utf8
+                text += ",\"len\":\(check.size),\"sha256\":\"\(check.hex)\",\"body\":\"".utf8
+                let body = Data(event.body).base64EncodedData()
+                located.append((event.webhookID, written + UInt64(text.count), body.count, check))
+                text += body
+                text += "\"}\n".utf8
+                if text.count > 1 << 20 {
+                    if let problem = put(text, into: &writer) {
+                        rollback(&writer, to: start)
+                        return problem
+                    }
+                    written += UInt64(text.count)
+                    text.removeAll(keepingCapacity: true)
+                }
             }
+            if let problem = put(text, into: &writer) ?? flush(&writer) {
+                rollback(&writer, to: start)
+                return problem
+            }
+            for (id, offset, length, check) in located {
+                writer.bodies[id] = BodyLocation(offset: start + offset, length: length, check: check)
+            }
+            return nil
         }
-        try write(text, sync: true, bodies: located)
+        if let failure { throw UCPSimError(.cannotCreate, "cannot write \(path): \(failure)") }
     }
 
     /// Forgets where a delivered event's body is: nothing will send it again in this process.
@@ -295,19 +449,38 @@ public final class Outbox: Sendable {
     }
 
     /// An event's body, read back from the journal (`pread`: positional, no shared file offset); nil when the
-    /// outbox does not have it.
+    /// outbox does not have it or it does not match the length and SHA-256 recorded with it.
     public func body(of webhookID: String) -> [UInt8]? {
-        guard let location = writer.withLock({ $0.bodies[webhookID] }) else { return nil }
-        return Self.readBody(at: location, from: reader)
+        try? readBody(of: webhookID).get()
     }
 
-    static func readBody(at location: BodyLocation, from reader: FileHandle) -> [UInt8]? {
+    /// An event's body, checked; or why it cannot be sent.
+    func readBody(of webhookID: String) -> Result<[UInt8], BodyUnreadable> {
+        guard let location = writer.withLock({ $0.bodies[webhookID] }) else {
+            return .failure(BodyUnreadable(path: path, problem: .missing))
+        }
+        return Self.readBody(at: location, from: reader, path: path)
+    }
+
+    static func readBody(at location: BodyLocation, from reader: FileHandle, path: String) -> Result<
+        [UInt8], BodyUnreadable
+    > {
         var text = Data(count: location.length)
         let count = text.withUnsafeMutableBytes { buffer in
             pread(reader.fileDescriptor, buffer.baseAddress, location.length, off_t(location.offset))
         }
-        guard count == location.length else { return nil }
-        return Data(base64Encoded: text).map { [UInt8]($0) }
+        guard count == location.length else { return .failure(BodyUnreadable(path: path, problem: .missing)) }
+        if text.contains(0x5C) {
+            // A writer that escapes `/` as `\/` (JSON allows it): base64 has no other character to escape.
+            text = Data(text.filter { $0 != 0x5C })
+        }
+        guard let decoded = Data(base64Encoded: text).map({ [UInt8]($0) }) else {
+            return .failure(BodyUnreadable(path: path, problem: .notBase64))
+        }
+        if let check = location.check, check != BodyCheck(of: decoded) {
+            return .failure(BodyUnreadable(path: path, problem: .mismatch))
+        }
+        return .success(decoded)
     }
 
     /// A line after an event's own: an attempt with the phase it led to, or (no attempt) a phase change alone — a
@@ -357,22 +530,71 @@ public final class Outbox: Sendable {
     }
 
     private func write(_ text: String, sync: Bool) throws(UCPSimError) {
-        try write(Array(text.utf8), sync: sync)
+        let bytes = Array(text.utf8)
+        let failure: String? = writer.withLock { writer in
+            if let problem = Self.prepare(&writer) { return problem }
+            let start = writer.end
+            if let problem = put(bytes, into: &writer) ?? (sync ? flush(&writer) : nil) {
+                rollback(&writer, to: start)
+                return problem
+            }
+            return nil
+        }
+        if let failure { throw UCPSimError(.cannotCreate, "cannot write \(path): \(failure)") }
     }
 
-    private func write(_ bytes: [UInt8], sync: Bool, bodies: [(String, Int, Int)] = []) throws(UCPSimError) {
-        let result: Result<Void, any Error> = writer.withLock { writer in
-            Result {
-                guard let handle = writer.handle else { throw ClosedError() }
-                try handle.write(contentsOf: bytes)
-                for (id, offset, length) in bodies {
-                    writer.bodies[id] = BodyLocation(offset: writer.end + UInt64(offset), length: length)
-                }
-                writer.end += UInt64(bytes.count)
-                if sync { try handle.synchronize() }
+    /// Checks the writer can append: open, and with nothing left after its end by an earlier failure.
+    private static func prepare(_ writer: inout Writer) -> String? {
+        guard let handle = writer.handle else { return "the outbox is closed" }
+        if writer.tail {
+            guard ftruncate(handle.fileDescriptor, off_t(writer.end)) == 0 else {
+                return "cannot cut off an earlier failed write: \(String(cString: strerror(errno)))"
             }
+            writer.tail = false
         }
-        if case .failure(let error) = result { throw UCPSimError(.cannotCreate, "cannot write \(path): \(error)") }
+        return nil
+    }
+
+    /// Writes `bytes` at the journal's end and moves the end past them; on failure returns why (the end stays).
+    private func put(_ bytes: [UInt8], into writer: inout Writer) -> String? {
+        guard let descriptor = writer.handle?.fileDescriptor else { return "the outbox is closed" }
+        let end = writer.end
+        let io = io
+        let failure: Int32 = bytes.withUnsafeBytes { buffer in
+            var done = 0
+            while done < buffer.count {
+                let count = io.write(descriptor, UnsafeRawBufferPointer(rebasing: buffer[done...]), end + UInt64(done))
+                if count == -Int(EINTR) { continue }
+                // A write that takes nothing and reports no error would loop forever: call it an I/O error.
+                guard count > 0 else { return count == 0 ? EIO : Int32(-count) }
+                done += count
+            }
+            return 0
+        }
+        guard failure == 0 else { return String(cString: strerror(failure)) }
+        writer.end += UInt64(bytes.count)
+        return nil
+    }
+
+    /// fsyncs the journal; on failure returns why.
+    private func flush(_ writer: inout Writer) -> String? {
+        guard let descriptor = writer.handle?.fileDescriptor else { return "the outbox is closed" }
+        let result = io.sync(descriptor)
+        return result == 0 ? nil : "fsync: " + String(cString: strerror(-result))
+    }
+
+    /// Takes a failed batch back: the file is cut to `start` (the end of the last whole line before it), so nothing
+    /// of the batch is visible to a later write, a restart or a reader. When even that fails, the next write tries
+    /// again first and refuses until it succeeds.
+    private func rollback(_ writer: inout Writer, to start: UInt64) {
+        writer.end = start
+        guard let descriptor = writer.handle?.fileDescriptor else { return }
+        if ftruncate(descriptor, off_t(start)) == 0 {
+            // Best effort: the cut itself durable, so a power loss cannot bring the failed lines back.
+            _ = io.sync(descriptor)
+        } else {
+            writer.tail = true
+        }
     }
 
     private static func phaseFields(_ phase: DeliveryState.Phase) -> String {
@@ -413,15 +635,35 @@ public final class Outbox: Sendable {
         return out + "\""
     }
 
-    private struct ClosedError: Error, CustomStringConvertible {
-        var description: String { "the outbox is closed" }
-    }
-
     static func phase(_ entry: [String: Any]) -> DeliveryState.Phase {
         switch entry["phase"] as? String {
         case "delivered": return .delivered
         case "dead": return .dead(reason: entry["reason"] as? String ?? "dead")
         default: return .pending(next: Date(timeIntervalSince1970: (entry["next"] as? NSNumber)?.doubleValue ?? 0))
+        }
+    }
+}
+
+/// Why an event's body cannot be sent: the outbox does not have it, or what it has is not what was written.
+public struct BodyUnreadable: Error, Sendable, CustomStringConvertible {
+    enum Problem: Sendable {
+        /// No body is recorded for the event, or the journal is shorter than where it should be.
+        case missing
+        /// The recorded text is not base64.
+        case notBase64
+        /// The decoded body's length or SHA-256 is not the one recorded with the event.
+        case mismatch
+    }
+
+    let path: String
+    let problem: Problem
+
+    public var description: String {
+        switch problem {
+        case .missing: "the event's body could not be read back from \(path)"
+        case .notBase64, .mismatch:
+            "the event's body in \(path) does not match the length and SHA-256 recorded with it (the journal is "
+                + "damaged); it is not sent"
         }
     }
 }

@@ -56,9 +56,28 @@ public actor OrderBook {
 
     /// Applies a transition now; nil when there is no such order.
     public func apply(_ transition: OrderTransition, to id: String) throws(TransitionError) -> Order? {
-        guard var machine = machines[id] else { return nil }
+        try change(id, by: transition)?.order
+    }
+
+    /// Applies a transition now and returns the new order with the machine as it was before (for `withdraw`); nil
+    /// when there is no such order.
+    public func change(_ id: String, by transition: OrderTransition) throws(TransitionError) -> (
+        order: Order, previous: OrderStateMachine
+    )? {
+        guard let previous = machines[id] else { return nil }
+        var machine = previous
         let order = try machine.apply(transition, at: now())
         machines[id] = machine
-        return order
+        return (order, previous)
+    }
+
+    /// Takes back the change that made `order` (its webhook could not be made durable) if it is still the order's
+    /// latest: the order returns to `previous`, or is removed when nil (a placement). False, and nothing changes,
+    /// when a later change came after it.
+    @discardableResult
+    public func withdraw(_ order: Order, restoring previous: OrderStateMachine?) -> Bool {
+        guard machines[order.id]?.order == order else { return false }
+        machines[order.id] = previous
+        return true
     }
 }

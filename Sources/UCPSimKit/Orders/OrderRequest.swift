@@ -28,11 +28,21 @@ public struct OrderRequest: Decodable, Sendable, Equatable {
             }
             self.sku = sku
             title = try fields.string(.title)
-            guard let price = try fields.integer(.price, in: 0..., "must be an integer ≥ 0 (minor units)") else {
-                throw fields.error(.price, "is required and must be an integer ≥ 0 (minor units)")
+            let priceRule = "must be an integer from 0 to \(Limits.price) (minor units)"
+            guard let price = try fields.integer(.price, in: 0...Limits.price, priceRule) else {
+                throw fields.error(.price, "is required and \(priceRule)")
             }
             self.price = price
-            quantity = try fields.integer(.quantity, in: 1..., "must be an integer ≥ 1") ?? 1
+            quantity =
+                try fields.integer(
+                    .quantity,
+                    in: 1...Limits.quantity,
+                    "must be an integer from 1 to \(Limits.quantity)"
+                )
+                ?? 1
+            guard price * quantity <= Limits.lineTotal else {
+                throw fields.error(.quantity, "times price must be at most \(Limits.lineTotal) minor units per line")
+            }
         }
     }
 
@@ -79,7 +89,13 @@ public struct OrderRequest: Decodable, Sendable, Equatable {
             }
         }
         self.currency = currency ?? "USD"
-        shipping = try fields.integer(.shipping, in: 0..., "must be an integer ≥ 0 (minor units)") ?? 0
+        shipping =
+            try fields.integer(
+                .shipping,
+                in: 0...Limits.price,
+                "must be an integer from 0 to \(Limits.price) (minor units)"
+            )
+            ?? 0
         count = try fields.integer(.count, in: 1..., "must be an integer from 1 to \(Self.maximumCount)")
         if let count, count > Self.maximumCount {
             throw fields.error(.count, "must be an integer from 1 to \(Self.maximumCount), got \(count)")
@@ -89,6 +105,9 @@ public struct OrderRequest: Decodable, Sendable, Equatable {
             throw fields.error(.items, "is required and \(listProblem)")
         }
         guard !items.isEmpty else { throw fields.error(.items, listProblem) }
+        guard items.count <= Limits.lines else {
+            throw fields.error(.items, "must hold at most \(Limits.lines) lines, got \(items.count)")
+        }
         self.items = items
         if fields.container.contains(.destination) {
             let address: StrictFields<AddressKeys>
@@ -151,4 +170,19 @@ enum JSONInput {
             throw FieldError(path: [], "must be a JSON object")
         }
     }
+}
+
+/// Bounds on the numbers an order takes, so that no total can overflow (a trap would end `serve`): at most
+/// `lines` lines of at most `quantity` units at most `price` minor units each, and adjustments of at most `amount`.
+public enum Limits {
+    /// A unit price or a shipping fee, in minor units (10^12: ten billion of a two-decimal currency).
+    public static let price = 1_000_000_000_000
+    /// Units of one line.
+    public static let quantity = 1_000_000
+    /// Lines in one order.
+    public static let lines = 1_000
+    /// A line's price times its quantity (so 1,000 lines total at most 10^18, below `Int.max`).
+    public static let lineTotal = 1_000_000_000_000_000
+    /// The magnitude of one adjustment or refund amount, in minor units.
+    public static let amount = 1_000_000_000_000_000
 }

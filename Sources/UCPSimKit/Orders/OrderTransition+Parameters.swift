@@ -33,7 +33,12 @@ public struct TransitionParameters: Decodable, Sendable, Equatable {
             guard let id = try fields.string(.id) else {
                 throw fields.error(.id, "is required and must be a line item id")
             }
-            let quantity = try fields.integer(.quantity, in: 1..., "must be an integer ≥ 1") ?? 1
+            let quantity =
+                try fields.integer(
+                    .quantity,
+                    in: 1...Limits.quantity,
+                    "must be an integer from 1 to \(Limits.quantity)"
+                ) ?? 1
             value = .init(id: id, quantity: quantity)
         }
     }
@@ -53,7 +58,11 @@ public struct TransitionParameters: Decodable, Sendable, Equatable {
         trackingURL = try fields.string(.trackingURL)
         shipment = try fields.string(.shipment)
         adjustment = try fields.string(.adjustment)
-        amount = try fields.optional(Int.self, .amount, "must be an integer (minor units)")
+        amount = try fields.integer(
+            .amount,
+            in: -Limits.amount...Limits.amount,
+            "must be an integer (minor units) from -\(Limits.amount) to \(Limits.amount)"
+        )
         completed = try fields.optional(Bool.self, .completed, "must be true or false")
         given = Set(fields.container.allKeys.map(\.stringValue))
     }

@@ -48,7 +48,7 @@ public struct ControlAPI: Sendable {
                 }
                 throw APIError(.badRequest, code: "invalid_request", error.description)
             }
-            return try await self.publish(placed, status: .created)
+            return try await self.publish(placed, status: .created, previous: nil)
         }
         router.post("/testing/orders/:id/:transition") { request, context in
             let id = context.parameters.get("id") ?? ""
@@ -96,21 +96,25 @@ public struct ControlAPI: Sendable {
     }
 
     private func apply(_ transition: OrderTransition, to id: String) async throws -> Response {
-        let order: Order?
+        let changed: (order: Order, previous: OrderStateMachine)?
         do throws(TransitionError) {
-            order = try await book.apply(transition, to: id)
+            changed = try await book.change(id, by: transition)
         } catch {
             throw APIError(.conflict, code: "transition_refused", error.description)
         }
-        guard let order else { throw APIError(.notFound, code: "not_found", "no order \(id)") }
-        return try await publish(order, status: .ok)
+        guard let changed else { throw APIError(.notFound, code: "not_found", "no order \(id)") }
+        return try await publish(changed.order, status: .ok, previous: changed.previous)
     }
 
-    /// Stores the snapshot, queues its webhook durably, and answers with the snapshot.
-    private func publish(_ order: Order, status: HTTPResponse.Status) async throws -> Response {
+    /// Queues the snapshot's webhook durably, stores the snapshot, and answers with it. When the webhook cannot be
+    /// made durable (the outbox cannot be written: a full disk) the call answers 503 `outbox_unavailable`, nothing
+    /// is sent for it, and the change is taken back (the order returns to `previous`, or a placement is undone), so
+    /// the same call can be made again once the disk has room.
+    private func publish(_ order: Order, status: HTTPResponse.Status, previous: OrderStateMachine?) async throws
+        -> Response
+    {
         let document = OrderDocument(order)
         let bytes = document.bytes
-        await orders.put(document)
         let event = WebhookEvent(timestamp: Int64(Date().timeIntervalSince1970), orderID: order.id, body: bytes)
         var headers: HTTPFields = [:]
         headers[Self.webhookIDField] = event.webhookID
@@ -118,15 +122,21 @@ public struct ControlAPI: Sendable {
             do {
                 try await engine.submit([event], to: target)
             } catch {
-                throw APIError(
-                    .internalServerError,
-                    code: "internal_error",
-                    "the event could not be queued: \(error.message)"
+                let withdrawn = await book.withdraw(order, restoring: previous)
+                var answer = APIError(
+                    .serviceUnavailable,
+                    code: "outbox_unavailable",
+                    "the event could not be made durable, so nothing was sent and "
+                        + (withdrawn ? "the change was not made" : "a later change has already replaced it")
+                        + ": \(error.message)"
                 )
+                answer.headers[.retryAfter] = "1"
+                throw answer
             }
         } else {
             headers[Self.webhookNoteField] = "not sent: no webhook URL configured"
         }
+        await orders.put(document)
         return .json(bytes, status: status, headers: headers)
     }
 

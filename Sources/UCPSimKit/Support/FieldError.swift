@@ -131,6 +131,15 @@ struct StrictFields<Key: CodingKey & CaseIterable> {
         return value
     }
 
+    /// An integer field checked against a closed `range`; `problem` says what it must be.
+    func integer(_ key: Key, in range: ClosedRange<Int>, _ problem: String) throws(FieldError) -> Int? {
+        guard let value = try optional(Int.self, key, problem) else { return nil }
+        guard range.contains(value) else {
+            throw FieldError(codingPath: codingPath + [key], "\(problem), got \(value)")
+        }
+        return value
+    }
+
     /// An integer field checked against `range`; `problem` says what it must be.
     func integer(_ key: Key, in range: PartialRangeFrom<Int>, _ problem: String) throws(FieldError) -> Int? {
         guard let value = try optional(Int.self, key, problem) else { return nil }
