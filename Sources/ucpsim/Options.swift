@@ -300,10 +300,14 @@ struct TargetOptions: ParsableArguments {
     ///
     /// The built-in receiver fetches the shop's profile with its own HTTP client: on the shop's client its fetches
     /// would wait behind the very deliveries they are needed to verify.
-    func resolve(client: HTTPClient) async throws -> (RequestTarget, BuiltInReceiver?) {
+    func resolve(client: HTTPClient, builtInPort: Int = 0) async throws -> (RequestTarget, BuiltInReceiver?) {
         if let explicit = try await explicitTarget(client: client) { return (explicit, nil) }
         let receiverClient = HTTPClient(workers: 2)
-        let (_, server) = try await ReferenceReceiver.start(client: receiverClient, logger: makeLogger("ucpsim.listen"))
+        let (_, server) = try await ReferenceReceiver.start(
+            client: receiverClient,
+            port: builtInPort,
+            logger: makeLogger("ucpsim.listen")
+        )
         let target = try parseTarget("\(server.baseURL)/webhooks/ucp/orders", option: "receiver")
         return (target, BuiltInReceiver(server: server, client: receiverClient))
     }
@@ -469,8 +473,13 @@ func startShop(
 }
 
 /// Resolves the target and runs `body`; the shop and any built-in receiver are stopped however it ends.
-func withTarget<T>(_ target: TargetOptions, shop: Shop, _ body: (RequestTarget) async throws -> T) async throws -> T {
-    try await withTarget(target, client: shop.client, stop: shop.stop, body)
+func withTarget<T>(
+    _ target: TargetOptions,
+    shop: Shop,
+    builtInPort: Int = 0,
+    _ body: (RequestTarget) async throws -> T
+) async throws -> T {
+    try await withTarget(target, client: shop.client, stop: shop.stop, builtInPort: builtInPort, body)
 }
 
 /// Resolves the target (with `client`, for a platform profile) and runs `body`; `stop` and any built-in receiver's
@@ -479,11 +488,12 @@ func withTarget<T>(
     _ target: TargetOptions,
     client: HTTPClient,
     stop: () async -> Void,
+    builtInPort: Int = 0,
     _ body: (RequestTarget) async throws -> T
 ) async throws -> T {
     var receiver: BuiltInReceiver?
     do {
-        let (destination, builtIn) = try await target.resolve(client: client)
+        let (destination, builtIn) = try await target.resolve(client: client, builtInPort: builtInPort)
         receiver = builtIn
         let result = try await body(destination)
         await stop()

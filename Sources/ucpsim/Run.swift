@@ -99,10 +99,40 @@ struct Run: AsyncParsableCommand {
                 await signals.wait()
                 await running.engine.stop()
             }
+            // A resumed run sends where the interrupted one did: its pending deliveries are addressed there.
+            var targetOptions = target
+            var builtInPort = 0
+            let explicit = target.webhookURL != nil || target.platformProfile != nil
+            if let saved = plan.saved {
+                if let url = saved.target {
+                    if !explicit { targetOptions.webhookURL = url }
+                } else if explicit {
+                    await running.stop()
+                    throw UCPSimError(
+                        .usage,
+                        "--resume: the interrupted run sent to the built-in receiver; resume without --webhook-url "
+                            + "or --platform-profile"
+                    )
+                } else {
+                    builtInPort = saved.builtInPort ?? 0
+                }
+            }
+            let usesBuiltIn = targetOptions.webhookURL == nil && targetOptions.platformProfile == nil
             var results: [StepResult] = []
             var stop: (ScenarioStopped, index: Int)?
+            var sentTo: RequestTarget?
+            // Fixtures are written after the position is kept: a failure to write one must not lose it.
+            var recorded: [(Scenario, [StepResult])] = []
             do {
-                try await withTarget(target, shop: running) { destination in
+                try await withTarget(targetOptions, shop: running, builtInPort: builtInPort) { destination in
+                    if let url = plan.saved?.target, destination.url != url {
+                        throw UCPSimError(
+                            .usage,
+                            "--resume: the interrupted run sent to \(url), not \(destination.url); its pending "
+                                + "deliveries go there (resume without a target, or with that one)"
+                        )
+                    }
+                    sentTo = destination
                     if !json { outputLine("shop \(running.profile.profileURL) -> \(destination.url)") }
                     let runner = ScenarioRunner(shop: running, target: destination, wait: delivery.waitSeconds)
                     for (index, scenario) in plan.loaded.enumerated() {
@@ -117,10 +147,10 @@ struct Run: AsyncParsableCommand {
                                 if !json { outputLine(result.progressLine) }
                             }
                             results += scenarioResults
-                            try recordFixture(scenario, scenarioResults)
+                            recorded.append((scenario, scenarioResults))
                         } catch let stopped as ScenarioStopped {
                             results += stopped.results
-                            try recordFixture(scenario, stopped.results)
+                            recorded.append((scenario, stopped.results))
                             stop = (stopped, index)
                             return
                         }
@@ -132,6 +162,18 @@ struct Run: AsyncParsableCommand {
                 throw error
             }
             watcher.cancel()
+            // The position first: it is what lets the rest be played, whatever happens to the reports.
+            if let (stopped, index) = stop {
+                var progress = plan.progress(stoppedAt: index, stopped)
+                progress.target = usesBuiltIn ? nil : sentTo?.url
+                progress.builtInPort = usesBuiltIn ? sentTo?.port : nil
+                try progress.save(directory: delivery.state)
+            } else {
+                RunProgress.remove(directory: delivery.state)
+            }
+            for (scenario, scenarioResults) in recorded {
+                try recordFixture(scenario, scenarioResults, resumed: plan.saved != nil)
+            }
             let summary = running.engine.metrics.summary()
             let incomplete = stop.map { "\($0.0.message); the rest is kept for `ucpsim run --resume`" }
             try writeReports(results, incomplete: incomplete)
@@ -144,7 +186,6 @@ struct Run: AsyncParsableCommand {
             }
             if let (stopped, index) = stop {
                 let progress = plan.progress(stoppedAt: index, stopped)
-                try progress.save(directory: delivery.state)
                 let pending = progress.scenarios.reduce(0) { $0 + $1.pending.count }
                 let unsent = plan.unsentSteps(progress)
                 let what =
@@ -156,7 +197,6 @@ struct Run: AsyncParsableCommand {
                 }
                 throw UCPSimError(.tempFail, "\(stopped.message); \(what); \(resumeHint)")
             }
-            RunProgress.remove(directory: delivery.state)
             if !results.isEmpty, results.allSatisfy({ $0.status == nil && $0.attempts > 0 }) {
                 throw DeliveryReport.neverAnswered(detail: results[0].detail, target: "receiver")
             }
@@ -170,13 +210,22 @@ struct Run: AsyncParsableCommand {
         if json { outputLine(String(decoding: RunReport.json(results, incomplete: incomplete), as: UTF8.self)) }
     }
 
-    private func recordFixture(_ scenario: Scenario, _ results: [StepResult]) throws(UCPSimError) {
+    /// Writes what a scenario sent as `DIR/<name>.events.json`; a resumed run adds its events to the file the
+    /// interrupted run wrote (by `Webhook-Id`), so the fixture holds the whole run.
+    private func recordFixture(_ scenario: Scenario, _ results: [StepResult], resumed: Bool) throws(UCPSimError) {
         guard let record else { return }
-        try write(
-            EventFixture(name: scenario.name, results: results).json(),
-            // The file name comes from the scenario's name: it never leaves DIR.
-            to: (record as NSString).appendingPathComponent("\(Identifier.fileName(scenario.name)).events.json")
-        )
+        // The file name comes from the scenario's name: it never leaves DIR.
+        let path = (record as NSString).appendingPathComponent("\(Identifier.fileName(scenario.name)).events.json")
+        var fixture = EventFixture(name: scenario.name, results: results)
+        if resumed, FileManager.default.fileExists(atPath: path) {
+            let earlier = try EventFixture.load(path: path)
+            let known = Set(earlier.events.compactMap(\.webhookID))
+            fixture = EventFixture(
+                name: scenario.name,
+                events: earlier.events + fixture.events.filter { $0.webhookID.map { !known.contains($0) } ?? true }
+            )
+        }
+        try write(fixture.json(), to: path)
     }
 }
 
@@ -184,13 +233,14 @@ struct Run: AsyncParsableCommand {
 struct RunPlan {
     let loaded: [Scenario]
     let entries: [RunProgress.Entry]
+    /// The interrupted run's progress, when this run resumes it.
+    var saved: RunProgress?
 
     init(scenarios given: [String], resume: Bool, start: Date?, state: String) throws(UCPSimError) {
-        // Absolute, so that a resume from another directory finds the same files.
+        // Kept absolute, so that a resume from another directory finds the same files; shown as given.
         let paths = given.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        let saved = try RunProgress.load(directory: state)
         if resume {
-            guard let saved else {
+            guard let saved = try RunProgress.load(directory: state) else {
                 throw UCPSimError(.noInput, "no interrupted run in \(state) (\(RunProgress.path(in: state)))")
             }
             if !paths.isEmpty && paths != saved.scenarios.map(\.path) {
@@ -209,15 +259,16 @@ struct RunPlan {
             }
             loaded = try saved.scenarios.map { entry throws(UCPSimError) in try Scenario.load(path: entry.path) }
             entries = saved.scenarios
+            self.saved = saved
             return
         }
-        if saved != nil {
+        if FileManager.default.fileExists(atPath: RunProgress.path(in: state)) {
             stderrLine(
                 "note: \(RunProgress.path(in: state)) held an interrupted run; this run replaces it "
                     + "(its pending deliveries still resume from the outbox)"
             )
         }
-        let loaded = try paths.map { path throws(UCPSimError) in try Scenario.load(path: path) }
+        let loaded = try given.map { path throws(UCPSimError) in try Scenario.load(path: path) }
         let now = Date()
         for scenario in loaded {
             if let start, start.addingTimeInterval(scenario.totalAdvance) > now {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import UCPSimKit
 
 struct Serve: AsyncParsableCommand {
@@ -36,9 +37,13 @@ struct Serve: AsyncParsableCommand {
     )
     var allowUnauthenticatedControl = false
 
-    /// True for hosts only this machine reaches.
+    /// True for hosts only this machine reaches: `localhost`, `::1`, or an IPv4 literal in 127.0.0.0/8 (a name
+    /// such as `127.example.com` is not a loopback address, whatever its text).
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        var address = in_addr()
+        guard inet_pton(AF_INET, host, &address) == 1 else { return false }
+        return UInt32(bigEndian: address.s_addr) >> 24 == 127
     }
 
     func validate() throws {

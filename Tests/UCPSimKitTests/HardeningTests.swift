@@ -52,6 +52,9 @@ import Testing
         let refused = try await CLITests.ucpsim(["serve", "--host", "0.0.0.0", "--port", "0"])
         #expect(refused.status == 64)
         #expect(refused.stderr.contains("--simulation-secret"), "\(refused.stderr)")
+        // A name is judged as a name, not by its text: 127.example.test is not a loopback address.
+        let named = try await CLITests.ucpsim(["serve", "--host", "127.example.test", "--port", "0"])
+        #expect(named.status == 64 && named.stderr.contains("--simulation-secret"), "\(named.stderr)")
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLITests.binary)

@@ -55,7 +55,8 @@ import Testing
         let report = state + "-report.xml"
         let stopped = try await CLITests.ucpsim([
             "run", "scenarios/happy-path.yaml", "--webhook-url", receiver.url, "--state", state,
-            "--retry-schedule", "1s", "--jitter", "0", "--wait", "0s", "--report", report, "--json",
+            // The retry is due 30 s later: no race with the stop on a slow machine.
+            "--retry-schedule", "30s", "--jitter", "0", "--wait", "0s", "--report", report, "--json",
         ])
         #expect(stopped.status == 75, "\(stopped.stdout)\(stopped.stderr)")
         #expect(stopped.stderr.contains("`ucpsim run --resume --state \(state)`"), "\(stopped.stderr)")
@@ -68,8 +69,10 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: RunProgress.path(in: state)))
         #expect(receiver.received.count == 1)
 
+        // No target given: the resume sends where the interrupted run did. The delivery clock runs 60 times faster,
+        // so the retry due 30 s later goes at once.
         let resumed = try await CLITests.ucpsim([
-            "run", "--resume", "--webhook-url", receiver.url, "--state", state, "--json",
+            "run", "--resume", "--state", state, "--json", "--time-scale", "60", "--record", state + "-fixtures",
         ])
         #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
         let results = try #require(
@@ -84,6 +87,25 @@ import Testing
         #expect(ids[0] == ids[1])
         #expect(Set(ids).count == 5)
         #expect(!FileManager.default.fileExists(atPath: RunProgress.path(in: state)))
+        // The resumed run's fixture holds every event with its bytes, the resumed one included.
+        let fixture = try EventFixture.load(path: state + "-fixtures/happy-path.events.json")
+        #expect(fixture.events.count == 5)
+        #expect(fixture.events.allSatisfy { !$0.body.isEmpty && ($0.timestamp ?? 0) > 0 })
+        #expect(fixture.events.first?.webhookID == ids[0])
+
+        // Another target than the interrupted run's is refused (its pending deliveries are addressed there).
+        let failing = try await ScriptedReceiver.start { _, _ in .init(status: 503) }
+        defer { Task { await failing.stop() } }
+        let other = try await CLITests.ucpsim([
+            "run", "scenarios/happy-path.yaml", "--webhook-url", failing.url, "--state", state,
+            "--retry-schedule", "30s", "--wait", "0s",
+        ])
+        #expect(other.status == 75)
+        let elsewhere = try await CLITests.ucpsim([
+            "run", "--resume", "--state", state, "--webhook-url", receiver.url,
+        ])
+        #expect(elsewhere.status == 64, "\(elsewhere.stderr)")
+        #expect(elsewhere.stderr.contains("the interrupted run sent to \(failing.url)"))
     }
 
     @Test func aRunThatNeverStartedWritesAFailingReport() async throws {

@@ -246,6 +246,9 @@ public actor DeliveryEngine {
     /// Events not yet final.
     public var pendingCount: Int { pending.count }
 
+    /// True when the engine has the event, pending or final.
+    public func knows(_ webhookID: String) -> Bool { pending[webhookID] != nil || finished[webhookID] != nil }
+
     /// True once `stop()` ran: nothing more is sent.
     public var isStopped: Bool { stopped }
 

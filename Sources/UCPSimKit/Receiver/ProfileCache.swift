@@ -194,7 +194,10 @@ public final class ProfileCache: Sendable {
         guard object["keys"] is [Any] || object["signing_keys"] is [Any] else {
             return .failure(SignatureFailure(.profileMalformed, "\(url) publishes neither keys nor signing_keys"))
         }
-        return .success((profile.keys, Self.maxAge(response.headers["cache-control"]) ?? defaultMaxAge))
+        // The TTL floor bounds caching too: a profile saying `max-age=0` (or `no-store`) must not make every webhook
+        // a fetch.
+        let maxAge = Self.maxAge(response.headers["cache-control"]) ?? defaultMaxAge
+        return .success((profile.keys, max(Self.ttlFloor, maxAge)))
     }
 
     /// Caches `entry`, dropping expired entries, then the soonest to expire, when the cache is full.
@@ -236,8 +239,8 @@ public final class ProfileCache: Sendable {
         guard let cacheControl else { return nil }
         for directive in cacheControl.split(separator: ",") {
             let parts = directive.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "max-age", let seconds = TimeInterval(parts[1]) {
-                return seconds
+            if parts.count == 2, parts[0].lowercased() == "max-age", let seconds = Int(parts[1]), seconds >= 0 {
+                return TimeInterval(seconds)
             }
             if parts.first?.lowercased() == "no-store" || parts.first?.lowercased() == "no-cache" { return 0 }
         }

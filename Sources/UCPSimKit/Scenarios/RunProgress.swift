@@ -48,9 +48,21 @@ public struct RunProgress: Codable, Sendable, Equatable {
     }
 
     public var scenarios: [Entry]
+    /// Where the run sent its webhooks; nil for the built-in reference receiver.
+    public var target: String?
+    /// The built-in receiver's port, when the run used it: a resume binds it again, so the pending deliveries'
+    /// URL reaches a receiver.
+    public var builtInPort: Int?
 
-    public init(scenarios: [Entry]) {
+    public init(scenarios: [Entry], target: String? = nil, builtInPort: Int? = nil) {
         self.scenarios = scenarios
+        self.target = target
+        self.builtInPort = builtInPort
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case scenarios, target
+        case builtInPort = "built_in_port"
     }
 
     /// `DIR/run.json`.

@@ -133,6 +133,30 @@ public struct ScenarioRunner: Sendable {
         let resumedDeadline = Date().addingTimeInterval(wait)
         for (position, delivery) in resumed.enumerated() where scenario.steps.indices.contains(delivery.step) {
             let earlier = scenario.steps[delivery.step]
+            // The event as it was sent (for `--record`): its timestamp from the journal, its bytes from the outbox.
+            let recorded = shop.history.last { $0.event.webhookID == delivery.webhookID }?.event
+            let event = WebhookEvent(
+                webhookID: delivery.webhookID,
+                timestamp: recorded?.timestamp ?? 0,
+                orderID: recorded?.orderID ?? "",
+                body: shop.outbox?.body(of: delivery.webhookID) ?? []
+            )
+            guard await shop.engine.knows(delivery.webhookID) else {
+                // Gone from the outbox (compacted away, or the journal replaced): nothing to wait for.
+                let result = StepResult(
+                    earlier,
+                    of: scenario,
+                    event: event,
+                    transition: Scenario.transitionName(earlier) ?? "",
+                    status: nil,
+                    attempts: 0,
+                    milliseconds: 0,
+                    detail: "no longer in the outbox: its outcome is unknown"
+                )
+                progress(result)
+                results.append(result)
+                continue
+            }
             guard let outcome = await shop.engine.outcome(of: delivery.webhookID, until: resumedDeadline) else {
                 throw await stopped(
                     scenario,
@@ -142,7 +166,6 @@ public struct ScenarioRunner: Sendable {
                     step: earlier
                 )
             }
-            let event = WebhookEvent(webhookID: delivery.webhookID, timestamp: 0, orderID: outcome.orderID, body: [])
             let result = StepResult(
                 earlier,
                 of: scenario,
