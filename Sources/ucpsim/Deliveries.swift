@@ -156,7 +156,7 @@ struct Deliveries: AsyncParsableCommand {
                     if case .dead = $0.phase { return all || webhookIDs.contains($0.event.webhookID) }
                     return false
                 }
-                let count = try await running.engine.redeliver(dead)
+                let count = try await stoppingOnError(running) { try await running.engine.redeliver(dead) }
                 outputLine("redelivering \(count) event(s)")
                 try await finish(running, ids: dead.map(\.event.webhookID), wait: delivery.waitSeconds)
             }
@@ -197,7 +197,8 @@ struct Deliveries: AsyncParsableCommand {
                 let destination = try webhookURL.map { url throws(UCPSimError) in
                     try parseTarget(url, option: "--webhook-url")
                 }
-                let known = Set(try writableOutbox(delivery.state).states.map(\.event.webhookID))
+                let snapshot = try writableOutbox(delivery.state)
+                let known = Set(snapshot.states.map(\.event.webhookID))
                 let unknown = webhookIDs.filter { !known.contains($0) }
                 guard unknown.isEmpty else {
                     throw UCPSimError(
@@ -205,20 +206,22 @@ struct Deliveries: AsyncParsableCommand {
                         "no such event in \(delivery.state): \(unknown.joined(separator: ", "))"
                     )
                 }
+                // Refused before the shop starts (and resumes what the outbox has pending).
+                let unreadable = webhookIDs.filter { snapshot.body(of: $0) == nil }
+                guard unreadable.isEmpty else {
+                    throw UCPSimError(
+                        .dataError,
+                        "the outbox no longer has the body of \(unreadable.joined(separator: ", "))"
+                    )
+                }
                 let running = try await startShop(shop, delivery, client) { state, attempt in
                     outputLine(DeliveryReport.attemptLine(state, attempt))
                 }
                 let wanted = Set(webhookIDs)
                 let chosen = running.history.filter { wanted.contains($0.event.webhookID) }
-                let unreadable = chosen.filter { running.outbox?.hasBody(of: $0.event.webhookID) != true }
-                guard unreadable.isEmpty else {
-                    await running.stop()
-                    throw UCPSimError(
-                        .dataError,
-                        "the outbox no longer has the body of \(unreadable.map(\.event.webhookID).joined(separator: ", "))"
-                    )
+                let count = try await stoppingOnError(running) {
+                    try await running.engine.resend(chosen, to: destination)
                 }
-                let count = try await running.engine.resend(chosen, to: destination)
                 let onTheirWay = chosen.count - count
                 outputLine(
                     "resending \(count) event(s)"

@@ -506,6 +506,17 @@ func withTarget<T>(
     }
 }
 
+/// Runs `body` with a started shop and stops the shop if it throws (the shop's own success path stops it): an
+/// error never leaves transport threads running or answers in flight unjournaled at exit.
+func stoppingOnError<T>(_ shop: Shop, _ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        await shop.stop()
+        throw error
+    }
+}
+
 /// The reference receiver `run`, `replay` and `check` grade against when no target is given.
 struct BuiltInReceiver {
     let server: RunningServer

@@ -39,20 +39,29 @@ struct Replay: AsyncParsableCommand {
             for (path, fixture) in zip(fixtures, loaded) {
                 warn(fixture.versionWarning(shop: shop.ucpVersion, source: path))
             }
+            // Everything that can refuse the replay is checked before the shop starts (and resumes what its outbox
+            // has pending): the documents, and recorded ids against the outbox, read without writing.
+            let now = Int64(Date().timeIntervalSince1970)
+            var events: [WebhookEvent] = []
+            var documents: [OrderDocument] = []
+            for fixture in loaded {
+                for event in fixture.webhookEvents(keepIDs: keepIDs, now: now) {
+                    documents.append(try OrderDocument(bytes: event.body, source: fixture.name))
+                    events.append(event)
+                }
+            }
+            let existing = try Outbox.inspectIfPresent(directory: delivery.state)
+            // A recorded id the outbox already has is a redelivery: a new round of attempts on that entry.
+            let plan = try ReplayPlan(
+                events: events,
+                history: existing?.states ?? [],
+                body: { existing?.body(of: $0) }
+            )
             let running = try await startShop(shop, delivery, client, port: port) { state, attempt in
                 outputLine(DeliveryReport.attemptLine(state, attempt))
             }
             let (outcomes, pendingStates) = try await withTarget(target, shop: running) { destination in
-                let now = Int64(Date().timeIntervalSince1970)
-                var events: [WebhookEvent] = []
-                for fixture in loaded {
-                    for event in fixture.webhookEvents(keepIDs: keepIDs, now: now) {
-                        await running.orders.put(try OrderDocument(bytes: event.body, source: fixture.name))
-                        events.append(event)
-                    }
-                }
-                // A recorded id the outbox already has is a redelivery: a new round of attempts on that entry.
-                let plan = try ReplayPlan(events: events, outbox: running.outbox, history: running.history)
+                for document in documents { await running.orders.put(document) }
                 if !plan.resent.isEmpty {
                     stderrLine(
                         "note: \(plan.resent.count) recorded Webhook-Id(s) already in \(delivery.state): sent again as "
@@ -95,7 +104,7 @@ struct ReplayPlan {
     var new: [WebhookEvent] = []
     var resent: [DeliveryState] = []
 
-    init(events: [WebhookEvent], outbox: Outbox?, history: [DeliveryState]) throws(UCPSimError) {
+    init(events: [WebhookEvent], history: [DeliveryState], body: (String) -> [UInt8]?) throws(UCPSimError) {
         let known = Dictionary(history.map { ($0.event.webhookID, $0) }, uniquingKeysWith: { _, last in last })
         var seen: Set<String> = []
         var repeated: [String] = []
@@ -109,7 +118,7 @@ struct ReplayPlan {
                 new.append(event)
                 continue
             }
-            if let stored = outbox?.body(of: event.webhookID), stored != event.body {
+            if let stored = body(event.webhookID), stored != event.body {
                 conflicting.append(event.webhookID)
                 continue
             }

@@ -58,7 +58,7 @@ struct Send: AsyncParsableCommand {
                 orderID: document.id,
                 body: document.bytes
             )
-            try await running.engine.submit([event], to: target)
+            try await stoppingOnError(running) { try await running.engine.submit([event], to: target) }
             let deadline = Date().addingTimeInterval(delivery.waitSeconds)
             let outcome = await running.engine.outcome(of: event.webhookID, until: deadline)
             let pending = await running.engine.pendingState(of: event.webhookID)

@@ -134,7 +134,7 @@ import Testing
     /// A real `ucpsim listen` process: 40 rejected 15 MB bodies leave its resident memory under 100 MiB (the
     /// receiver before this bound kept every body it rejected: over 600 MB).
     @Test func listenMemoryStaysFlatUnderLargeRejectedBodies() async throws {
-        let listen = try ListenProcess(arguments: [])
+        let listen = try await ListenProcess.start(arguments: [])
         defer { listen.stop() }
         let client = HTTPClient(workers: 4)
         let body = [UInt8](repeating: UInt8(ascii: "{"), count: 15 * 1024 * 1024)
@@ -163,7 +163,7 @@ import Testing
 
     /// `--max-body` sets the limit; a limit that accepts nothing is a usage error.
     @Test func maxBodyIsAnOptionOfListen() async throws {
-        let listen = try ListenProcess(arguments: ["--max-body", "100"])
+        let listen = try await ListenProcess.start(arguments: ["--max-body", "100"])
         defer { listen.stop() }
         let client = HTTPClient(workers: 1)
         let response = try await client.send(
@@ -375,7 +375,7 @@ import Testing
     /// Four webhooks naming hanging profile servers, then a legitimate one, at a real `ucpsim listen`: the
     /// legitimate one is verified before any hanging fetch ends (before this bound it waited for them: 15 s).
     @Test func hangingProfileServersDoNotStarveALegitimateSender() async throws {
-        let listen = try ListenProcess(arguments: [])
+        let listen = try await ListenProcess.start(arguments: [])
         defer { listen.stop() }
         let hanging = try (0..<4).map { _ in try SilentServer() }
         defer { for server in hanging { server.stop() } }
@@ -434,7 +434,12 @@ final class ListenProcess: Sendable {
     let pid: Int32
     private let process: Process
 
-    init(arguments: [String]) throws {
+    /// Starts it, reading its first line off the cooperative pool.
+    static func start(arguments: [String]) async throws -> ListenProcess {
+        try await TestSupport.offPool { try ListenProcess(arguments: arguments) }
+    }
+
+    private init(arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLITests.binary)
         process.arguments = ["listen", "--port", "0"] + arguments

@@ -17,7 +17,11 @@ import Testing
                 outcome in result.withLock { $0 = outcome }
             }
         ])
-        while receiver.received.isEmpty { try await Task.sleep(nanoseconds: 2_000_000) }
+        let started = Date()
+        while receiver.received.isEmpty && Date().timeIntervalSince(started) < 60 {
+            try await Task.sleep(nanoseconds: 2_000_000)
+        }
+        try #require(!receiver.received.isEmpty, "nothing reached the receiver in 60 s")
         await Self.offPool { client.shutdown(grace: 30) }
         let response = try #require(result.withLock { $0 }).get()
         #expect(response.status == 200)
@@ -58,7 +62,11 @@ import Testing
         let shop = try await TestSupport.shop(delays: [1, 1], state: state)
         let event = TestSupport.event("ord_stop")
         try await shop.engine.submit([event], to: try RequestTarget(receiver.url))
-        while receiver.received.isEmpty { try await Task.sleep(nanoseconds: 2_000_000) }
+        let started = Date()
+        while receiver.received.isEmpty && Date().timeIntervalSince(started) < 60 {
+            try await Task.sleep(nanoseconds: 2_000_000)
+        }
+        try #require(!receiver.received.isEmpty, "nothing reached the receiver in 60 s")
         await shop.stop()
 
         let journal = try Outbox.inspect(directory: state)
@@ -103,7 +111,10 @@ import Testing
                 }
             }
             await Self.offPool { client.shutdown() }
-            while receiver.received.count == before { try await Task.sleep(nanoseconds: 1_000_000) }
+            let waited = Date()
+            while receiver.received.count == before && Date().timeIntervalSince(waited) < 60 {
+                try await Task.sleep(nanoseconds: 1_000_000)
+            }
             let signal = run % 2 == 0 ? SIGINT : SIGTERM
             let exit = await serve.interrupt(signal)
             if exit.status != 0 || exit.signalled {

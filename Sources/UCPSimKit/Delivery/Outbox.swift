@@ -248,6 +248,13 @@ public final class Outbox: Sendable {
         }
     }
 
+    /// `inspect`, or nil when `directory` has no outbox yet.
+    public static func inspectIfPresent(directory: String) throws(UCPSimError) -> OutboxSnapshot? {
+        let path = (directory as NSString).appendingPathComponent("outbox.jsonl")
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try inspect(directory: directory)
+    }
+
     /// Reads the outbox in `directory` without writing anything or taking its lock (a running `ucpsim` may be
     /// appending): the events its whole lines describe, with a way to read their bodies.
     public static func inspect(directory: String) throws(UCPSimError) -> OutboxSnapshot {
