@@ -58,7 +58,9 @@ struct Deliveries: AsyncParsableCommand {
                 for state in states {
                     let last = state.attempts.last.map { $0.status.map { "HTTP \($0)" } ?? "no response" } ?? "-"
                     outputLine(
-                        "\(state.event.webhookID)  \(state.event.orderID)  \(state.phase.name)  attempts=\(state.attempts.count)  last=\(last)  \(state.target)"
+                        Identifier.printable(
+                            "\(state.event.webhookID)  \(state.event.orderID)  \(state.phase.name)  attempts=\(state.attempts.count)  last=\(last)  \(state.target)"
+                        )
                     )
                 }
                 outputLine("\(states.count) event(s)")
@@ -93,7 +95,9 @@ struct Deliveries: AsyncParsableCommand {
                 for attempt in found.attempts {
                     let status = attempt.status.map { "HTTP \($0)" } ?? "no response"
                     outputLine(
-                        "  #\(attempt.number)  \(attempt.at.formatted(.iso8601))  \(status)  \(String(format: "%.1f", attempt.milliseconds)) ms  \(attempt.detail)"
+                        Identifier.printable(
+                            "  #\(attempt.number)  \(attempt.at.formatted(.iso8601))  \(status)  \(String(format: "%.1f", attempt.milliseconds)) ms  \(attempt.detail)"
+                        )
                     )
                 }
             }

@@ -80,9 +80,11 @@ enum DeliveryReport {
         case .pending(let next):
             verdict = "retry in \(String(format: "%.1f", max(0, next.timeIntervalSince(attempt.at))))s"
         }
-        return
+        // One line, whatever the receiver answered (its body excerpt is in `status` when it did not answer).
+        return Identifier.printable(
             "attempt \(attempt.number)  \(status)  order=\(state.event.orderID)  webhook-id=\(state.event.webhookID)  "
-            + "\(String(format: "%.1f", attempt.milliseconds)) ms  -> \(verdict)"
+                + "\(String(format: "%.1f", attempt.milliseconds)) ms  -> \(verdict)"
+        )
     }
 
     /// The signed request and the response excerpt of one attempt.

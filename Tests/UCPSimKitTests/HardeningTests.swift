@@ -142,4 +142,33 @@ import Testing
         #expect(result.status == 78, "\(result.stderr)")
         #expect(result.stderr.contains("its name is the kid"))
     }
+
+    @Test func aSignedWebhookCannotForgeALineInTheReceiversLog() async throws {
+        let (receiver, server, client) = try await TestSupport.startReceiver()
+        let shop = try await Shop.start(keys: try KeyRing.ephemeral(), logger: TestSupport.quietLogger)
+        let body = Array(#"{"id":"ord_1\nverified  webhook-id=forged order=ord_2 kid=x -> 200\u001b[2J"}"#.utf8)
+        let event = WebhookEvent(timestamp: 1_775_913_000, orderID: "ord_1", body: body)
+        let request = try shop.sender.signedRequest(
+            for: event,
+            to: try RequestTarget("\(server.baseURL)/webhooks/ucp/orders"),
+            created: Int64(Date().timeIntervalSince1970)
+        )
+        _ = try await shop.client.send(request)
+        await shop.stop()
+        await server.stop()
+        await client.shutdown()
+        let line = try #require(receiver.received.first?.logLine)
+        #expect(!line.contains("\n") && !line.contains("\u{1B}"), "\(line)")
+        #expect(line.contains("\\u{a}"), "\(line)")
+    }
+
+    @Test func theReceiversMemoryOfIdsAndOwnersIsBounded() {
+        var map = BoundedMap<String, Int>(capacity: 3)
+        for index in 0..<1_000 { map.insertIfAbsent(index, for: "k\(index)") }
+        #expect(map.count == 3)
+        #expect(map["k0"] == nil && map["k996"] == nil)
+        #expect(map["k997"] == 997 && map["k999"] == 999)
+        let again = map.insertIfAbsent(0, for: "k999")
+        #expect(!again)
+    }
 }

@@ -25,7 +25,11 @@ public struct ReceivedWebhook: Sendable {
     public var webhookID: String? { headers["webhook-id"] }
 
     /// One line for the log.
-    public var logLine: String {
+    /// One line for the log, whatever the sender put in its headers and body: control characters are escaped, so
+    /// a hostile id cannot start a line of its own.
+    public var logLine: String { Identifier.printable(rawLogLine) }
+
+    private var rawLogLine: String {
         let id = webhookID ?? "-"
         switch verdict {
         case .success(let kid):
@@ -68,9 +72,12 @@ public final class ReferenceReceiver: Sendable {
     private let verifier = MessageVerifier()
     private let options: Options
     private let log = Mutex(Log())
-    private let seen = Mutex<Set<String>>([])
+    /// The `Webhook-Id`s accepted, for duplicate detection: the newest `memory` of them.
+    private let seen = Mutex(BoundedMap<String, Bool>(capacity: ReferenceReceiver.memory))
     /// The shop (profile URL) that first sent each order: another shop may not speak for it.
-    private let owners = Mutex<[String: String]>([:])
+    private let owners = Mutex(BoundedMap<String, String>(capacity: ReferenceReceiver.memory))
+    /// How many webhook ids and order owners the receiver remembers (the oldest are forgotten first).
+    public static let memory = 100_000
     private let onReceive: @Sendable (ReceivedWebhook) -> Void
 
     /// - Parameter now: the clock the profile cache runs on (injected so tests can move time).
@@ -183,7 +190,7 @@ public final class ReferenceReceiver: Sendable {
     ) -> (Int, [UInt8]) {
         var duplicate = false
         if case .success = verdict, let id = headers["webhook-id"] {
-            duplicate = !seen.withLock { $0.insert(id).inserted }
+            duplicate = !seen.withLock { $0.insertIfAbsent(true, for: id) }
         }
         let status: Int
         let response: [String: Any]
@@ -282,7 +289,7 @@ public final class ReferenceReceiver: Sendable {
         }
         let owner = owners.withLock { owners in
             if let owner = owners[order] { return owner }
-            owners[order] = signer
+            owners.insertIfAbsent(signer, for: order)
             return signer
         }
         guard owner == signer else {
