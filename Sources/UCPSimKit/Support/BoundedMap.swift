@@ -3,9 +3,7 @@
 struct BoundedMap<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     let capacity: Int
     private var values: [Key: Value] = [:]
-    /// Keys in insertion order from `head` on; the consumed prefix is dropped once it outgrows the live part.
-    private var order: [Key] = []
-    private var head = 0
+    private var order = InsertionOrder<Key>()
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
@@ -22,13 +20,8 @@ struct BoundedMap<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         guard values[key] == nil else { return false }
         values[key] = value
         order.append(key)
-        while values.count > capacity, head < order.count {
-            values[order[head]] = nil
-            head += 1
-        }
-        if head > capacity {
-            order.removeFirst(head)
-            head = 0
+        while values.count > capacity, let oldest = order.popFirst() {
+            values[oldest] = nil
         }
         return true
     }
