@@ -315,7 +315,7 @@ func runControlAPIBench(sink: String, calls requested: Int) -> Int32 {
     say("serve RSS at start: \(String(format: "%6.1f", startRSS)) MB")
     let began = Date()
     let startCPU = serve.cpuSeconds()
-    var lastCompleted = 0
+    var lastAccepted = 0
     var lastAnswerAt = Date()
     var lastProgressAt = Date()
     var problem: String?
@@ -326,14 +326,15 @@ func runControlAPIBench(sink: String, calls requested: Int) -> Int32 {
         while driver.lanesDone.wait(timeout: .now() + 1) == .timedOut {
             let counts = driver.counts.withLock { $0 }
             let now = Date()
-            if counts.completed > lastCompleted {
-                lastCompleted = counts.completed
+            // Progress is a 2xx: calls that time out also complete, and would hide a serve that answers nothing.
+            if counts.accepted > lastAccepted {
+                lastAccepted = counts.accepted
                 lastAnswerAt = now
             }
             if !serve.isRunning {
                 problem = "ucpsim serve exited (status \(serve.process.terminationStatus)): \(serve.errorTail())"
             } else if now.timeIntervalSince(lastAnswerAt) > stallLimit {
-                problem = "stuck: no control-API call answered for \(Int(stallLimit)) s"
+                problem = "stuck: no control-API call answered with a 2xx for \(Int(stallLimit)) s"
             } else if counts.failed > 100 {
                 problem = "\(counts.failed) calls failed"
             } else if now.timeIntervalSince(began) > timeLimit {
@@ -349,7 +350,7 @@ func runControlAPIBench(sink: String, calls requested: Int) -> Int32 {
                 lastProgressAt = now
                 let elapsed = now.timeIntervalSince(began)
                 say(
-                    "  … \(counts.completed) calls in \(String(format: "%.0f", elapsed)) s (\(String(format: "%.0f", Double(counts.completed) / elapsed)) calls/s), serve RSS \(String(format: "%.1f", serve.megabytes("VmRSS:"))) MB"
+                    "  … \(counts.completed) calls in \(String(format: "%.0f", elapsed)) s (\(String(format: "%.0f", Double(counts.completed) / elapsed)) calls/s, \(counts.failed) not 2xx), serve RSS \(String(format: "%.1f", serve.megabytes("VmRSS:"))) MB"
                 )
             }
         }
@@ -382,12 +383,15 @@ func runControlAPIBench(sink: String, calls requested: Int) -> Int32 {
             "GET /orders/\(ControlDriver.orderID(0)) after \(counts.nextOrder) orders: \(gone ? "not_found (serve keeps the latest 10,000 orders)" : "still there (HTTP \(firstOrder.status))")"
         )
     }
-    if curve.count >= 2, let first = curve.first, let last = curve.last, last.calls > first.calls {
-        let perThousand = (last.rss - first.rss) / Double(last.calls - first.calls) * 1000
-        say(
-            "RSS change from \(first.calls) to \(last.calls) calls: \(String(format: "%+.1f", last.rss - first.rss)) MB (\(String(format: "%+.3f", perThousand)) MB per 1,000 calls); peak \(String(format: "%.1f", serve.megabytes("VmHWM:"))) MB"
-        )
+    // Growth between readings: serve's bounds fill at 10,000 orders (30,000 calls); past that it should be ~0.
+    let segments = zip(curve, curve.dropFirst()).map { earlier, later in
+        let perThousand = (later.rss - earlier.rss) / Double(max(1, later.calls - earlier.calls)) * 1000
+        return "\(earlier.calls / 1000)k → \(later.calls / 1000)k \(String(format: "%+.3f", perThousand))"
     }
+    if !segments.isEmpty {
+        say("RSS growth:         MB per 1,000 calls: \(segments.joined(separator: ", "))")
+    }
+    say("serve peak RSS:     \(String(format: "%.1f", serve.megabytes("VmHWM:"))) MB")
     let summary = serve.stop()
     say("serve stopped:      \(summary ?? "killed after 30 s without stopping")")
     for failure in counts.firstFailures { say("  not 2xx: \(failure)") }

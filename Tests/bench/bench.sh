@@ -13,7 +13,9 @@ nginx_pid=$!
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 url="http://127.0.0.1:$PORT/webhooks/ucp/orders"
 
-echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m); ucpsim release build"
+echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m); ucpsim release build; $(date -u '+%Y-%m-%d %H:%M UTC')"
+# Other work on this guest (builds, tests) competes for the same cores: the load average says how much.
+echo "load average:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) before the run"
 # CPU time the hypervisor gave to other guests during a run ("steal", from /proc/stat): on a shared VM a run with
 # much steal measures the neighbours, not ucpsim.
 cpu_times() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $9}' /proc/stat; }
