@@ -349,8 +349,10 @@ func runControlAPIBench(sink: String, calls requested: Int) -> Int32 {
             if now.timeIntervalSince(lastProgressAt) >= 10 {
                 lastProgressAt = now
                 let elapsed = now.timeIntervalSince(began)
+                // Webhooks queued in serve and not yet finished: a backlog is memory too, until it drains.
+                let behind = driver.webhooksFinished().map { "\(max(0, counts.accepted - $0))" } ?? "?"
                 say(
-                    "  … \(counts.completed) calls in \(String(format: "%.0f", elapsed)) s (\(String(format: "%.0f", Double(counts.completed) / elapsed)) calls/s, \(counts.failed) not 2xx), serve RSS \(String(format: "%.1f", serve.megabytes("VmRSS:"))) MB"
+                    "  … \(counts.completed) calls in \(String(format: "%.0f", elapsed)) s (\(String(format: "%.0f", Double(counts.completed) / elapsed)) calls/s, \(counts.failed) not 2xx), serve RSS \(String(format: "%.1f", serve.megabytes("VmRSS:"))) MB, \(behind) webhooks behind"
                 )
             }
         }
