@@ -41,8 +41,9 @@ lint: ## Check formatting and the lint rules in .swift-format (strict: any findi
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
 
 bench: APT_PACKAGES += nginx wrk curl
-bench: deps ## Signed deliveries/s, latency and peak RSS vs an unsigned wrk ceiling, against a local nginx sink
+bench: deps ## Signed deliveries/s, latency and RSS vs an unsigned wrk ceiling; serve's RSS over 100k control-API calls
 	$(SWIFT) build -c release --product UCPSimBench
+	$(SWIFT) build -c release --product ucpsim
 	Tests/bench/bench.sh
 
 clean: ## Remove build products

@@ -7,42 +7,25 @@
 // The parts alone, for comparison: `--sign-only` (headers, digest and ES256 signature on one core) and
 // `--raw-jobs URL` (unsigned POSTs of the same body through the same libcurl client, 8 connections).
 // BENCH_SIGNATURES=N sets how many signatures `--sign-only` makes (default 20,000).
-// `--control-api URL [CALLS]`: a shop as `serve` runs it (control API on, webhooks to URL, an outbox), driven by
-// CALLS control-API calls (default 100,000: a create and two transitions per order) over loopback; prints the
-// resident set size after 10k, 50k and 100k calls, the curve that shows what a long `serve` keeps per call.
+// `--control-api URL [CALLS]`: the real `ucpsim serve` (built beside this binary; BENCH_UCPSIM=PATH for another),
+// webhooks to URL, driven by CALLS control-API calls (default 100,000: a create and two transitions per order) over
+// loopback; prints serve's resident set size after 10k, 50k and 100k calls, the curve that shows what a long `serve`
+// keeps per call (ControlAPIBench.swift).
 import Foundation
 import UCPSimKit
 
-func peakRSSMegabytes() -> Double { statusMegabytes("VmHWM:") }
-
-/// Runs control-API calls `range` on 8 lanes, each lane an order's calls in sequence; returns how many were not 2xx.
-nonisolated func controlBatch(
-    _ range: Range<Int>,
-    driver: HTTPClient,
-    call: @escaping @Sendable (Int) -> OutgoingRequest
-) async -> Int {
-    await withTaskGroup(of: Int.self) { group in
-        for lane in 0..<8 {
-            group.addTask {
-                var failed = 0
-                for index in stride(from: range.lowerBound + lane * 3, to: range.upperBound, by: 24) {
-                    for step in index..<min(index + 3, range.upperBound) {
-                        let status = (try? await driver.send(call(step)))?.status ?? 0
-                        if !(200..<300).contains(status) { failed += 1 }
-                    }
-                }
-                return failed
-            }
-        }
-        return await group.reduce(0, +)
-    }
+/// Prints a line and flushes it, also into a pipe (`make bench | tee`): a long phase must show its progress as it
+/// goes, not when it exits. (`fflush(nil)` flushes every stream; Swift 6 refuses a reference to C's `stdout`.)
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
 }
 
-/// The resident set size now.
-func rssMegabytes() -> Double { statusMegabytes("VmRSS:") }
+func peakRSSMegabytes() -> Double { statusMegabytes("VmHWM:") }
 
-func statusMegabytes(_ field: String) -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+/// A field of a /proc status file (`VmRSS:`, `VmHWM:`) in MB; 0 when it cannot be read.
+func statusMegabytes(_ field: String, path: String = "/proc/self/status") -> Double {
+    guard let status = try? String(contentsOfFile: path, encoding: .utf8),
         let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
         let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
     else { return 0 }
@@ -114,61 +97,7 @@ if arguments.dropFirst().first == "--raw-jobs", arguments.count >= 3 {
     exit(0)
 }
 if arguments.dropFirst().first == "--control-api", arguments.count >= 3 {
-    let sink = try RequestTarget(arguments[2])
-    // Whole orders: three calls each.
-    let calls = max(3, (arguments.count > 3 ? Int(arguments[3]) ?? 100_000 : 100_000) / 3 * 3)
-    let state = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-bench-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(at: state) }
-    let shop = try await Shop.start(
-        keys: try KeyRing.ephemeral(),
-        delivery: DeliverySetup(stateDirectory: state.path),
-        control: ControlOptions(target: sink, secret: nil)
-    )
-    let base = shop.server.baseURL
-    let driver = HTTPClient(workers: 8)
-    let json = HTTPFieldList([("Content-Type", "application/json")])
-    // Order n: create, ship, deliver: three calls, each a snapshot and a signed webhook.
-    let call: @Sendable (Int) -> OutgoingRequest = { index in
-        let order = String(format: "ord_%07d", index / 3)
-        switch index % 3 {
-        case 0:
-            let body =
-                #"{"id":"\#(order)","items":[{"sku":"mug-blue","title":"Blue Ceramic Mug","price":1500,"quantity":2}],"shipping":499}"#
-            return OutgoingRequest(method: "POST", url: "\(base)/testing/orders", headers: json, body: Array(body.utf8))
-        case 1:
-            return OutgoingRequest(method: "POST", url: "\(base)/testing/orders/\(order)/ship", headers: json, body: [])
-        default:
-            return OutgoingRequest(
-                method: "POST",
-                url: "\(base)/testing/orders/\(order)/deliver",
-                headers: json,
-                body: []
-            )
-        }
-    }
-    print("== serve's memory: \(calls) control-API calls (create, ship, deliver per order), webhooks to \(sink.url)")
-    print("RSS at start:      \(String(format: "%.1f", rssMegabytes())) MB")
-    let began = Date()
-    var done = 0
-    var failures = 0
-    for checkpoint in [10_000, 50_000, 100_000, 200_000, 500_000] {
-        // An order's calls go in sequence (ship after create); orders run 8 at a time.
-        while done < min(checkpoint, calls) {
-            let (start, end) = (done, done + min(calls - done, 3 * 64))
-            failures += await controlBatch(start..<end, driver: driver, call: call)
-            done = end
-        }
-        _ = await shop.engine.drain(timeout: 60)
-        print(
-            "RSS after \(String(format: "%6d", done)) calls: \(String(format: "%.1f", rssMegabytes())) MB  (\(String(format: "%.0f", Double(done) / Date().timeIntervalSince(began))) calls/s so far, \(failures) not 2xx)"
-        )
-        if done >= calls { break }
-    }
-    let kept = await (shop.book.count, shop.orders.count, shop.engine.retainedOutcomeCount)
-    print("kept in memory:    \(kept.0) orders, \(kept.1) snapshots, \(kept.2) delivery outcomes")
-    driver.shutdown()
-    await shop.stop()
-    exit(failures == 0 ? 0 : 1)
+    exit(runControlAPIBench(sink: arguments[2], calls: arguments.count > 3 ? Int(arguments[3]) ?? 100_000 : 100_000))
 }
 guard arguments.count >= 2, let target = try? RequestTarget(arguments[1]) else {
     FileHandle.standardError.write(Data("usage: ucpsim-bench URL [COUNT] [CONCURRENCY]\n".utf8))

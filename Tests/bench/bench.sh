@@ -13,7 +13,9 @@ nginx_pid=$!
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 url="http://127.0.0.1:$PORT/webhooks/ucp/orders"
 
-echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m); ucpsim release build"
+echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m); ucpsim release build; $(date -u '+%Y-%m-%d %H:%M UTC')"
+# Other work on this guest (builds, tests) competes for the same cores: the load average says how much.
+echo "load average:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) before the run"
 # CPU time the hypervisor gave to other guests during a run ("steal", from /proc/stat): on a shared VM a run with
 # much steal measures the neighbours, not ucpsim.
 cpu_times() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $9}' /proc/stat; }
@@ -30,8 +32,13 @@ before=$(cpu_times)
 echo "cpu steal:         $(steal_since "$before") of the machine's CPU time went to other guests during the run"
 signed=$(awk -F'deliveries_per_second=' '/^RESULT/{split($2,a," "); print a[1]}' "$work/ucpsim.txt")
 
-# What a long `serve` keeps per call: RSS after 10k, 50k and 100k control-API calls (it should stay flat).
-.build/release/UCPSimBench --control-api "$url" "${BENCH_CONTROL_CALLS:-100000}"
+# What a long `serve` keeps per call: the RSS of a real `ucpsim serve` (release build) after 10k, 50k and 100k
+# control-API calls (it should stay flat). Bounded: it stops by itself when stuck or after BENCH_CONTROL_TIMEOUT s.
+before=$(cpu_times)
+started=$(date +%s)
+control_status=0
+.build/release/UCPSimBench --control-api "$url" "${BENCH_CONTROL_CALLS:-100000}" || control_status=$?
+echo "cpu steal:         $(steal_since "$before") during the control-API phase ($(($(date +%s) - started)) s)"
 
 # The same body ucpsim sends, for wrk.
 .build/release/UCPSimBench --dump-body > "$work/body.json"
@@ -47,3 +54,4 @@ if command -v openssl >/dev/null; then
     openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/nistp256/{print "OpenSSL alone:     " $(NF-1) " ES256 signatures/s on one core (openssl speed ecdsap256)"}'
 fi
 python3 -c "import sys; s,c=float(sys.argv[1]),float(sys.argv[2]); print(f'== ratio: {s:.0f} signed/s vs {c:.0f} unsigned/s = {100*s/c:.1f} % of the ceiling')" "$signed" "$ceiling"
+if [ "$control_status" != 0 ]; then echo "== the control-API phase failed (exit $control_status): see above" >&2; exit 1; fi
