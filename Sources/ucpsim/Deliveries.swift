@@ -128,15 +128,8 @@ struct Deliveries: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 // Checked before the shop starts: a wrong id or directory sends nothing, resumes nothing.
-                let known = try writableOutbox(delivery.state).states
+                let known = try outbox(delivery.state, having: webhookIDs).states
                 let byID = Dictionary(known.map { ($0.event.webhookID, $0) }, uniquingKeysWith: { _, last in last })
-                let unknown = webhookIDs.filter { byID[$0] == nil }
-                guard unknown.isEmpty else {
-                    throw UCPSimError(
-                        .noInput,
-                        "no such event in \(delivery.state): \(unknown.joined(separator: ", "))"
-                    )
-                }
                 let notDead = webhookIDs.compactMap { id -> String? in
                     guard let state = byID[id] else { return nil }
                     if case .dead = state.phase { return nil }
@@ -201,15 +194,7 @@ struct Deliveries: AsyncParsableCommand {
                 let destination = try webhookURL.map { url throws(UCPSimError) in
                     try parseTarget(url, option: "--webhook-url")
                 }
-                let snapshot = try writableOutbox(delivery.state)
-                let known = Set(snapshot.states.map(\.event.webhookID))
-                let unknown = webhookIDs.filter { !known.contains($0) }
-                guard unknown.isEmpty else {
-                    throw UCPSimError(
-                        .noInput,
-                        "no such event in \(delivery.state): \(unknown.joined(separator: ", "))"
-                    )
-                }
+                let snapshot = try outbox(delivery.state, having: webhookIDs)
                 // Refused before the shop starts (and resumes what the outbox has pending).
                 let unreadable = webhookIDs.filter { snapshot.body(of: $0) == nil }
                 guard unreadable.isEmpty else {
@@ -292,6 +277,17 @@ private func writableOutbox(_ directory: String) throws(UCPSimError) -> OutboxSn
             .dataError,
             Outbox.damageMessage(path: path, directory: directory, lines: snapshot.damagedLines)
         )
+    }
+    return snapshot
+}
+
+/// The outbox of `directory`, refused (exit 66, naming them) when it lacks any of `ids`.
+private func outbox(_ directory: String, having ids: [String]) throws(UCPSimError) -> OutboxSnapshot {
+    let snapshot = try writableOutbox(directory)
+    let known = Set(snapshot.states.map(\.event.webhookID))
+    let unknown = ids.filter { !known.contains($0) }
+    guard unknown.isEmpty else {
+        throw UCPSimError(.noInput, "no such event in \(directory): \(unknown.joined(separator: ", "))")
     }
     return snapshot
 }

@@ -123,7 +123,7 @@ struct ReplayPlan {
                 continue
             }
             // Pending entries are already on their way (resumed at start).
-            if state.phase.isFinal { resent.append(state.withEvent(event)) }
+            if state.phase.isFinal { resent.append(state.withBody(event.body)) }
         }
         if !repeated.isEmpty {
             throw UCPSimError(

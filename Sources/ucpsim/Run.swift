@@ -163,11 +163,14 @@ struct Run: AsyncParsableCommand {
             }
             watcher.cancel()
             // The position first: it is what lets the rest be played, whatever happens to the reports.
-            if let (stopped, index) = stop {
+            let kept = stop.map { stopped, index in
                 var progress = plan.progress(stoppedAt: index, stopped)
                 progress.target = usesBuiltIn ? nil : sentTo?.url
                 progress.builtInPort = usesBuiltIn ? sentTo?.port : nil
-                try progress.save(directory: delivery.state)
+                return progress
+            }
+            if let kept {
+                try kept.save(directory: delivery.state)
             } else {
                 RunProgress.remove(directory: delivery.state)
             }
@@ -184,8 +187,7 @@ struct Run: AsyncParsableCommand {
                 )
                 outputLine(summary.description)
             }
-            if let (stopped, index) = stop {
-                let progress = plan.progress(stoppedAt: index, stopped)
+            if let (stopped, _) = stop, let progress = kept {
                 let pending = progress.scenarios.reduce(0) { $0 + $1.pending.count }
                 let unsent = plan.unsentSteps(progress)
                 let what =
@@ -320,7 +322,5 @@ func write(_ bytes: [UInt8], to path: String) throws(UCPSimError) {
     if !directory.isEmpty {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
-    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-        throw UCPSimError(.cannotCreate, "cannot write \(path)")
-    }
+    try SafeFile.replace(bytes, at: path)
 }

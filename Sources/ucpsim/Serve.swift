@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import UCPSimKit
 
 struct Serve: AsyncParsableCommand {
@@ -37,13 +36,11 @@ struct Serve: AsyncParsableCommand {
     )
     var allowUnauthenticatedControl = false
 
-    /// True for hosts only this machine reaches: `localhost`, `::1`, or an IPv4 literal in 127.0.0.0/8 (a name
-    /// such as `127.example.com` is not a loopback address, whatever its text).
+    /// True for hosts only this machine reaches: `localhost`, or a literal address the profile fetch policy
+    /// classifies as loopback (a name such as `127.example.com` is not an address, whatever its text).
     static func isLoopback(_ host: String) -> Bool {
-        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
-        var address = in_addr()
-        guard inet_pton(AF_INET, host, &address) == 1 else { return false }
-        return UInt32(bigEndian: address.s_addr) >> 24 == 127
+        if host == "localhost" { return true }
+        return ProfileFetchPolicy.literalAddress(host).map { ProfileFetchPolicy.kind(of: $0) == .loopback } ?? false
     }
 
     func validate() throws {

@@ -91,7 +91,7 @@ import Testing
         #expect(try await create("ord_dropped_2") == 201)
         let metrics = try await client.send(OutgoingRequest(method: "GET", url: "\(base)/metrics"))
         let text = String(decoding: metrics.body, as: UTF8.self)
-        await ShutdownTests.offPool { client.shutdown() }
+        await client.shutdown()
         let exit = await serve.interrupt(SIGTERM)
         await receiver.stop()
 

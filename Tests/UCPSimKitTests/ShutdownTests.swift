@@ -22,7 +22,7 @@ import Testing
             try await Task.sleep(nanoseconds: 2_000_000)
         }
         try #require(!receiver.received.isEmpty, "nothing reached the receiver in 60 s")
-        await Self.offPool { client.shutdown(grace: 30) }
+        await client.shutdown(grace: 30)
         let response = try #require(result.withLock { $0 }).get()
         #expect(response.status == 200)
         await receiver.stop()
@@ -45,7 +45,7 @@ import Testing
                 queued.withLock { $0 = outcome }
             },
         ])
-        await Self.offPool { client.shutdown(grace: 0.05) }
+        await client.shutdown(grace: 0.05)
         for outcome in [result.withLock { $0 }, queued.withLock { $0 }] {
             let heard = try #require(outcome, "every exchange hears an answer by the time shutdown returns")
             let error = try #require(heard.failure as? TransportError)
@@ -110,7 +110,7 @@ import Testing
                     }
                 }
             }
-            await Self.offPool { client.shutdown() }
+            await client.shutdown()
             let waited = Date()
             while receiver.received.count == before && Date().timeIntervalSince(waited) < 60 {
                 try await Task.sleep(nanoseconds: 1_000_000)
@@ -137,16 +137,6 @@ import Testing
         }
         await receiver.stop()
         #expect(failures.isEmpty, "\(failures.count) of \(runs) runs:\n\(failures.joined(separator: "\n"))")
-    }
-
-    /// Runs blocking work on a dedicated thread, not the cooperative pool (whose threads the servers need).
-    static func offPool(_ work: @escaping @Sendable () -> Void) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            Thread {
-                work()
-                continuation.resume()
-            }.start()
-        }
     }
 }
 

@@ -334,7 +334,7 @@ public enum CheckExport {
         for (name, data) in documents {
             let path = (directory as NSString).appendingPathComponent(name)
             do {
-                try writeFile(data, to: path)
+                try SafeFile.replace([UInt8](data), at: path)
             } catch {
                 for done in written { unlink(done) }
                 if let made { try? FileManager.default.removeItem(atPath: made) }
@@ -366,32 +366,5 @@ public enum CheckExport {
             made = made ?? prefix
         }
         return made
-    }
-
-    /// Writes `data` to a temporary file beside `path`, then renames it into place: never a half-written file.
-    static func writeFile(_ data: Data, to path: String) throws(UCPSimError) {
-        let temporary = path + ".tmp-\(getpid())"
-        func failure() -> UCPSimError {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            return UCPSimError(.cannotCreate, "cannot write \(path): \(reason)")
-        }
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard descriptor >= 0 else { throw failure() }
-        let complete = data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let count = Foundation.write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
-                if count <= 0 { return false }
-                offset += count
-            }
-            return true
-        }
-        guard complete, close(descriptor) == 0 else {
-            let error = failure()
-            close(descriptor)
-            throw error
-        }
-        guard rename(temporary, path) == 0 else { throw failure() }
     }
 }

@@ -119,17 +119,12 @@ public struct DeliveryState: Sendable, Equatable {
     }
 
     /// The same state with another body: empty while queued behind an outbox (the bytes stay on disk).
-    func withBody(_ body: [UInt8]) -> DeliveryState {
+    public func withBody(_ body: [UInt8]) -> DeliveryState {
         var copy = DeliveryState(event: event.with(body: body), target: target, firstAttempt: .distantPast)
         copy.attempts = attempts
         copy.phase = phase
         copy.roundStart = roundStart
         return copy
-    }
-
-    /// The same delivery (attempts, phase, round) carrying `event`'s bytes: an entry whose body the caller holds.
-    public func withEvent(_ event: WebhookEvent) -> DeliveryState {
-        withBody(event.body)
     }
 
     /// Restores state read back from the outbox.

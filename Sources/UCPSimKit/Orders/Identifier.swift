@@ -34,12 +34,13 @@ public enum Identifier {
 
     /// `text` as a percent-encoded URL path segment (a no-op for acceptable identifiers; a guard for the rest).
     public static func pathSegment(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics.intersection(
-            CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128))
-        )
-        allowed.insert(charactersIn: "._-:~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        text.addingPercentEncoding(withAllowedCharacters: segmentCharacters) ?? ""
     }
+
+    /// What a path segment keeps unencoded: exactly the identifier characters (built once).
+    private static let segmentCharacters = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-:~"
+    )
 
     /// `text` for one line of output: quoted, at most 80 characters, control characters escaped.
     public static func quoted(_ text: String) -> String {

@@ -81,7 +81,7 @@ public struct RunProgress: Codable, Sendable, Equatable {
         }
     }
 
-    /// Writes the progress: a temporary file, fsync'd and renamed over `run.json`, so it is never half-written.
+    /// Writes the progress whole (`SafeFile`): `run.json` is never half-written.
     public func save(directory: String) throws(UCPSimError) {
         let path = Self.path(in: directory)
         let encoder = JSONEncoder()
@@ -89,18 +89,7 @@ public struct RunProgress: Codable, Sendable, Equatable {
         guard let data = try? encoder.encode(self) else {
             throw UCPSimError(.software, "cannot encode the run's progress")
         }
-        let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data),
-            let handle = FileHandle(forUpdatingAtPath: temporary)
-        else {
-            throw UCPSimError(.cannotCreate, "cannot write \(temporary)")
-        }
-        let synced = (try? handle.synchronize()) != nil
-        try? handle.close()
-        guard synced, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw UCPSimError(.cannotCreate, "cannot write \(path)")
-        }
+        try SafeFile.replace([UInt8](data), at: path)
     }
 
     /// Removes the progress file: the run finished.

@@ -87,7 +87,7 @@ public struct ShopIdentity: Sendable {
         }
     }
 
-    /// Records the port the shop bound (written to a temporary file and renamed: never half-written).
+    /// Records the port the shop bound (`SafeFile`: never half-written).
     public mutating func remember(port: Int) throws(UCPSimError) {
         guard port != self.port else { return }
         let data: Data
@@ -96,11 +96,7 @@ public struct ShopIdentity: Sendable {
         } catch {
             throw UCPSimError(.software, "cannot encode \(path): \(error)")
         }
-        let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data), rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw UCPSimError(.cannotCreate, "cannot write \(path)")
-        }
+        try SafeFile.replace([UInt8](data), at: path)
         self.port = port
     }
 }

@@ -54,11 +54,6 @@ public struct RequestTarget: Sendable, Equatable {
 
     private var defaultPort: Int { scheme == "https" ? 443 : 80 }
 
-    /// True for 127.0.0.0/8, ::1 and localhost.
-    public var isLoopback: Bool {
-        host == "localhost" || host == "[::1]" || host.hasPrefix("127.")
-    }
-
     /// `scheme://authority`, the origin of the URL.
     public var origin: String { "\(scheme)://\(authority)" }
 }
