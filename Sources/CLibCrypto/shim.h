@@ -37,5 +37,6 @@ static inline int ucpsim_EVP_PKEY_CTX_set_group_name(EVP_PKEY_CTX *ctx, const ch
 /* OSSL_PARAM keeps the key-name pointer: these names have static storage. */
 static inline const char *ucpsim_param_group_name(void) { return OSSL_PKEY_PARAM_GROUP_NAME; }
 static inline const char *ucpsim_param_pub_key(void) { return OSSL_PKEY_PARAM_PUB_KEY; }
+static inline const char *ucpsim_mac_param_digest(void) { return OSSL_MAC_PARAM_DIGEST; }
 
 #endif

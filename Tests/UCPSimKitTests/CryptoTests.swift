@@ -119,4 +119,24 @@ import Testing
         let rsa = JWK(kid: "r", kty: "RSA")
         #expect { try PublicKey(jwk: rsa) } throws: { ($0 as? CryptoError)?.isUnsupportedKey == true }
     }
+
+    /// RFC 4231 test cases 2 and 6 (a key longer than the block), and the comparison a receiver uses.
+    @Test func hmacSHA256MatchesRFC4231() {
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+        let jefe = HMACSHA256.mac(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8))
+        #expect(hex(jefe) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        let parts = HMACSHA256.mac(
+            key: Array("Jefe".utf8),
+            parts: [Array("what do ya ".utf8), Array("want for nothing?".utf8)]
+        )
+        #expect(parts == jefe)
+        let long = HMACSHA256.mac(
+            key: [UInt8](repeating: 0xAA, count: 131),
+            message: Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8)
+        )
+        #expect(hex(long) == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+        #expect(HMACSHA256.constantTimeEqual(jefe, parts))
+        #expect(!HMACSHA256.constantTimeEqual(jefe, long))
+        #expect(!HMACSHA256.constantTimeEqual(jefe, Array(jefe.dropLast())))
+    }
 }
