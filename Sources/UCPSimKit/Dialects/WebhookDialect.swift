@@ -48,3 +48,21 @@ public protocol WebhookDialect: Sendable {
         now: Int64
     ) throws -> OutgoingRequest
 }
+
+/// The dialects a shop delivers in, by name.
+public struct Dialects: Sendable {
+    private let table: [DialectName: any WebhookDialect]
+
+    public init(_ dialects: [any WebhookDialect]) {
+        var table: [DialectName: any WebhookDialect] = [:]
+        for dialect in dialects { table[dialect.name] = dialect }
+        self.table = table
+    }
+
+    public subscript(name: DialectName) -> (any WebhookDialect)? { table[name] }
+
+    /// Every dialect ucpsim speaks; `sender` signs the `ucp` dialect's webhooks.
+    public static func standard(sender: WebhookSender) -> Dialects {
+        Dialects([UCPDialect(sender: sender)])
+    }
+}
