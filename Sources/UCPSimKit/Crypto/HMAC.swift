@@ -49,6 +49,12 @@ public enum HMACSHA256 {
         return output
     }
 
+    /// Overwrites key bytes once they are used (OpenSSL's OPENSSL_cleanse, which the optimizer cannot drop).
+    public static func cleanse(_ key: inout [UInt8]) {
+        guard !key.isEmpty else { return }
+        key.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
+    }
+
     /// True when `a` and `b` are the same bytes, in time that depends only on their length (OpenSSL's CRYPTO_memcmp).
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }

@@ -61,8 +61,9 @@ public struct Dialects: Sendable {
 
     public subscript(name: DialectName) -> (any WebhookDialect)? { table[name] }
 
-    /// Every dialect ucpsim speaks; `sender` signs the `ucp` dialect's webhooks.
-    public static func standard(sender: WebhookSender) -> Dialects {
-        Dialects([UCPDialect(sender: sender)])
+    /// Every dialect ucpsim speaks; `sender` signs the `ucp` dialect's webhooks, `version` is the release the shop
+    /// speaks (named in the `ucp-hmac` envelope).
+    public static func standard(sender: WebhookSender, version: UCPVersion = .newest) -> Dialects {
+        Dialects([UCPDialect(sender: sender), UCPHMACDialect(version: version), StandardWebhooksDialect()])
     }
 }
