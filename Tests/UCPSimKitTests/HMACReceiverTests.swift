@@ -143,30 +143,40 @@ import Testing
         await server.stop()
         await client.shutdown()
 
-        let expected: (Int, SignatureFailure.Reason?) =
+        let expected: (status: Int, reason: SignatureFailure.Reason?, code: String?) =
             switch (mischief, dialect) {
-            case (.none, _), (.rotationOneValidAmongSeveral, _): (200, nil)
-            case (.tamperedBody, _), (.wrongSecret, _): (401, .signatureMismatch)
-            case (.staleTimestamp, _): (401, .timestampTooOld)
-            case (.futureTimestamp, _): (401, .timestampTooNew)
-            case (.missingHeader, .ucpHMAC): (401, .signatureMissing)
-            case (.missingHeader, _): (400, .headerMissing)
-            case (.malformedHeader, _): (400, .headerMalformed)
+            case (.none, _), (.rotationOneValidAmongSeveral, _): (200, nil, nil)
+            case (.tamperedBody, _), (.wrongSecret, _): (401, .signatureMismatch, "signature_invalid")
+            case (.staleTimestamp, _): (401, .timestampTooOld, "signature_invalid")
+            case (.futureTimestamp, _): (401, .timestampTooNew, "signature_invalid")
+            case (.missingHeader, .ucpHMAC): (401, .signatureMissing, "signature_missing")
+            case (.missingHeader, _): (400, .headerMissing, "invalid_request")
+            case (.malformedHeader, _): (400, .headerMalformed, "invalid_request")
             }
         let record = try #require(receiver.received.last)
-        #expect(answers.first?.status == expected.0, "\(record.logLine)")
-        #expect(record.status == expected.0)
-        #expect(record.verdict.failureReason == expected.1, "\(record.logLine)")
-        if expected.1 == nil {
+        let answer = try #require(answers.first)
+        let answerBody = try #require(try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: String])
+        #expect(answer.status == expected.status, "\(record.logLine)")
+        #expect(record.status == expected.status)
+        #expect(record.verdict.failureReason == expected.reason, "\(record.logLine)")
+        if let reason = expected.reason {
+            #expect(answerBody["code"] == expected.code)
+            #expect(answerBody["content"]?.hasPrefix("\(reason.rawValue): ") == true)
+            #expect(record.body.isEmpty, "a rejected body is not kept")
+        } else {
+            #expect(answerBody == ["status": "ok"])
             #expect(record.verdict == .success("#2"), "the second configured secret matched")
             #expect(record.dialect == dialect)
             #expect(record.eventID == unsigned.id && record.eventType == "order.created")
             #expect(record.logLine.hasPrefix("verified  dialect=\(dialect.rawValue) event=\(unsigned.id)"))
-        } else {
-            #expect(record.body.isEmpty, "a rejected body is not kept")
         }
         if mischief == .tamperedBody || mischief == .wrongSecret {
-            #expect(record.logLine.contains("wrong secret, or the body changed in transit"), "\(record.logLine)")
+            #expect(
+                answerBody["content"]
+                    == "signature_mismatch: no signature matches (wrong secret, or the body changed in transit)",
+                "the sender is not told how many secrets the receiver holds"
+            )
+            #expect(record.logLine.contains("(1 signature checked against 2 secrets)"), "\(record.logLine)")
         }
         #expect(!record.logLine.contains(Self.secret) && !record.logLine.contains(Self.retired))
     }

@@ -85,8 +85,8 @@ import Testing
             "verified  dialect=ucp-hmac event=evt_cli_1 type=order.created secret=#2 -> 200",
             "verified  dialect=standard-webhooks event=msg_cli_2 type=order.created secret=#2 -> 200",
             "verified (duplicate)  dialect=standard-webhooks event=msg_cli_2 type=order.created secret=#2 -> 200",
-            "rejected  signature_mismatch: no signature matches (wrong secret, or the body changed in transit): "
-                + "1 signature checked against 2 secrets  dialect=ucp-hmac event=evt_cli_1 type=order.created -> 401",
+            "rejected  signature_mismatch: no signature matches (wrong secret, or the body changed in transit) "
+                + "(1 signature checked against 2 secrets)  dialect=ucp-hmac event=evt_cli_1 type=order.created -> 401",
             "rejected  timestamp_too_old: webhook-timestamp \(now - 900) is ",
             "rejected  signature_missing: no signature header: Signature-Input (ucp), UCP-Signature (ucp-hmac) or "
                 + "webhook-signature (standard-webhooks)  webhook-id=- -> 401",

@@ -156,12 +156,13 @@ extension HMACWebhookVerifier {
         return nil
     }
 
-    /// The failure when no key matched.
+    /// The failure when no key matched. How many secrets were tried is for the operator's log only.
     static func mismatch(_ signatures: Int, keys: Int) -> SignatureFailure {
         SignatureFailure(
             .signatureMismatch,
-            "no signature matches (wrong secret, or the body changed in transit): \(signatures) signature"
-                + "\(signatures == 1 ? "" : "s") checked against \(keys) secret\(keys == 1 ? "" : "s")"
+            "no signature matches (wrong secret, or the body changed in transit)",
+            diagnostic: "\(signatures) signature\(signatures == 1 ? "" : "s") checked against \(keys) secret"
+                + (keys == 1 ? "" : "s")
         )
     }
 }

@@ -57,7 +57,8 @@ public struct ReceivedWebhook: Sendable {
         case .success(let secret):
             return "verified\(duplicate ? " (duplicate)" : "")  \(event) secret=\(secret) -> \(status)"
         case .failure(let failure):
-            return "rejected  \(failure.reason.rawValue): \(failure.detail)  \(event) -> \(status)"
+            let diagnostic = failure.diagnostic.map { " (\($0))" } ?? ""
+            return "rejected  \(failure.reason.rawValue): \(failure.detail)\(diagnostic)  \(event) -> \(status)"
         }
     }
 }
