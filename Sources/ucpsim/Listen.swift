@@ -5,9 +5,12 @@ struct Listen: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the reference platform receiver: verify every webhook POSTed to any path.",
         discussion: """
-            Takes the shop's profile URL from UCP-Agent, fetches and caches its keys, checks Content-Digest, the \
-            covered components and the signature, and answers 200, or 400/401/413/424 with the spec's error code. \
-            Prints one line per delivery. Runs until interrupted. Profile URLs come from strangers: http:// ones \
+            The dialect is picked by the headers: Signature-Input/Signature (ucp), UCP-Signature (ucp-hmac), \
+            webhook-signature (standard-webhooks). ucp: takes the shop's profile URL from UCP-Agent, fetches and \
+            caches its keys, checks Content-Digest, the covered components and the signature. ucp-hmac and \
+            standard-webhooks: checks the timestamp (5 minutes either way) and the HMAC with each --secret. Answers \
+            200, or 400/401/413/424 with the spec's error code. Prints one line per delivery (secrets never). \
+            Runs until interrupted. Profile URLs come from strangers: http:// ones \
             are fetched only from loopback addresses, and no profile from a private, link-local or reserved address, \
             unless allowed below; no redirect is followed, a profile is at most 256 KiB and 5 s.
             """
@@ -45,10 +48,26 @@ struct Listen: AsyncParsableCommand {
     )
     var maxBody = 1024 * 1024
 
+    @Option(
+        name: .customLong("secret"),
+        help: ArgumentHelp(
+            "A shared secret to check ucp-hmac and standard-webhooks signatures with (repeatable: during a rotation, "
+                + "any one matching is enough). ucp-hmac keys with its UTF-8 text, standard-webhooks with the base64 "
+                + "after whsec_; 24 to 64 key bytes.",
+            valueName: "secret"
+        )
+    )
+    var secrets: [String] = []
+
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
         guard maxBody > 0 else { throw ValidationError("--max-body must be 1 or more bytes") }
+        for (index, secret) in secrets.enumerated() {
+            if let problem = ReceiverSecrets.problem(with: WebhookSecret(secret)) {
+                throw ValidationError("--secret #\(index + 1): \(problem)")
+            }
+        }
         for host in httpProfileHosts + allowedProfileHosts where host.isEmpty || host.contains("/") {
             throw ValidationError(
                 "a host for --allow-http-profile or --allow-profile-host is a name or an address, got '\(host)'"
@@ -62,6 +81,7 @@ struct Listen: AsyncParsableCommand {
         try await reportingErrors {
             var options = ReferenceReceiver.Options()
             options.maxBodyBytes = maxBody
+            options.secrets = secrets.map(WebhookSecret.init)
             options.profilePolicy.httpHosts = Set(httpProfileHosts.map(ProfileFetchPolicy.normalizedHost))
             options.profilePolicy.allowedHosts = Set(allowedProfileHosts.map(ProfileFetchPolicy.normalizedHost))
             options.profilePolicy.allowPrivate = allowPrivateProfiles

@@ -16,10 +16,18 @@ public struct ReceivedWebhook: Sendable {
     public let bodyLength: Int
     /// The status the receiver answered.
     public let status: Int
-    /// `verified` with the key id, or the failure.
+    /// `verified` with the key id (`ucp`) or the 1-based position of the matching secret (`#2`, HMAC dialects),
+    /// or the failure.
     public let verdict: Result<String, SignatureFailure>
-    /// True when this `Webhook-Id` had been accepted before (acknowledged again, processed once).
+    /// True when this event id had been accepted before in this dialect (acknowledged again, processed once).
     public let duplicate: Bool
+    /// The dialect its headers name; nil when it carries no signature header of any.
+    public let dialect: DialectName?
+    /// The event id: `Webhook-Id` (`ucp`, `standard-webhooks`) or the envelope's `event_id` (`ucp-hmac`). As the
+    /// sender claimed it: unverified when the verdict is a failure.
+    public let eventID: String?
+    /// The event type the body names (`event_type` in `ucp-hmac`; `type` or `event_type` in `standard-webhooks`).
+    public let eventType: String?
 
     /// The `Webhook-Id` header, if any.
     public var webhookID: String? { headers["webhook-id"] }
@@ -30,6 +38,7 @@ public struct ReceivedWebhook: Sendable {
     public var logLine: String { Identifier.printable(rawLogLine) }
 
     private var rawLogLine: String {
+        if let dialect, dialect != .ucp { return hmacLogLine(dialect) }
         let id = webhookID ?? "-"
         switch verdict {
         case .success(let kid):
@@ -38,6 +47,18 @@ public struct ReceivedWebhook: Sendable {
         case .failure(let failure):
             let diagnostic = failure.diagnostic.map { " (\($0))" } ?? ""
             return "rejected  \(failure.reason.rawValue): \(failure.detail)\(diagnostic)  webhook-id=\(id) -> \(status)"
+        }
+    }
+
+    /// The HMAC dialects' line: the dialect, the event id and type, and the matching secret's position or the reason.
+    private func hmacLogLine(_ dialect: DialectName) -> String {
+        let event = "dialect=\(dialect.rawValue) event=\(eventID ?? "-") type=\(eventType ?? "-")"
+        switch verdict {
+        case .success(let secret):
+            return "verified\(duplicate ? " (duplicate)" : "")  \(event) secret=\(secret) -> \(status)"
+        case .failure(let failure):
+            let diagnostic = failure.diagnostic.map { " (\($0))" } ?? ""
+            return "rejected  \(failure.reason.rawValue): \(failure.detail)\(diagnostic)  \(event) -> \(status)"
         }
     }
 }
@@ -59,6 +80,9 @@ public final class ReferenceReceiver: Sendable {
         public var logCapacity = 1_000
         /// How many body bytes of verified webhooks `received` keeps in all (the oldest records go first).
         public var logBodyBytes = 8 * 1024 * 1024
+        /// The shared secrets `ucp-hmac` and `standard-webhooks` webhooks are checked with (several during a
+        /// rotation: any one matching is enough). None: HMAC-signed webhooks are refused `secret_not_configured`.
+        public var secrets: [WebhookSecret] = []
 
         public init() {}
     }
@@ -71,8 +95,12 @@ public final class ReferenceReceiver: Sendable {
     let profiles: ProfileCache
     private let verifier = MessageVerifier()
     private let options: Options
+    private let secrets: ReceiverSecrets
+    /// The clock HMAC timestamps are judged by.
+    private let now: @Sendable () -> Date
     private let log = Mutex(Log())
-    /// The `Webhook-Id`s accepted, for duplicate detection: the newest `memory` of them.
+    /// The event ids accepted, for duplicate detection, per dialect (`ucp`: the `Webhook-Id` as is; the HMAC
+    /// dialects: `<dialect> <id>`): the newest `memory` of them.
     private let seen = Mutex(BoundedMap<String, Bool>(capacity: ReferenceReceiver.memory))
     /// The shop (profile URL) that first sent each order: another shop may not speak for it.
     private let owners = Mutex(BoundedMap<String, String>(capacity: ReferenceReceiver.memory))
@@ -80,7 +108,8 @@ public final class ReferenceReceiver: Sendable {
     public static let memory = 100_000
     private let onReceive: @Sendable (ReceivedWebhook) -> Void
 
-    /// - Parameter now: the clock the profile cache runs on (injected so tests can move time).
+    /// - Parameter now: the clock the profile cache and the HMAC timestamp checks run on (injected so tests can
+    ///   move time).
     public init(
         client: HTTPClient,
         options: Options = Options(),
@@ -94,6 +123,8 @@ public final class ReferenceReceiver: Sendable {
             now: now
         )
         self.options = options
+        self.secrets = ReceiverSecrets(options.secrets)
+        self.now = now
         self.onReceive = onReceive
     }
 
@@ -154,6 +185,7 @@ public final class ReferenceReceiver: Sendable {
 
     /// Answers 413 for a body over `Options.maxBodyBytes` (`length`: as announced, nil when only reading found out).
     private func refuseOversized(method: String, url: String, headers: HTTPFieldList, length: Int?) -> (Int, [UInt8]) {
+        let dialect = Self.dialect(of: headers)
         let failure = SignatureFailure(
             .bodyTooLarge,
             "the body\(length.map { " (\($0) bytes)" } ?? "") is larger than the \(options.maxBodyBytes) bytes accepted"
@@ -164,19 +196,79 @@ public final class ReferenceReceiver: Sendable {
             headers: headers,
             body: [],
             bodyLength: length ?? options.maxBodyBytes + 1,
+            dialect: dialect,
+            event: Self.claimedEvent(dialect, headers: headers, body: []),
             verdict: .failure(failure)
         )
     }
 
-    /// Verifies one request and returns the status and JSON body to answer with.
-    public func receive(method: String, url: String, headers: HTTPFieldList, body: [UInt8]) async -> (Int, [UInt8]) {
-        let verdict: Result<String, SignatureFailure>
-        do {
-            verdict = .success(try await verify(method: method, url: url, headers: headers, body: body))
-        } catch {
-            verdict = .failure(error)
+    /// The dialect a request's headers name: `Signature-Input` or `Signature` → `ucp` (RFC 9421), `UCP-Signature` →
+    /// `ucp-hmac`, `webhook-signature` → `standard-webhooks`, checked in that order; nil when none is there.
+    public static func dialect(of headers: HTTPFieldList) -> DialectName? {
+        if headers["signature-input"] != nil || headers["signature"] != nil { return .ucp }
+        if headers["ucp-signature"] != nil { return .ucpHMAC }
+        if headers["webhook-signature"] != nil { return .standardWebhooks }
+        return nil
+    }
+
+    /// What the request says its event is, for the log: unverified.
+    static func claimedEvent(_ dialect: DialectName?, headers: HTTPFieldList, body: [UInt8]) -> ClaimedEvent {
+        switch dialect {
+        case .ucpHMAC: UCPHMACVerifier.claimedEvent(headers: headers, body: body)
+        case .standardWebhooks: StandardWebhooksVerifier.claimedEvent(headers: headers, body: body)
+        case .ucp, nil: ClaimedEvent(id: headers["webhook-id"], type: nil)
         }
-        return answer(method: method, url: url, headers: headers, body: body, bodyLength: body.count, verdict: verdict)
+    }
+
+    /// Verifies one request in the dialect its headers name and returns the status and JSON body to answer with.
+    public func receive(method: String, url: String, headers: HTTPFieldList, body: [UInt8]) async -> (Int, [UInt8]) {
+        let dialect = Self.dialect(of: headers)
+        let event = Self.claimedEvent(dialect, headers: headers, body: body)
+        let verdict: Result<String, SignatureFailure>
+        var duplicateKey: String?
+        switch dialect {
+        case .ucp:
+            do {
+                verdict = .success(try await verify(method: method, url: url, headers: headers, body: body))
+                duplicateKey = headers["webhook-id"]
+            } catch {
+                verdict = .failure(error)
+            }
+        case .ucpHMAC, .standardWebhooks:
+            let verifier: any HMACWebhookVerifier.Type =
+                dialect == .ucpHMAC ? UCPHMACVerifier.self : StandardWebhooksVerifier.self
+            do {
+                let verified = try verifier.verify(
+                    headers: headers,
+                    body: body,
+                    keys: secrets.keys(for: verifier.dialect),
+                    now: Int64(now().timeIntervalSince1970.rounded(.down))
+                )
+                verdict = .success("#\(verified.secret)")
+                duplicateKey = "\(verifier.dialect.rawValue) \(verified.eventID)"
+            } catch {
+                verdict = .failure(error)
+            }
+        case nil:
+            verdict = .failure(
+                SignatureFailure(
+                    .signatureMissing,
+                    "no signature header: Signature-Input (ucp), UCP-Signature (ucp-hmac) or webhook-signature "
+                        + "(standard-webhooks)"
+                )
+            )
+        }
+        return answer(
+            method: method,
+            url: url,
+            headers: headers,
+            body: body,
+            bodyLength: body.count,
+            dialect: dialect,
+            event: event,
+            duplicateKey: duplicateKey,
+            verdict: verdict
+        )
     }
 
     /// Logs the verdict (keeping no rejected body) and returns the status and JSON body to answer with.
@@ -186,11 +278,14 @@ public final class ReferenceReceiver: Sendable {
         headers: HTTPFieldList,
         body: [UInt8],
         bodyLength: Int,
+        dialect: DialectName?,
+        event: ClaimedEvent,
+        duplicateKey: String? = nil,
         verdict: Result<String, SignatureFailure>
     ) -> (Int, [UInt8]) {
         var duplicate = false
-        if case .success = verdict, let id = headers["webhook-id"] {
-            duplicate = !seen.withLock { $0.insertIfAbsent(true, for: id) }
+        if case .success = verdict, let duplicateKey {
+            duplicate = !seen.withLock { $0.insertIfAbsent(true, for: duplicateKey) }
         }
         let status: Int
         let response: [String: Any]
@@ -198,7 +293,7 @@ public final class ReferenceReceiver: Sendable {
         switch verdict {
         case .success:
             status = 200
-            response = Self.acknowledgement(body: body)
+            response = dialect == .ucp ? Self.acknowledgement(body: body) : ["status": "ok"]
             kept = body
         case .failure(let failure):
             status = failure.reason.httpStatus
@@ -213,7 +308,10 @@ public final class ReferenceReceiver: Sendable {
             bodyLength: bodyLength,
             status: status,
             verdict: verdict,
-            duplicate: duplicate
+            duplicate: duplicate,
+            dialect: dialect,
+            eventID: event.id,
+            eventType: event.type
         )
         log.withLock { log in
             log.records.append(record)
