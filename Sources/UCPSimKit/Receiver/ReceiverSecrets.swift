@@ -13,9 +13,6 @@ public struct ReceiverSecrets: Sendable {
         let bytes: [UInt8]
     }
 
-    /// The key lengths accepted, in bytes.
-    public static let keyLengths = 24...64
-
     private let ucpHMAC: [Key]
     private let standardWebhooks: [Key]
 
@@ -44,19 +41,14 @@ public struct ReceiverSecrets: Sendable {
         }
     }
 
-    /// The `ucp-hmac` key: the secret's UTF-8 bytes, when there are 24–64 of them.
+    /// The `ucp-hmac` key (the rule senders sign with: `WebhookSecret.signingKey(for:)`), nil when unusable.
     public static func ucpHMACKey(_ secret: WebhookSecret) -> [UInt8]? {
-        let bytes = Array(secret.text.utf8)
-        return keyLengths.contains(bytes.count) ? bytes : nil
+        try? secret.signingKey(for: .ucpHMAC)
     }
 
-    /// The `standard-webhooks` key: the base64 after `whsec_` decoded (padding optional), when 24–64 bytes.
+    /// The `standard-webhooks` key (the rule senders sign with), nil when unusable.
     public static func standardWebhooksKey(_ secret: WebhookSecret) -> [UInt8]? {
-        var text = Substring(secret.text)
-        if text.hasPrefix("whsec_") { text = text.dropFirst(6) }
-        let padded = String(text) + String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
-        guard let bytes = Data(base64Encoded: padded), keyLengths.contains(bytes.count) else { return nil }
-        return [UInt8](bytes)
+        try? secret.signingKey(for: .standardWebhooks)
     }
 
     /// Why `secret` keys neither dialect, or nil when it keys at least one. Never quotes the secret.
