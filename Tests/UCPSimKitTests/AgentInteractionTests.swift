@@ -126,7 +126,8 @@ import Testing
         let shop = try await Shop.start(keys: try KeyRing.ephemeral(), logger: TestSupport.quietLogger)
         let scenario = try Scenario.parse(
             Self.order
-                + "\n  - place: o1\n  - advance: 1h\n  - interaction: { agent: agent_1, kind: message, order: o1 }",
+                + "\n  - interaction: { agent: agent_1, kind: search }\n  - place: o1\n  - advance: 1h"
+                + "\n  - interaction: { agent: agent_1, kind: message, order: o1 }",
             file: "s.yaml"
         )
         let results = try await ScenarioRunner(
@@ -137,10 +138,12 @@ import Testing
         await receiverServer.stop()
         await receiverClient.shutdown()
 
-        #expect(results.map(\.transition) == ["place", "interaction"])
+        #expect(results.map(\.transition) == ["interaction", "place", "interaction"])
+        #expect(results[0].progressLine == "ok   s  step 1  -  interaction  ---  attempts=0  0.0 ms")
+        #expect(results[0].orderID.isEmpty && results[0].passed)
         let interaction = try #require(results.last)
         #expect(interaction.passed && interaction.attempts == 0 && interaction.status == nil)
-        #expect(interaction.step == 3 && interaction.line == 8 && interaction.orderID == "o1")
+        #expect(interaction.step == 4 && interaction.line == 9 && interaction.orderID == "o1")
         #expect(interaction.event.timestamp == 1_775_913_000 + 3600, "the event happens at the scenario clock")
         #expect(interaction.event.body.isEmpty, "nothing is delivered for it (and --record leaves it out)")
         #expect(interaction.detail.hasPrefix("agent.interaction_event \(interaction.webhookID) recorded"))

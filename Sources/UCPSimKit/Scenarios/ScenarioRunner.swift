@@ -90,12 +90,12 @@ public struct StepResult: Sendable {
         self.passed = true
     }
 
-    /// One progress line; a failure adds what was expected and what came back.
+    /// One progress line (`-` for an event about no order); a failure adds what was expected and what came back.
     public var progressLine: String {
         let status = status.map(String.init) ?? "---"
         let verdict = passed ? "ok  " : "FAIL"
         var text =
-            "\(verdict) \(scenario)  step \(step)  \(orderID)  \(transition)  \(status)  attempts=\(attempts)  \(String(format: "%.1f", milliseconds)) ms"
+            "\(verdict) \(scenario)  step \(step)  \(orderID.isEmpty ? "-" : orderID)  \(transition)  \(status)  attempts=\(attempts)  \(String(format: "%.1f", milliseconds)) ms"
         if !passed {
             let got = self.status.map { "HTTP \($0)" } ?? (attempts == 0 ? "nothing" : "no response")
             text += "\n     expected \(expectation), got \(got): \(detail)"
