@@ -152,6 +152,29 @@ import Testing
         #expect(report?["passed"] as? Bool == true)
     }
 
+    /// The built binary: interaction steps show in the progress, and a bad one is one line, exit 65, nothing sent.
+    @Test func runShowsInteractionStepsAndRefusesABadOne() async throws {
+        let good = try TestSupport.scenarioFile(
+            Self.order + "\n  - interaction: { agent: agent_1, kind: search }\n  - place: o1\n"
+                + "  - interaction: { agent: agent_1, kind: message, order: o1 }\n"
+        )
+        let result = try await CLITests.ucpsim(["run", good.path])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").filter { $0.hasPrefix("ok") || $0.hasPrefix("FAIL") }
+        #expect(lines.count == 3, "\(result.stdout)")
+        #expect(lines.first?.contains("step 1  -  interaction  ---  attempts=0") == true, "\(result.stdout)")
+        #expect(lines.last?.contains("step 3  o1  interaction  ---  attempts=0") == true, "\(result.stdout)")
+        #expect(result.stdout.contains("delivered 1,"), "only the placement is a webhook")
+
+        let bad = try TestSupport.scenarioFile(
+            Self.order + "\n  - place: o1\n  - interaction:\n      agent: agent_1\n      kind: \"\"\n"
+        )
+        let refused = try await CLITests.ucpsim(["run", bad.path])
+        #expect(refused.status == 65)
+        #expect(refused.stderr == "ucpsim: error: \(bad.path):9: step 2: interaction.kind must not be empty\n")
+        #expect(!refused.stdout.contains("place"), "nothing was sent")
+    }
+
     // MARK: - POST /testing/interactions
 
     /// The events the control API handed on.
