@@ -15,10 +15,11 @@ extension Scenario {
         now.addingTimeInterval(-totalAdvance)
     }
 
-    /// The name of the transition a step applies (nil for `advance`).
+    /// The name of the transition a step applies (`interaction` for an interaction; nil for `advance`).
     public static func transitionName(_ step: Step) -> String? {
         switch step.action {
         case .advance: nil
+        case .interaction: "interaction"
         case .place: "place"
         case .transition(let transition): transition.name
         }

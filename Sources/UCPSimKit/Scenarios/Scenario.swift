@@ -43,6 +43,8 @@ public struct Scenario: Sendable {
         case place
         /// Apply a transition.
         case transition(OrderTransition)
+        /// Something an agent did (`interaction:`): an `agent.interaction_event`, no order change.
+        case interaction(AgentInteraction)
     }
 
     public struct Step: Sendable {
@@ -51,7 +53,7 @@ public struct Scenario: Sendable {
         /// Line in the file.
         public let line: Int
         public let action: Action
-        /// The orders it applies to (empty for `advance`).
+        /// The orders it applies to (empty for `advance`; the order an `interaction` is about, if any).
         public let orders: [String]
         public let expectation: DeliveryExpectation
         /// A catalog fault (`ucpsim check` case id) applied to this step's deliveries, sent once, not retried.
@@ -190,20 +192,30 @@ struct ScenarioPlayer {
         self.version = version
     }
 
+    /// The order's current snapshot, nil when it is not placed yet.
+    func order(_ id: String) -> Order? {
+        machines[id]?.order
+    }
+
     /// Plays one step: the new snapshot of every order it names (none for `advance`).
     mutating func play(_ step: Scenario.Step) throws(ScenarioParser.Failure) -> [Order] {
         func fail(_ message: String) -> ScenarioParser.Failure {
             ScenarioParser.Failure(line: step.line, step: step.number, message: message)
         }
-        if case .advance(let seconds) = step.action {
+        switch step.action {
+        case .advance(let seconds):
             clock += seconds
             return []
+        case .interaction:
+            return []  // changes no order
+        case .place, .transition:
+            break
         }
         var snapshots: [Order] = []
         for id in step.orders {
             do {
                 switch step.action {
-                case .advance:
+                case .advance, .interaction:
                     break  // handled above
                 case .place:
                     guard machines[id] == nil else { throw fail("order \(id) is already placed") }

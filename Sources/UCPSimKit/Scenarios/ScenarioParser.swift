@@ -11,7 +11,7 @@ struct ScenarioParser {
 
     let file: String
 
-    private static let actionKeys = ["place", "advance"] + OrderTransition.names
+    private static let actionKeys = ["place", "advance", "interaction"] + OrderTransition.names
     private static let stepParameters = OrderTransition.parameterNames.union(["expect", "mutate"])
 
     func scenario(_ root: Node) throws(Failure) -> Scenario {
@@ -179,7 +179,27 @@ struct ScenarioParser {
             throw Failure(
                 line: line(node),
                 message:
-                    "a step needs exactly one action: place, advance or a transition (\(OrderTransition.names.joined(separator: ", ")))\(hint)"
+                    "a step needs exactly one action: place, advance, interaction or a transition (\(OrderTransition.names.joined(separator: ", ")))\(hint)"
+            )
+        }
+        if action == "interaction" {
+            // The interaction's fields sit under `interaction:`; nothing else goes beside it (nothing is delivered
+            // for it yet, so there is nothing to expect or mutate).
+            try checkKeys(mapping, allowed: ["interaction"], at: node)
+            let interaction = try decode(AgentInteraction.self, from: value, path: [.key("interaction")])
+            if let order = interaction.order, !all.contains(order) {
+                throw Failure(
+                    line: line(Self.node(at: [.key("order")], in: value)),
+                    message:
+                        "interaction.order: unknown order \(order) (declared: \(groups.keys.sorted().joined(separator: ", ")))"
+                )
+            }
+            return .init(
+                number: number,
+                line: line(node),
+                action: .interaction(interaction),
+                orders: interaction.order.map { [$0] } ?? [],
+                expectation: .accepted
             )
         }
         try checkKeys(mapping, allowed: Self.stepParameters.union([action]), at: node)

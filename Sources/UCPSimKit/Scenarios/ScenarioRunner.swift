@@ -13,7 +13,7 @@ public struct StepResult: Sendable {
     public let attempts: Int
     public let milliseconds: Double
     public let expectation: DeliveryExpectation
-    public let passed: Bool
+    public private(set) var passed: Bool
     /// The receiver's body excerpt, or the transport error.
     public let detail: String
     /// The event that was sent (for `--record`).
@@ -69,12 +69,33 @@ public struct StepResult: Sendable {
         self.event = event
     }
 
-    /// One progress line; a failure adds what was expected and what came back.
+    /// An event of `step` that the run records rather than delivers (an interaction): passed, no attempt, the
+    /// event's id in `webhookID`.
+    init(recorded event: OrderEvent, _ step: Scenario.Step, of scenario: Scenario, transition: String, detail: String) {
+        self.init(
+            step,
+            of: scenario,
+            event: WebhookEvent(
+                webhookID: event.id,
+                timestamp: event.occurredAt,
+                orderID: event.orderID ?? "",
+                body: []
+            ),
+            transition: transition,
+            status: nil,
+            attempts: 0,
+            milliseconds: 0,
+            detail: detail
+        )
+        self.passed = true
+    }
+
+    /// One progress line (`-` for an event about no order); a failure adds what was expected and what came back.
     public var progressLine: String {
         let status = status.map(String.init) ?? "---"
         let verdict = passed ? "ok  " : "FAIL"
         var text =
-            "\(verdict) \(scenario)  step \(step)  \(orderID)  \(transition)  \(status)  attempts=\(attempts)  \(String(format: "%.1f", milliseconds)) ms"
+            "\(verdict) \(scenario)  step \(step)  \(orderID.isEmpty ? "-" : orderID)  \(transition)  \(status)  attempts=\(attempts)  \(String(format: "%.1f", milliseconds)) ms"
         if !passed {
             let got = self.status.map { "HTTP \($0)" } ?? (attempts == 0 ? "nothing" : "no response")
             text += "\n     expected \(expectation), got \(got): \(detail)"
@@ -194,6 +215,14 @@ public struct ScenarioRunner: Sendable {
                     message: "interrupted before step \(step.number) of \(scenario.file)"
                 )
             }
+            if case .interaction(let interaction) = step.action {
+                let document = interaction.order.flatMap { player.order($0) }.map(OrderDocument.init)
+                let event = interaction.event(occurredAt: Int64(player.clock.timeIntervalSince1970), document: document)
+                let result = await publish(event, step: step, of: scenario)
+                progress(result)
+                results.append(result)
+                continue
+            }
             var events: [WebhookEvent] = []
             for order in orders {
                 let document = OrderDocument(order)
@@ -247,6 +276,21 @@ public struct ScenarioRunner: Sendable {
             pending = []
         }
         return results
+    }
+
+    /// Publishes an event a step makes itself (an `interaction:` step's `agent.interaction_event`). For now the run
+    /// records it in its report as a step that passed, with no delivery; the publish path to subscriptions takes
+    /// over here.
+    func publish(_ event: OrderEvent, step: Scenario.Step, of scenario: Scenario) async -> StepResult {
+        var detail = "\(event.type.rawValue) \(event.id) recorded, not delivered"
+        if case .interaction(let agent, let kind, _) = event.subject { detail += ": agent \(agent), kind \(kind)" }
+        return StepResult(
+            recorded: event,
+            step,
+            of: scenario,
+            transition: Scenario.transitionName(step) ?? "",
+            detail: detail
+        )
     }
 
     private func stopped(

@@ -14,13 +14,23 @@ public struct ControlAPI: Sendable {
     /// Delivers the webhooks, an order's snapshots in order, with retries.
     public let engine: DeliveryEngine
     public let orders: OrderStore
+    /// Takes the events the API makes itself (`POST /testing/interactions`); the default drops them.
+    public let publishEvents: EventPublisher
 
-    public init(target: RequestTarget?, secret: String?, book: OrderBook, engine: DeliveryEngine, orders: OrderStore) {
+    public init(
+        target: RequestTarget?,
+        secret: String?,
+        book: OrderBook,
+        engine: DeliveryEngine,
+        orders: OrderStore,
+        publishEvents: @escaping EventPublisher = { _ in }
+    ) {
         self.target = target
         self.secret = secret
         self.book = book
         self.engine = engine
         self.orders = orders
+        self.publishEvents = publishEvents
     }
 
     /// The largest request body, in bytes.
@@ -79,8 +89,22 @@ public struct ControlAPI: Sendable {
             _ = try await self.body(of: request, requireSecret: true)
             return try await self.apply(.ship(lines: nil, carrier: nil, trackingNumber: nil, trackingURL: nil), to: id)
         }
+        router.post("/testing/interactions") { request, _ in
+            let bytes = try await self.body(of: request)
+            let interaction: AgentInteraction
+            do throws(FieldError) {
+                interaction = try AgentInteraction.decode(json: bytes)
+            } catch {
+                throw APIError.invalid(error)
+            }
+            return try await self.publish(interaction)
+        }
         // Every control route takes POST only: other methods get 405 with `Allow`, not a bare 404.
-        for path in ["/testing/orders", "/testing/orders/:id/:transition", "/testing/simulate-shipping/:id"] {
+        let paths = [
+            "/testing/orders", "/testing/orders/:id/:transition", "/testing/simulate-shipping/:id",
+            "/testing/interactions",
+        ]
+        for path in paths {
             for method in [HTTPRequest.Method.get, .put, .patch, .delete] {
                 router.on(RouterPath(path), method: method) { request, _ -> Response in
                     var error = APIError(
@@ -138,6 +162,32 @@ public struct ControlAPI: Sendable {
         }
         await orders.put(document)
         return .json(bytes, status: status, headers: headers)
+    }
+
+    /// Hands the interaction's event to `publishEvents` (with the order's current snapshot, when the shop has one)
+    /// and answers 202 with its id and type. When the event cannot be made durable the call answers 503
+    /// `outbox_unavailable`, like an order change.
+    private func publish(_ interaction: AgentInteraction) async throws -> Response {
+        var document: OrderDocument?
+        if let id = interaction.order, let bytes = await orders.get(id) {
+            document = try? OrderDocument(bytes: bytes, source: "order \(id)")
+        }
+        let event = interaction.event(occurredAt: Int64(Date().timeIntervalSince1970), document: document)
+        do {
+            try await publishEvents([event])
+        } catch {
+            var answer = APIError(
+                .serviceUnavailable,
+                code: "outbox_unavailable",
+                "the event could not be made durable, so nothing was sent: \((error as? UCPSimError)?.message ?? "\(error)")"
+            )
+            answer.headers[.retryAfter] = "1"
+            throw answer
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let body = (try? encoder.encode(["id": event.id, "type": event.type.rawValue])) ?? Data()
+        return .json([UInt8](body), status: .accepted)
     }
 
     /// Checks `Simulation-Secret` and reads the body, up to `bodyLimit` bytes.

@@ -144,7 +144,14 @@ public final class Shop: Sendable {
             )
         }
         let controlAPI = control.map { options in
-            ControlAPI(target: options.target, secret: options.secret, book: book, engine: engine, orders: orders)
+            ControlAPI(
+                target: options.target,
+                secret: options.secret,
+                book: book,
+                engine: engine,
+                orders: orders,
+                publishEvents: options.publishEvents
+            )
         }
         controlAPI?.addRoutes(to: shopRouter)
         responderBox.set(shopRouter.buildResponder())
@@ -196,10 +203,13 @@ public struct ControlOptions: Sendable {
     public var target: RequestTarget?
     /// `Simulation-Secret` every `/testing/*` call must carry, when set.
     public var secret: String?
+    /// Takes the events the control API makes itself (interactions); the default drops them.
+    public var publishEvents: EventPublisher
 
-    public init(target: RequestTarget?, secret: String?) {
+    public init(target: RequestTarget?, secret: String?, publishEvents: @escaping EventPublisher = { _ in }) {
         self.target = target
         self.secret = secret
+        self.publishEvents = publishEvents
     }
 }
 
