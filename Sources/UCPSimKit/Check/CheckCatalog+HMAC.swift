@@ -20,7 +20,7 @@ extension CheckCatalog {
     static let standardWebhooksTime = "Standard Webhooks § Timestamp (5-minute tolerance)"
     static let ucpHMACSpec = "ucp-hmac: UCP-Signature t=…,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\">"
     static let ucpHMACTime = "ucp-hmac: t within 5 minutes of the receiver's clock (ucpsim's choice, README)"
-    static let events = "issue 12 § event types (receivers ignore types they do not know)"
+    static let events = "open event vocabulary: acknowledge and ignore an unknown type (ucpsim's choice)"
 
     /// `ucp-hmac`: the envelope `{event_id, timestamp, event_type, data, metadata}`, `UCP-Signature`.
     public static let ucpHMAC: [CheckCase] = [
