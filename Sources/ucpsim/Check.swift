@@ -80,7 +80,8 @@ struct Check: AsyncParsableCommand {
             throw ValidationError("--dialect \(name.rawValue) needs --secret: the receiver's shared secret")
         }
         do {
-            _ = try WebhookSecret(secret).signingKey(for: name)
+            var key = try WebhookSecret(secret).signingKey(for: name)
+            HMACSHA256.cleanse(&key)
         } catch {
             throw ValidationError("--secret: \(error.message)")
         }

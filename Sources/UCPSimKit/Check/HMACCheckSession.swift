@@ -32,7 +32,8 @@ public final class HMACCheckSession: Sendable {
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) throws -> HMACCheckSession {
         guard let dialect = dialect(name) else { throw DialectWithoutSecret(dialect: name) }
-        _ = try secret.signingKey(for: name)
+        var key = try secret.signingKey(for: name)
+        HMACSHA256.cleanse(&key)
         let forge = HMACForge(dialect: dialect, secret: secret, otherSecret: HMACForge.randomSecret())
         return HMACCheckSession(client: HTTPClient(workers: 1, options: clientOptions), forge: forge, now: now)
     }
