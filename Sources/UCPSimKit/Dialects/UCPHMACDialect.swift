@@ -59,6 +59,7 @@ public struct UCPHMACDialect: WebhookDialect {
 enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
+    /// Two lowercase hex digits per byte, written straight into the string's storage.
     static func lowercase(_ bytes: [UInt8]) -> String {
         String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
             for (index, byte) in bytes.enumerated() {
