@@ -6,8 +6,8 @@ struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Grade a webhook receiver: valid, forged, tampered and replayed deliveries, each against the spec.",
         discussion: """
-            Runs the catalog of --dialect (see README) from a live shop on loopback. Without --webhook-url the \
-            built-in reference receiver is graded (ucp dialect only). The shared-secret dialects (ucp-hmac, \
+            Runs the catalog of --dialect (see README; ucp: from a live shop on loopback). Without --webhook-url \
+            the built-in reference receiver is graded (ucp dialect only). The shared-secret dialects (ucp-hmac, \
             standard-webhooks) need --secret, the receiver's secret, which is never printed or written. Exits 0 when \
             every case met its expectation, 1 otherwise. --export DIR writes each case as an offline vector instead \
             of sending anything.

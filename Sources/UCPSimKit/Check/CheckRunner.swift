@@ -364,7 +364,8 @@ public enum CheckExport {
     }
 
     /// Writes `DIR/<case>.json` (request, the JWK set or throw-away secret to verify with, the expected outcome) for
-    /// `cases` of `dialect`'s catalog, all or nothing: on a write error the files already written and a directory made here are removed again.
+    /// `cases` of `dialect`'s catalog, all or nothing: on a write error the files already written and a directory
+    /// made here are removed again.
     public static func write(
         _ cases: [CheckCase],
         dialect: DialectName = .ucp,
