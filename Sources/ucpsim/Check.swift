@@ -6,13 +6,31 @@ struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Grade a webhook receiver: valid, forged, tampered and replayed deliveries, each against the spec.",
         discussion: """
-            Runs the catalog (see README) from a live shop on loopback. Without --webhook-url the built-in reference \
-            receiver is graded. Exits 0 when every case met its expectation, 1 otherwise. --export DIR writes each \
-            case as an offline vector instead of sending anything.
+            Runs the catalog of --dialect (see README; ucp: from a live shop on loopback). Without --webhook-url \
+            the built-in reference receiver is graded (ucp dialect only). The shared-secret dialects (ucp-hmac, \
+            standard-webhooks) need --secret, the receiver's secret, which is never printed or written. Exits 0 when \
+            every case met its expectation, 1 otherwise. --export DIR writes each case as an offline vector instead \
+            of sending anything.
             """
     )
 
     @OptionGroup var target: TargetOptions
+
+    @Option(
+        help: ArgumentHelp(
+            "The dialect to grade: ucp (RFC 9421, the default), ucp-hmac or standard-webhooks.",
+            valueName: "dialect"
+        )
+    )
+    var dialect: CheckDialect = CheckDialect(.ucp)
+
+    @Option(
+        help: ArgumentHelp(
+            "The receiver's shared secret, for --dialect ucp-hmac and standard-webhooks (never printed).",
+            valueName: "secret"
+        )
+    )
+    var secret: String?
 
     @Option(help: ArgumentHelp("Only these case ids (comma-separated).", valueName: "ids"))
     var only: String?
@@ -31,7 +49,7 @@ struct Check: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "With --export: derive keys and Webhook-Ids from this seed (same seed, byte-identical files).",
+            "With --export: derive keys (or the throw-away secret) and ids from this seed (same seed, same files).",
             valueName: "n"
         )
     )
@@ -39,10 +57,47 @@ struct Check: AsyncParsableCommand {
 
     @OptionGroup var client: ClientOptions
 
+    func validate() throws {
+        let name = dialect.name
+        guard name != .ucp else {
+            if secret != nil {
+                throw ValidationError(
+                    "--secret applies to --dialect ucp-hmac and standard-webhooks; ucp signs with keys"
+                )
+            }
+            return
+        }
+        if export != nil {
+            if secret != nil {
+                throw ValidationError(
+                    "--export signs with a throw-away secret derived from the seed and writes it into the vectors;"
+                        + " --secret is for grading a receiver, and is never written"
+                )
+            }
+            return
+        }
+        guard let secret else {
+            throw ValidationError("--dialect \(name.rawValue) needs --secret: the receiver's shared secret")
+        }
+        do {
+            var key = try WebhookSecret(secret).signingKey(for: name)
+            HMACSHA256.cleanse(&key)
+        } catch {
+            throw ValidationError("--secret: \(error.message)")
+        }
+        if target.webhookURL == nil && target.platformProfile == nil {
+            throw ValidationError(
+                "--dialect \(name.rawValue) needs --webhook-url or --platform-profile: the built-in receiver is graded"
+                    + " in the ucp dialect only"
+            )
+        }
+    }
+
     /// The cases `--only` and `--skip` leave, in catalog order. Strict, so that an empty or mistyped CI variable
     /// never passes with nothing run: an option naming no id, an unknown id, or nothing left is a usage error.
     func selectedCases() throws(UCPSimError) -> [CheckCase] {
-        let known = CheckCatalog.cases.map(\.id)
+        let catalog = CheckCatalog.cases(for: dialect.name)
+        let known = catalog.map(\.id)
         func ids(_ text: String?, option: String) throws(UCPSimError) -> Set<String>? {
             guard let text else { return nil }
             let named = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
@@ -65,7 +120,7 @@ struct Check: AsyncParsableCommand {
         }
         let only = try ids(only, option: "--only")
         let skip = try ids(skip, option: "--skip") ?? []
-        let selected = CheckCatalog.cases.filter { (only?.contains($0.id) ?? true) && !skip.contains($0.id) }
+        let selected = catalog.filter { (only?.contains($0.id) ?? true) && !skip.contains($0.id) }
         guard !selected.isEmpty else {
             let named = (only.map { Array($0) } ?? known).filter { skip.contains($0) }
             throw UCPSimError(
@@ -84,32 +139,25 @@ struct Check: AsyncParsableCommand {
                 let seed = seed ?? CheckExport.randomSeed()
                 let written = try CheckExport.write(
                     cases,
+                    dialect: dialect.name,
                     to: export,
                     target: try parseTarget(url, option: "--webhook-url"),
                     seed: seed
                 )
+                let secretNote = dialect.name == .ucp ? "" : ", signed with a throw-away secret written into each file"
                 outputLine(
-                    "wrote \(written.count) vectors to \(export) (seed \(seed); --seed \(seed) writes them again)"
+                    "wrote \(written.count) vectors to \(export) (seed \(seed)\(secretNote); --seed \(seed) writes them"
+                        + " again)"
                 )
                 return
             }
             if seed != nil { throw UCPSimError(.usage, "--seed applies to --export only") }
-            let columns = Self.columns(cases)
-            let session = try await CheckSession.start(
-                clientOptions: client.httpOptions,
-                logger: makeLogger("ucpsim.shop")
-            )
-            let results = try await withTarget(target, client: session.shop.client, stop: session.stop) { destination in
-                if !json { outputLine("grading \(destination.url) (\(cases.count) cases)") }
-                return try await session.run(cases, target: destination) { result in
-                    if !json { outputLine(Self.line(result, columns: columns)) }
-                }
-            }
+            let results = try await grade(cases)
             let failed = results.filter { !$0.passed }
             if let report {
                 let cases = results.map { result in
                     JUnitReport.Case(
-                        suite: "ucpsim check",
+                        suite: dialect.name == .ucp ? "ucpsim check" : "ucpsim check (\(dialect.name.rawValue))",
                         name: "\(result.checkCase.id): \(result.checkCase.summary)",
                         seconds: result.seconds,
                         failure: result.passed
@@ -133,13 +181,48 @@ struct Check: AsyncParsableCommand {
                         "note": result.note, "excerpt": result.excerpt,
                     ]
                 }
-                let document: [String: Any] = ["passed": failed.isEmpty, "cases": rows]
+                let document: [String: Any] = [
+                    "dialect": dialect.name.rawValue, "passed": failed.isEmpty, "cases": rows,
+                ]
                 let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
                 outputLine(String(decoding: data, as: UTF8.self))
             } else {
                 outputLine("\(results.count) cases, \(results.count - failed.count) passed, \(failed.count) failed")
             }
             if !failed.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    /// Runs `cases` in the selected dialect against the target, printing each result unless `--json`.
+    func grade(_ cases: [CheckCase]) async throws -> [CheckResult] {
+        let columns = Self.columns(cases)
+        let json = json
+        func heading(_ destination: RequestTarget) {
+            guard !json else { return }
+            let dialect = dialect.name == .ucp ? "" : " in the \(dialect.name.rawValue) dialect"
+            outputLine("grading \(destination.url)\(dialect) (\(cases.count) cases)")
+        }
+        let progress: @Sendable (CheckResult) -> Void = { result in
+            if !json { outputLine(Self.line(result, columns: columns)) }
+        }
+        guard let secret, dialect.name != .ucp else {
+            let session = try await CheckSession.start(
+                clientOptions: client.httpOptions,
+                logger: makeLogger("ucpsim.shop")
+            )
+            return try await withTarget(target, client: session.shop.client, stop: session.stop) { destination in
+                heading(destination)
+                return try await session.run(cases, target: destination, progress: progress)
+            }
+        }
+        let session = try HMACCheckSession.start(
+            dialect: dialect.name,
+            secret: WebhookSecret(secret),
+            clientOptions: client.httpOptions
+        )
+        return try await withTarget(target, client: session.client, stop: session.stop) { destination in
+            heading(destination)
+            return try await session.run(cases, target: destination, progress: progress)
         }
     }
 
@@ -166,4 +249,20 @@ struct Check: AsyncParsableCommand {
         }
         return line
     }
+}
+
+/// A `--dialect` value: one of the dialect names (the help and the error list them).
+struct CheckDialect: ExpressibleByArgument, Sendable {
+    let name: DialectName
+
+    init(_ name: DialectName) { self.name = name }
+
+    init?(argument: String) {
+        guard let name = DialectName(rawValue: argument) else { return nil }
+        self.name = name
+    }
+
+    var defaultValueDescription: String { name.rawValue }
+
+    static var allValueStrings: [String] { DialectName.names }
 }

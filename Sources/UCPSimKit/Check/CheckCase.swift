@@ -67,11 +67,14 @@ public struct CheckCase: Sendable {
     public let spec: String
     /// Whether the RFC 9421 signature over the signature base verifies with a key of the exported JWK set, found by
     /// `keyid` (cryptography only: no coverage, digest or time rules). False when there is no signature to check, a
-    /// covered component is absent (no base), or the key is not published.
+    /// covered component is absent (no base), or the key is not published. In the shared-secret dialects: a `v1`
+    /// signature of the header matches the signed content (`ucp-hmac`: `t` and the body; `standard-webhooks`: the
+    /// id, the timestamp and the body) under the secret, whatever the clock says.
     public let signatureVerifies: Bool
     /// Whether the request alone passes UCP's `verify_rest_request` against the exported JWK set at the vector's
     /// `now`: coverage, `Content-Digest`, signature, and `created`/`expires` (60 s clock skew). Profile-level rules
-    /// (the UCP-Agent URL, ownership) are not part of it.
+    /// (the UCP-Agent URL, ownership) are not part of it. In the shared-secret dialects: every header is there and
+    /// well-formed, a `v1` signature matches, and the signed timestamp lies within 5 minutes of `now`.
     public let requestVerifies: Bool
 }
 

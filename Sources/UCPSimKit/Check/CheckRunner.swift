@@ -82,10 +82,22 @@ public final class CheckSession: Sendable {
         target: RequestTarget,
         progress: @Sendable (CheckResult) -> Void = { _ in }
     ) async throws -> [CheckResult] {
+        try await Self.grade(cases, dialect: .ucp, progress: progress) { checkCase in
+            try await deliveries(for: checkCase, to: target)
+        }
+    }
+
+    /// Sends each case's request(s) with `deliveries`, in order, and grades the answers; `progress` sees each result.
+    static func grade(
+        _ cases: [CheckCase],
+        dialect: DialectName,
+        progress: @Sendable (CheckResult) -> Void,
+        deliveries: (CheckCase) async throws -> [ReceivedResponse?]
+    ) async throws -> [CheckResult] {
         var results: [CheckResult] = []
         for checkCase in cases {
             let started = Date()
-            let responses = try await deliveries(for: checkCase, to: target)
+            let responses = try await deliveries(checkCase)
             let statuses = responses.map { $0?.status }
             let codes = responses.map { $0.flatMap(Self.errorCode) }
             let last = responses.last.flatMap { $0 }
@@ -96,7 +108,7 @@ public final class CheckSession: Sendable {
                 codes: codes,
                 excerpt: last?.bodyExcerpt(limit: 160) ?? "no response",
                 passed: passed,
-                note: Self.note(checkCase, statuses: statuses, codes: codes, passed: passed),
+                note: Self.note(checkCase, dialect: dialect, statuses: statuses, codes: codes, passed: passed),
                 seconds: Date().timeIntervalSince(started)
             )
             progress(result)
@@ -189,8 +201,27 @@ public final class CheckSession: Sendable {
         return "\(status) \(code ?? "(no code)")"
     }
 
-    /// The report's note: what came back (status and code), then what it means where that needs saying.
-    static func note(_ checkCase: CheckCase, statuses: [Int?], codes: [String?], passed: Bool) -> String {
+    /// The report's note: what came back (status and code), then what it means where that needs saying. The
+    /// shared-secret dialects have no error codes at all: their notes give the statuses alone.
+    static func note(
+        _ checkCase: CheckCase,
+        dialect: DialectName = .ucp,
+        statuses: [Int?],
+        codes: [String?],
+        passed: Bool
+    ) -> String {
+        guard dialect == .ucp else {
+            let got = "got " + statuses.map { $0.map(String.init) ?? "no response" }.joined(separator: ", ")
+            if checkCase.id == "duplicate" {
+                return got + ": one event id sent twice; the receiver must process it once"
+            }
+            if checkCase.id == "late-retry" && !passed {
+                return got
+                    + ": the body's timestamp is the event's time, unchanged on a retry; freshness is judged on the"
+                    + " signed timestamp, which is fresh"
+            }
+            return got
+        }
         let got = "got " + zip(statuses, codes).map { answer(status: $0, code: $1) }.joined(separator: ", ")
         let accepted = statuses.last.flatMap { $0 }.map { (200..<300).contains($0) } ?? false
         switch checkCase.expected {
@@ -203,7 +234,7 @@ public final class CheckSession: Sendable {
             return got + ": the spec names no error code here; graded on the status alone"
         case .reject, .accept:
             if checkCase.id == "duplicate" {
-                return got + ": one Webhook-Id sent twice; the receiver must process it once"
+                return got + ": one event id sent twice; the receiver must process it once"
             }
             if checkCase.id == "late-retry" && !passed {
                 return got
@@ -292,17 +323,9 @@ public enum CheckExport {
             default:
                 request = try forge.request(checkCase.id, event: event, to: target, created: now)
             }
-            let expected: [String: Any]
-            func answers(_ list: [CheckCase.Answer]) -> [[String: Any]] {
-                list.map { ["status": $0.status, "code": $0.code as Any? ?? NSNull()] }
-            }
-            switch checkCase.expected {
-            case .accept: expected = ["accept": true, "answers": [] as [Any]]
-            case .reject(let list): expected = ["accept": false, "answers": answers(list)]
-            case .either(let answer): expected = ["accept": "either", "answers": answers([answer])]
-            }
             let document: [String: Any] = [
-                "id": checkCase.id, "summary": checkCase.summary, "spec": checkCase.spec, "expected": expected,
+                "id": checkCase.id, "summary": checkCase.summary, "spec": checkCase.spec,
+                "expected": expected(checkCase.expected),
                 "seed": seed, "now": now,
                 "signature_verifies": checkCase.signatureVerifies,
                 "request_verifies": checkCase.requestVerifies,
@@ -313,22 +336,47 @@ public enum CheckExport {
                 ],
                 "jwks": ["keys": try jwks.map { try JSONSerialization.jsonObject(with: JSONEncoder().encode($0)) }],
             ]
-            var data = try JSONSerialization.data(
-                withJSONObject: document,
-                options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            )
-            data.append(0x0A)
-            documents.append(("\(checkCase.id).json", data))
+            documents.append(("\(checkCase.id).json", try vectorJSON(document)))
         }
         return documents
     }
 
-    /// Writes `DIR/<case>.json` (request, the JWK set to verify with, the expected outcome) for `cases`, all or
-    /// nothing: on a write error the files already written and a directory made here are removed again.
-    public static func write(_ cases: [CheckCase], to directory: String, target: RequestTarget, seed: UInt64)
-        throws -> [String]
-    {
-        let documents = try documents(cases, target: target, seed: seed)
+    /// A vector's `expected`: `accept` (true, false or "either") and the acceptable rejections.
+    static func expected(_ expected: CheckCase.Expected) -> [String: Any] {
+        func answers(_ list: [CheckCase.Answer]) -> [[String: Any]] {
+            list.map { ["status": $0.status, "code": $0.code as Any? ?? NSNull()] }
+        }
+        switch expected {
+        case .accept: return ["accept": true, "answers": [] as [Any]]
+        case .reject(let list): return ["accept": false, "answers": answers(list)]
+        case .either(let answer): return ["accept": "either", "answers": answers([answer])]
+        }
+    }
+
+    /// Pretty, key-sorted JSON with a final newline: the vector files' form.
+    static func vectorJSON(_ document: [String: Any]) throws -> Data {
+        var data = try JSONSerialization.data(
+            withJSONObject: document,
+            options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        )
+        data.append(0x0A)
+        return data
+    }
+
+    /// Writes `DIR/<case>.json` (request, the JWK set or throw-away secret to verify with, the expected outcome) for
+    /// `cases` of `dialect`'s catalog, all or nothing: on a write error the files already written and a directory
+    /// made here are removed again.
+    public static func write(
+        _ cases: [CheckCase],
+        dialect: DialectName = .ucp,
+        to directory: String,
+        target: RequestTarget,
+        seed: UInt64
+    ) throws -> [String] {
+        let documents =
+            dialect == .ucp
+            ? try documents(cases, target: target, seed: seed)
+            : try documents(cases, dialect: dialect, target: target, seed: seed)
         let made = try makeDirectory(directory)
         var written: [String] = []
         for (name, data) in documents {
