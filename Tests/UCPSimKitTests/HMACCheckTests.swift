@@ -105,6 +105,21 @@ import Testing
         #expect(counts.values.allSatisfy { $0 == 1 })
     }
 
+    /// ucpsim's own two sides agree: `check` in the dialect passes every case against `ucpsim listen --secret`.
+    @Test(arguments: dialects)
+    func checkPassesEveryCaseAgainstListen(_ dialect: DialectName) async throws {
+        let secret = Self.secret()
+        let listener = try await ListenHMACTests.Listener.start(arguments: ["--secret", secret])
+        let result = try await CLITests.ucpsim([
+            "check", "--dialect", dialect.rawValue, "--secret", secret, "--webhook-url", listener.baseURL,
+        ])
+        let lines = try await listener.stop()
+        let count = CheckCatalog.cases(for: dialect).count
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("\(count) cases, \(count) passed, 0 failed"), "\(result.stdout)")
+        #expect(!lines.joined().contains(secret))
+    }
+
     /// The same strict receiver refuses everything when it holds another secret: `valid` fails with its 401.
     @Test func aReceiverWithAnotherSecretFailsTheValidCases() async throws {
         let (receiver, url) = try await Self.strictReceiver(.standardWebhooks, secret: Self.secret())
