@@ -58,11 +58,10 @@ public final class ShopDatabase: Sendable {
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(busyTimeout)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
             let queue = try DatabaseQueue(path: path, configuration: configuration)
+            // After the open: GRDB sets NORMAL when it turns WAL on, and the setting is the connection's.
+            try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try migrator.migrate(queue)
             var watching = Configuration()
             watching.readonly = true
@@ -104,7 +103,7 @@ public final class ShopDatabase: Sendable {
 
     /// A commit counter that moves when another connection committed (see `watcher`); nil in memory.
     func dataVersion() throws -> Int? {
-        try watcher?.inDatabase { db in try Int.fetchOne(db, sql: "PRAGMA data_version") }
+        try watcher?.inDatabase { db in try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) }
     }
 
     /// One line for a GRDB or SQLite error.
