@@ -1,7 +1,7 @@
 # ucpsim — `make help` lists the targets.
 SWIFT ?= swift
 PYTHON ?= python3
-APT_PACKAGES := libssl-dev libcurl4-openssl-dev
+APT_PACKAGES := libssl-dev libcurl4-openssl-dev libsqlite3-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := .build/debug/ucpsim
 
@@ -11,7 +11,7 @@ BIN := .build/debug/ucpsim
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-deps: ## Install the system packages (libssl-dev, libcurl4-openssl-dev) when missing
+deps: ## Install the system packages (libssl-dev, libcurl4-openssl-dev, libsqlite3-dev) when missing
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing $$missing"; \

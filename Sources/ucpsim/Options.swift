@@ -431,6 +431,7 @@ func startShop(
     host: String = "127.0.0.1",
     port: Port? = nil,
     control: ControlOptions? = nil,
+    apiToken: BearerToken? = nil,
     verbose: Bool = false,
     onAttempt: @escaping @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }
 ) async throws(UCPSimError) -> Shop {
@@ -451,6 +452,7 @@ func startShop(
             clientOptions: client.httpOptions,
             delivery: delivery.setup(onAttempt: onAttempt),
             control: control,
+            apiToken: apiToken,
             logger: makeLogger("ucpsim.shop", verbose: verbose)
         )
     } catch  where port == nil && identity.port != nil && error.exitCode == .unavailable {

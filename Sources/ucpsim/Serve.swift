@@ -8,9 +8,20 @@ struct Serve: AsyncParsableCommand {
             GET /.well-known/ucp, GET /orders/{id}; POST /testing/orders (create), \
             POST /testing/orders/{id}/{transition}, POST /testing/simulate-shipping/{id}. Each accepted control \
             call answers with the new snapshot and sends its webhook to --webhook-url (or the platform profile's). \
-            Runs until interrupted (Ctrl-C).
+            Webhook subscriptions: /v1/webhooks (POST, GET; GET, PATCH, DELETE /v1/webhooks/{id}) with \
+            Authorization: Bearer <token>, the token given with --api-token or generated and printed once on \
+            stderr at start-up. Runs until interrupted (Ctrl-C).
             """
     )
+
+    @Option(
+        name: .customLong("api-token"),
+        help: ArgumentHelp(
+            "Bearer token the management API (/v1/*) requires; default: a new one, printed once on stderr.",
+            valueName: "token"
+        )
+    )
+    var apiToken: String?
 
     @Option(help: "Port to listen on.")
     var port = Port(8080)
@@ -44,6 +55,11 @@ struct Serve: AsyncParsableCommand {
     }
 
     func validate() throws {
+        if let apiToken,
+            apiToken.isEmpty || apiToken.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7F })
+        {
+            throw ValidationError("--api-token must be non-empty printable ASCII without spaces")
+        }
         if !Self.isLoopback(host) && simulationSecret == nil && !allowUnauthenticatedControl {
             throw ValidationError(
                 "--host \(host) exposes the control API (/testing/*) beyond this machine: give --simulation-secret "
@@ -66,6 +82,7 @@ struct Serve: AsyncParsableCommand {
                         + "reaches it"
                 )
             }
+            let token = apiToken.map(BearerToken.init) ?? BearerToken.generate()
             let discovery = HTTPClient(workers: 1, options: client.httpOptions)
             let target: RequestTarget?
             do {
@@ -81,7 +98,8 @@ struct Serve: AsyncParsableCommand {
                 client,
                 host: host,
                 port: port,
-                control: ControlOptions(target: target, secret: simulationSecret)
+                control: ControlOptions(target: target, secret: simulationSecret),
+                apiToken: token
             ) { state, attempt in
                 outputLine("webhook: \(DeliveryReport.attemptLine(state, attempt))")
             }
@@ -91,6 +109,11 @@ struct Serve: AsyncParsableCommand {
             )
             outputLine("webhooks: \(target?.url ?? "not sent (no --webhook-url or --platform-profile)")")
             outputLine("metrics: \(running.server.baseURL)/metrics")
+            outputLine("subscriptions: \(running.server.baseURL)/v1/webhooks  (Authorization: Bearer <api token>)")
+            if apiToken == nil {
+                // Once, on stderr only: stdout is often logged or shared, and the token guards the secrets' API.
+                stderrLine("api token: \(token.text)  (generated for this run; --api-token TOKEN fixes one)")
+            }
             await signals.wait()
             // Stop first (answers on the wire are awaited and journaled), then the summary counts them too.
             await running.stop()

@@ -40,6 +40,10 @@ public final class Shop: Sendable {
     public var resumed: Int { history.filter { !$0.phase.isFinal }.count }
     /// The outbox, when the shop has a state directory.
     public let outbox: Outbox?
+    /// The shop's state database (`DIR/ucpsim.sqlite`, or in memory without a state directory).
+    public let database: ShopDatabase
+    /// The webhook subscriptions (`/v1/webhooks` when the shop serves it, `ucpsim subscriptions`).
+    public let subscriptions: SubscriptionRegistry
 
     private init(
         keyRing: KeyRing,
@@ -52,7 +56,8 @@ public final class Shop: Sendable {
         client: HTTPClient,
         engine: DeliveryEngine,
         history: [DeliveryState],
-        outbox: Outbox?
+        outbox: Outbox?,
+        subscriptions: SubscriptionRegistry
     ) {
         self.keyRing = keyRing
         self.publisher = publisher
@@ -65,11 +70,14 @@ public final class Shop: Sendable {
         self.engine = engine
         self.history = history
         self.outbox = outbox
+        self.database = subscriptions.database
+        self.subscriptions = subscriptions
     }
 
     /// Starts the shop's HTTP server and delivery engine, resuming any pending deliveries in the outbox.
     ///
     /// - Parameter publicURL: the base `UCP-Agent` and `permalink_url` use; default `http://HOST:PORT` as bound.
+    /// - Parameter apiToken: when set, the shop serves the management API (`/v1/webhooks`) behind this Bearer token.
     public static func start(
         keys: KeyRing,
         host: String = "127.0.0.1",
@@ -80,10 +88,20 @@ public final class Shop: Sendable {
         clientOptions: HTTPClientOptions = HTTPClientOptions(),
         delivery: DeliverySetup = DeliverySetup(),
         control: ControlOptions? = nil,
+        apiToken: BearerToken? = nil,
         logger: Logger = Logger(label: "ucpsim.shop")
     ) async throws(UCPSimError) -> Shop {
         if let publicURL { _ = try RequestTarget(publicURL) }
         try keys.check(version: version, olderVersions: olderVersions)
+        // Opened before the outbox (which takes the directory's lock): a database that cannot be opened stops the
+        // start with nothing held.
+        let database = try ShopDatabase.open(directory: delivery.stateDirectory)
+        let subscriptions: SubscriptionRegistry
+        do {
+            subscriptions = try SubscriptionRegistry(database: database)
+        } catch {
+            throw UCPSimError(.cannotCreate, error.message)
+        }
         var restored: [DeliveryState] = []
         var outbox: Outbox?
         if let directory = delivery.stateDirectory {
@@ -154,6 +172,7 @@ public final class Shop: Sendable {
             )
         }
         controlAPI?.addRoutes(to: shopRouter)
+        if let apiToken { WebhooksAPI(registry: subscriptions, token: apiToken).addRoutes(to: shopRouter) }
         responderBox.set(shopRouter.buildResponder())
         try await engine.resume(restored)
         return Shop(
@@ -167,7 +186,8 @@ public final class Shop: Sendable {
             client: client,
             engine: engine,
             history: restored,
-            outbox: outbox
+            outbox: outbox,
+            subscriptions: subscriptions
         )
     }
 
