@@ -27,7 +27,9 @@ struct Deliveries: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "One line per event: id, order, state, attempts, last status."
+            abstract:
+                "One line per delivery: delivery id, order, state, attempts, last status, receiver, dialect, event "
+                + "type (and the event id and subscription when it has them)."
         )
 
         @OptionGroup var state: StateOption
@@ -44,7 +46,10 @@ struct Deliveries: AsyncParsableCommand {
                 if json {
                     let rows: [[String: Any]] = states.map { state in
                         [
-                            "webhook_id": state.event.webhookID, "order": state.event.orderID,
+                            "delivery_id": state.id.rawValue, "webhook_id": state.event.webhookID,
+                            "subscription": state.subscription?.rawValue as Any? ?? NSNull(),
+                            "dialect": state.dialect.rawValue, "event_type": state.eventType.rawValue,
+                            "order": state.event.orderID,
                             "state": state.phase.name,
                             "attempts": state.attempts.count,
                             "last_status": state.attempts.last?.status as Any? ?? NSNull(),
@@ -57,48 +62,66 @@ struct Deliveries: AsyncParsableCommand {
                 }
                 for state in states {
                     let last = state.attempts.last.map { $0.status.map { "HTTP \($0)" } ?? "no response" } ?? "-"
-                    outputLine(
-                        Identifier.printable(
-                            "\(state.event.webhookID)  \(state.event.orderID)  \(state.phase.name)  attempts=\(state.attempts.count)  last=\(last)  \(state.target)"
-                        )
-                    )
+                    var line =
+                        "\(state.id)  \(state.event.orderID)  \(state.phase.name)  attempts=\(state.attempts.count)  last=\(last)  \(state.target)  \(state.dialect.rawValue)  \(state.eventType.rawValue)"
+                    if state.id.rawValue != state.event.webhookID { line += "  event=\(state.event.webhookID)" }
+                    if let subscription = state.subscription { line += "  subscription=\(subscription)" }
+                    outputLine(Identifier.printable(line))
                 }
-                outputLine("\(states.count) event(s)")
+                let events = Set(states.map(\.event.webhookID)).count
+                outputLine("\(states.count) deliver\(states.count == 1 ? "y" : "ies") of \(events) event(s)")
             }
         }
     }
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Every attempt of one event: time, status, latency, response excerpt."
+            abstract:
+                "Every attempt of one delivery (or of each delivery of one event): time, status, latency, response "
+                + "excerpt."
         )
 
         @OptionGroup var state: StateOption
 
-        @Argument(help: "The Webhook-Id.")
+        @Argument(
+            help: ArgumentHelp(
+                "A delivery id, or an event's Webhook-Id (each of its deliveries is shown).",
+                valueName: "id"
+            )
+        )
         var webhookID: String
 
         func run() async throws {
             try await reportingErrors {
                 let outbox = try state.load()
-                guard let found = outbox.states.first(where: { $0.event.webhookID == webhookID }) else {
-                    throw UCPSimError(.noInput, "no event \(webhookID) in \(state.state)")
+                let named = DeliveryState.named(webhookID, in: outbox.states)
+                guard !named.isEmpty else {
+                    throw UCPSimError(.noInput, "no delivery or event \(webhookID) in \(state.state)")
                 }
-                outputLine("webhook-id \(found.event.webhookID)  order \(found.event.orderID)  -> \(found.target)")
-                let body: String
-                switch outbox.readBody(of: webhookID) {
-                case .success(let bytes): body = "\(bytes.count) bytes"
-                case .failure(let error): body = "unreadable (\(error.description))"
-                }
-                outputLine("timestamp \(found.event.timestamp)  body \(body)  state \(found.phase.name)")
-                if case .dead(let reason) = found.phase { outputLine("dead-lettered: \(reason)") }
-                for attempt in found.attempts {
-                    let status = attempt.status.map { "HTTP \($0)" } ?? "no response"
+                for found in named {
                     outputLine(
                         Identifier.printable(
-                            "  #\(attempt.number)  \(attempt.at.formatted(.iso8601))  \(status)  \(String(format: "%.1f", attempt.milliseconds)) ms  \(attempt.detail)"
+                            "delivery \(found.id)  webhook-id \(found.event.webhookID)  order \(found.event.orderID)  -> \(found.target)"
                         )
                     )
+                    outputLine(
+                        "subscription \(found.subscription?.rawValue ?? "-")  dialect \(found.dialect.rawValue)  type \(found.eventType.rawValue)"
+                    )
+                    let body: String
+                    switch outbox.readBody(of: found.id) {
+                    case .success(let bytes): body = "\(bytes.count) bytes"
+                    case .failure(let error): body = "unreadable (\(error.description))"
+                    }
+                    outputLine("timestamp \(found.event.timestamp)  body \(body)  state \(found.phase.name)")
+                    if case .dead(let reason) = found.phase { outputLine("dead-lettered: \(reason)") }
+                    for attempt in found.attempts {
+                        let status = attempt.status.map { "HTTP \($0)" } ?? "no response"
+                        outputLine(
+                            Identifier.printable(
+                                "  #\(attempt.number)  \(attempt.at.formatted(.iso8601))  \(status)  \(String(format: "%.1f", attempt.milliseconds)) ms  \(attempt.detail)"
+                            )
+                        )
+                    }
                 }
             }
         }
@@ -109,7 +132,13 @@ struct Deliveries: AsyncParsableCommand {
             abstract: "Resend dead letters: the same Webhook-Id and bytes, freshly signed, with a new round of retries."
         )
 
-        @Argument(help: "Webhook-Ids to resend (default with --all: every dead letter).")
+        @Argument(
+            help: ArgumentHelp(
+                "Delivery ids or event Webhook-Ids (all of that event's deliveries) to resend (default with --all: "
+                    + "every dead letter).",
+                valueName: "id"
+            )
+        )
         var webhookIDs: [String] = []
 
         @Flag(help: "Resend every dead letter.")
@@ -121,7 +150,7 @@ struct Deliveries: AsyncParsableCommand {
 
         func validate() throws {
             if webhookIDs.isEmpty != all {
-                throw ValidationError("name Webhook-Ids or give --all, not both or neither")
+                throw ValidationError("name delivery or event ids or give --all, not both or neither")
             }
         }
 
@@ -129,11 +158,10 @@ struct Deliveries: AsyncParsableCommand {
             try await reportingErrors {
                 // Checked before the shop starts: a wrong id or directory sends nothing, resumes nothing.
                 let known = try outbox(delivery.state, having: webhookIDs).states
-                let byID = Dictionary(known.map { ($0.event.webhookID, $0) }, uniquingKeysWith: { _, last in last })
-                let notDead = webhookIDs.compactMap { id -> String? in
-                    guard let state = byID[id] else { return nil }
+                let named = Set(webhookIDs.flatMap { DeliveryState.named($0, in: known) }.map(\.id))
+                let notDead = known.filter { named.contains($0.id) }.compactMap { state -> String? in
                     if case .dead = state.phase { return nil }
-                    return "\(id) (\(state.phase.name))"
+                    return "\(state.id) (\(state.phase.name))"
                 }
                 guard notDead.isEmpty else {
                     throw UCPSimError(
@@ -150,12 +178,12 @@ struct Deliveries: AsyncParsableCommand {
                     outputLine(DeliveryReport.attemptLine(state, attempt))
                 }
                 let dead = running.history.filter {
-                    if case .dead = $0.phase { return all || webhookIDs.contains($0.event.webhookID) }
+                    if case .dead = $0.phase { return all || named.contains($0.id) }
                     return false
                 }
                 let count = try await stoppingOnError(running) { try await running.engine.redeliver(dead) }
-                outputLine("redelivering \(count) event(s)")
-                try await finish(running, ids: dead.map(\.event.webhookID), wait: delivery.waitSeconds)
+                outputLine("redelivering \(count) deliver\(count == 1 ? "y" : "ies")")
+                try await finish(running, ids: dead.map(\.id), wait: delivery.waitSeconds)
             }
         }
     }
@@ -163,15 +191,20 @@ struct Deliveries: AsyncParsableCommand {
     struct Resend: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Send any event again, delivered or not: same body and Webhook-Id, freshly signed, with a new round of "
-                + "retries; optionally to another receiver.",
+                "Send any delivery again, delivered or not: same body and Webhook-Id, freshly signed, with a new round "
+                + "of retries; optionally to another receiver.",
             discussion: """
                 Exit codes: 0 every resent event got a 2xx; 1 one was dead-lettered; 64 usage; 66 no outbox, or an \
                 id it does not have (named); 69 unreachable; 75 still pending after --wait.
                 """
         )
 
-        @Argument(help: ArgumentHelp("Webhook-Ids to send again.", valueName: "webhook-id"))
+        @Argument(
+            help: ArgumentHelp(
+                "Delivery ids, or event Webhook-Ids (all of that event's deliveries), to send again.",
+                valueName: "id"
+            )
+        )
         var webhookIDs: [String]
 
         @Option(
@@ -185,7 +218,7 @@ struct Deliveries: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func validate() throws {
-            if webhookIDs.isEmpty { throw ValidationError("name at least one Webhook-Id") }
+            if webhookIDs.isEmpty { throw ValidationError("name at least one delivery or event id") }
             if let webhookURL { _ = try validatedURL(webhookURL, option: "--webhook-url") }
         }
 
@@ -195,8 +228,9 @@ struct Deliveries: AsyncParsableCommand {
                     try parseTarget(url, option: "--webhook-url")
                 }
                 let snapshot = try outbox(delivery.state, having: webhookIDs)
+                let wanted = Set(webhookIDs.flatMap { DeliveryState.named($0, in: snapshot.states) }.map(\.id))
                 // Refused before the shop starts (and resumes what the outbox has pending).
-                let unreadable = webhookIDs.filter { snapshot.body(of: $0) == nil }
+                let unreadable = wanted.sorted().filter { snapshot.body(of: $0) == nil }.map(\.rawValue)
                 guard unreadable.isEmpty else {
                     throw UCPSimError(
                         .dataError,
@@ -206,17 +240,16 @@ struct Deliveries: AsyncParsableCommand {
                 let running = try await startShop(shop, delivery, client) { state, attempt in
                     outputLine(DeliveryReport.attemptLine(state, attempt))
                 }
-                let wanted = Set(webhookIDs)
-                let chosen = running.history.filter { wanted.contains($0.event.webhookID) }
+                let chosen = running.history.filter { wanted.contains($0.id) }
                 let count = try await stoppingOnError(running) {
                     try await running.engine.resend(chosen, to: destination)
                 }
                 let onTheirWay = chosen.count - count
                 outputLine(
-                    "resending \(count) event(s)"
+                    "resending \(count) deliver\(count == 1 ? "y" : "ies")"
                         + (onTheirWay > 0 ? "; \(onTheirWay) already pending, continuing" : "")
                 )
-                try await finish(running, ids: chosen.map(\.event.webhookID), wait: delivery.waitSeconds)
+                try await finish(running, ids: chosen.map(\.id), wait: delivery.waitSeconds)
             }
         }
     }
@@ -239,8 +272,8 @@ struct Deliveries: AsyncParsableCommand {
                     outputLine(DeliveryReport.attemptLine(state, attempt))
                 }
                 let pending = running.history.filter { !$0.phase.isFinal }
-                outputLine("resuming \(pending.count) pending event(s)")
-                try await finish(running, ids: pending.map(\.event.webhookID), wait: delivery.waitSeconds)
+                outputLine("resuming \(pending.count) pending deliver\(pending.count == 1 ? "y" : "ies")")
+                try await finish(running, ids: pending.map(\.id), wait: delivery.waitSeconds)
             }
         }
     }
@@ -281,19 +314,19 @@ private func writableOutbox(_ directory: String) throws(UCPSimError) -> OutboxSn
     return snapshot
 }
 
-/// The outbox of `directory`, refused (exit 66, naming them) when it lacks any of `ids`.
+/// The outbox of `directory`, refused (exit 66, naming them) when it lacks any of `ids` (delivery or event ids).
 private func outbox(_ directory: String, having ids: [String]) throws(UCPSimError) -> OutboxSnapshot {
     let snapshot = try writableOutbox(directory)
-    let known = Set(snapshot.states.map(\.event.webhookID))
+    let known = Set(snapshot.states.map(\.id.rawValue)).union(snapshot.states.map(\.event.webhookID))
     let unknown = ids.filter { !known.contains($0) }
     guard unknown.isEmpty else {
-        throw UCPSimError(.noInput, "no such event in \(directory): \(unknown.joined(separator: ", "))")
+        throw UCPSimError(.noInput, "no such event or delivery in \(directory): \(unknown.joined(separator: ", "))")
     }
     return snapshot
 }
 
 /// Waits for `ids`, stops the shop, prints the summary, and maps the result to an exit code.
-private func finish(_ shop: Shop, ids: [String], wait: TimeInterval) async throws {
+private func finish(_ shop: Shop, ids: [DeliveryID], wait: TimeInterval) async throws {
     let deadline = Date().addingTimeInterval(wait)
     var outcomes: [DeliveryEngine.Outcome] = []
     var stillPending = 0

@@ -63,7 +63,7 @@ import Testing
             #expect(throws: UCPSimError.self) {
                 try outbox.append([
                     (
-                        first.webhookID,
+                        DeliveryID(first.webhookID),
                         AttemptRecord(number: 1, at: Date(), status: 503, milliseconds: 1, detail: "x"),
                         .pending(next: Date())
                     )

@@ -24,7 +24,7 @@ import Testing
                 let phase: DeliveryState.Phase =
                     index < 12 ? .delivered : (index < 15 ? .dead(reason: "HTTP 400") : .pending(next: at))
                 return (
-                    events[index].webhookID,
+                    DeliveryID(events[index].webhookID),
                     AttemptRecord(number: 1, at: at, status: status, milliseconds: 1.5, detail: "attempt \(index)"),
                     phase
                 )
@@ -68,7 +68,8 @@ import Testing
         let late = events[15]
         try outbox.append([
             (
-                late.webhookID, AttemptRecord(number: 2, at: Date(), status: 503, milliseconds: 1, detail: "again"),
+                DeliveryID(late.webhookID),
+                AttemptRecord(number: 2, at: Date(), status: 503, milliseconds: 1, detail: "again"),
                 .pending(next: Date())
             )
         ])

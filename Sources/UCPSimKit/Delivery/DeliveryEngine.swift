@@ -30,9 +30,13 @@ public actor DeliveryEngine {
         public init() {}
     }
 
-    /// An event's final state, as a caller sees it (the body is not kept once final).
+    /// A delivery's final state, as a caller sees it (the body is not kept once final).
     public struct Outcome: Sendable {
-        public let webhookID: String
+        public let id: DeliveryID
+        /// The event's id (`Webhook-Id`), shared by every delivery of the event.
+        public let eventID: String
+        public let subscription: SubscriptionID?
+        public let dialect: DialectName
         public let orderID: String
         public let phase: DeliveryState.Phase
         public let attempts: [AttemptRecord]
@@ -42,6 +46,9 @@ public actor DeliveryEngine {
 
         /// True when delivered (a 2xx).
         public var accepted: Bool { phase == .delivered }
+
+        /// The event's id (`Webhook-Id`).
+        public var webhookID: String { eventID }
     }
 
     /// The retry policy for events submitted without their own.
@@ -49,37 +56,39 @@ public actor DeliveryEngine {
 
     private let sender: WebhookSender
     private let outbox: Outbox?
+    private let onSubscriptionGone: @Sendable (SubscriptionID, String) -> Void
     public nonisolated let metrics: DeliveryMetrics
     private let options: Options
     private let onAttempt: @Sendable (DeliveryState, AttemptRecord) -> Void
 
-    /// An event not yet final: its state, when it was queued (for end-to-end latency), and its own policy if any.
+    /// A delivery not yet final: its state, when it was queued (for end-to-end latency), and its own policy if any.
     private struct Entry {
         var state: DeliveryState
         let submitted: Date
         let policy: RetryPolicy?
     }
 
-    /// An order at one receiver: its snapshots go out one at a time, in order.
+    /// A lane: an order's deliveries to one subscription (or, without one, to one URL) go out one at a time, in
+    /// order.
     private struct OrderKey: Hashable {
-        let target: String
+        let destination: DeliveryDestination
         let order: String
     }
 
-    private var pending: [String: Entry] = [:]
-    private var finished: [String: Outcome] = [:]
+    private var pending: [DeliveryID: Entry] = [:]
+    private var finished: [DeliveryID: Outcome] = [:]
     /// `finished`'s ids, oldest first, for `outcomeLimit`.
-    private var finishedOrder = InsertionOrder<String>()
-    private var waiters: [String: [(token: Int, continuation: CheckedContinuation<Outcome?, Never>)]] = [:]
+    private var finishedOrder = InsertionOrder<DeliveryID>()
+    private var waiters: [DeliveryID: [(token: Int, continuation: CheckedContinuation<Outcome?, Never>)]] = [:]
     private var waiterToken = 0
     /// The stop in progress (or done), shared by every caller of `stop`.
     private var stopping: Task<Void, Never>?
     /// Callers waiting for an event's first attempt of its round (`firstAttempt(of:)`).
-    private var startWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    private var startWaiters: [DeliveryID: [CheckedContinuation<Void, Never>]] = [:]
     /// Orders with a snapshot due or in flight, and the later snapshots waiting behind it (only orders that have
     /// some: most orders have one event out at a time, and 100,000 queued events should not cost 100,000 arrays).
     private var busyOrders: Set<OrderKey> = []
-    private var waitingSnapshots: [OrderKey: [String]] = [:]
+    private var waitingSnapshots: [OrderKey: [DeliveryID]] = [:]
     private var due = DueHeap()
     private var targets: [String: RequestTarget] = [:]
     private var inFlight = 0
@@ -98,8 +107,20 @@ public actor DeliveryEngine {
     /// answered 410, the signing plans.
     private let shared: Attempt.Shared
 
+    /// An engine sending through `sender`'s HTTP client.
+    ///
+    /// - Parameters:
+    ///   - dialects: how each delivery's attempts are signed, by its dialect (default: `Dialects.standard`).
+    ///   - credentials: a subscription's secrets, asked on the transport thread at each attempt of a dialect that
+    ///     signs with them (never journaled). A delivery whose subscription has none is dead-lettered, not sent
+    ///     unsigned.
+    ///   - onSubscriptionGone: called (on the engine) when a subscription's endpoint answered 410, with the
+    ///     subscription and the URL; the engine has already stopped it and dead-lettered its pending deliveries.
     public init(
         sender: WebhookSender,
+        dialects: Dialects? = nil,
+        credentials: @escaping @Sendable (SubscriptionID) -> DeliveryCredentials? = { _ in nil },
+        onSubscriptionGone: @escaping @Sendable (SubscriptionID, String) -> Void = { _, _ in },
         outbox: Outbox?,
         options: Options = Options(),
         metrics: DeliveryMetrics = DeliveryMetrics(),
@@ -110,23 +131,45 @@ public actor DeliveryEngine {
         self.options = options
         self.metrics = metrics
         self.onAttempt = onAttempt
-        self.shared = Attempt.Shared(sender: sender, outbox: outbox)
+        self.onSubscriptionGone = onSubscriptionGone
+        self.shared = Attempt.Shared(
+            sender: sender,
+            outbox: outbox,
+            dialects: dialects ?? .standard(sender: sender),
+            credentials: credentials
+        )
     }
 
-    /// Persists and queues events; returns once they are durable. `policy` overrides the engine's for these events.
+    /// Persists and queues deliveries; returns once they are durable. `policy` overrides the engine's for these.
     ///
     /// The journal write and its fsync happen before entering the actor, so responses keep being taken meanwhile.
+    public nonisolated func submit(_ deliveries: [Delivery], policy: RetryPolicy? = nil) async throws(UCPSimError) {
+        let now = options.clock.now()
+        let states = deliveries.map { delivery in
+            DeliveryState(
+                id: delivery.id,
+                event: delivery.event,
+                eventType: delivery.eventType,
+                subscription: delivery.subscription,
+                dialect: delivery.dialect,
+                target: delivery.target.url,
+                firstAttempt: now
+            )
+        }
+        try outbox?.appendEvents(states)
+        await queue(states, to: deliveries.map(\.target), policy: policy)
+    }
+
+    /// Today's path: one `ucp` delivery per event to a bare URL, whose delivery id is the event's id
+    /// (`Delivery.ucp`). The `String` overloads of `outcome(of:)` and friends name these by that id.
     public nonisolated func submit(_ events: [WebhookEvent], to target: RequestTarget, policy: RetryPolicy? = nil)
         async throws(UCPSimError)
     {
-        let now = options.clock.now()
-        let states = events.map { DeliveryState(event: $0, target: target.url, firstAttempt: now) }
-        try outbox?.appendEvents(states)
-        await queue(states, to: target, policy: policy)
+        try await submit(events.map { Delivery.ucp($0, to: target) }, policy: policy)
     }
 
-    private func queue(_ states: [DeliveryState], to target: RequestTarget, policy: RetryPolicy?) {
-        targets[target.url] = target
+    private func queue(_ states: [DeliveryState], to targets: [RequestTarget], policy: RetryPolicy?) {
+        for target in targets where self.targets[target.url] == nil { self.targets[target.url] = target }
         for state in states {
             queue(state, submitted: Date(), policy: policy)
         }
@@ -158,7 +201,7 @@ public actor DeliveryEngine {
     @discardableResult
     public func resend(_ restored: [DeliveryState], to target: RequestTarget? = nil) throws(UCPSimError) -> Int {
         let now = options.clock.now()
-        let resent = restored.filter { $0.phase.isFinal && pending[$0.event.webhookID] == nil }.map { state in
+        let resent = restored.filter { $0.phase.isFinal && pending[$0.id] == nil }.map { state in
             var state = state
             state.resend(at: now, to: target?.url)
             return state
@@ -172,39 +215,42 @@ public actor DeliveryEngine {
         if let error = flushJournal() { throw error }
         try outbox?.appendRounds(resent)
         for state in resent {
-            finished[state.event.webhookID] = nil
-            shared.stopped.remove(state.target)
+            finished[state.id] = nil
+            shared.stopped.remove(DeliveryDestination(state))
             // The body stays in memory only when the journal can no longer give it back.
-            let keepBody = !state.event.body.isEmpty && outbox?.hasBody(of: state.event.webhookID) == false
+            let keepBody = !state.event.body.isEmpty && outbox?.hasBody(of: state.id) == false
             queue(state, submitted: Date(), policy: nil, keepBody: keepBody)
         }
         pump()
         return resent.count
     }
 
-    /// Waits until the event is delivered or dead-lettered (or, once the engine stops, its state then: pending).
-    public func outcome(of webhookID: String) async -> Outcome {
+    /// Waits until the delivery is delivered or dead-lettered (or, once the engine stops, its state then: pending).
+    public func outcome(of id: DeliveryID) async -> Outcome {
         // Without a timeout the waiter is resumed with the outcome, or with nil only when the engine stops.
-        if let outcome = await outcome(of: webhookID, timeout: nil) { return outcome }
-        let state = pending[webhookID]?.state
+        if let outcome = await outcome(of: id, timeout: nil) { return outcome }
+        if let state = pending[id]?.state { return Self.outcome(state) }
         return Outcome(
-            webhookID: webhookID,
-            orderID: state?.event.orderID ?? "",
-            phase: state?.phase ?? .pending(next: .distantFuture),
-            attempts: state?.attempts ?? []
+            id: id,
+            eventID: id.rawValue,
+            subscription: nil,
+            dialect: .ucp,
+            orderID: "",
+            phase: .pending(next: .distantFuture),
+            attempts: []
         )
     }
 
-    /// Waits until the event is final or `deadline` passes (then nil: still pending) — but an event not yet
+    /// Waits until the delivery is final or `deadline` passes (then nil: still pending) — but a delivery not yet
     /// attempted gets its first attempt first, whatever the deadline: a command never stops before trying.
-    public func outcome(of webhookID: String, until deadline: Date) async -> Outcome? {
-        await firstAttempt(of: webhookID)
-        return await outcome(of: webhookID, timeout: deadline.timeIntervalSinceNow)
+    public func outcome(of id: DeliveryID, until deadline: Date) async -> Outcome? {
+        await firstAttempt(of: id)
+        return await outcome(of: id, timeout: deadline.timeIntervalSinceNow)
     }
 
-    /// Returns once the event has had the first attempt of its round, or is final, unknown, waiting behind an
-    /// earlier snapshot of its order, or the engine stopped.
-    public func firstAttempt(of webhookID: String) async {
+    /// Returns once the delivery has had the first attempt of its round, or is final, unknown, waiting behind an
+    /// earlier one in its lane, or the engine stopped.
+    public func firstAttempt(of webhookID: DeliveryID) async {
         guard !stopped, let state = pending[webhookID]?.state, state.attempts.count == state.roundStart else { return }
         if options.ordered, waitingSnapshots[orderKey(state)]?.contains(webhookID) == true { return }
         await withCheckedContinuation { continuation in
@@ -212,12 +258,12 @@ public actor DeliveryEngine {
         }
     }
 
-    private func attempted(_ webhookID: String) {
+    private func attempted(_ webhookID: DeliveryID) {
         for waiter in startWaiters.removeValue(forKey: webhookID) ?? [] { waiter.resume() }
     }
 
-    /// Waits until the event is final, or `timeout` seconds of real time pass (then nil: still pending).
-    public func outcome(of webhookID: String, timeout: TimeInterval?) async -> Outcome? {
+    /// Waits until the delivery is final, or `timeout` seconds of real time pass (then nil: still pending).
+    public func outcome(of webhookID: DeliveryID, timeout: TimeInterval?) async -> Outcome? {
         if let done = finished[webhookID] { return done }
         if stopped { return nil }
         waiterToken += 1
@@ -233,21 +279,45 @@ public actor DeliveryEngine {
         }
     }
 
-    private func expire(_ webhookID: String, token: Int) {
+    private func expire(_ webhookID: DeliveryID, token: Int) {
         guard var list = waiters[webhookID], let index = list.firstIndex(where: { $0.token == token }) else { return }
         let waiter = list.remove(at: index)
         waiters[webhookID] = list
         waiter.continuation.resume(returning: nil)
     }
 
-    /// The state of a pending event (its attempts so far and when it is due next), nil when final or unknown.
-    public func pendingState(of webhookID: String) -> DeliveryState? { pending[webhookID]?.state }
+    /// The state of a pending delivery (its attempts so far and when it is due next), nil when final or unknown.
+    public func pendingState(of id: DeliveryID) -> DeliveryState? { pending[id]?.state }
 
-    /// Events not yet final.
+    /// Deliveries not yet final.
     public var pendingCount: Int { pending.count }
 
-    /// True when the engine has the event, pending or final.
-    public func knows(_ webhookID: String) -> Bool { pending[webhookID] != nil || finished[webhookID] != nil }
+    /// True when the engine has the delivery, pending or final.
+    public func knows(_ id: DeliveryID) -> Bool { pending[id] != nil || finished[id] != nil }
+
+    // MARK: By event id, for deliveries made by `submit(_:to:policy:)` (their delivery id is the event's id)
+
+    /// `outcome(of:)` for the delivery made by `submit(_:to:policy:)` of the event `eventID`.
+    public func outcome(of eventID: String) async -> Outcome { await outcome(of: DeliveryID(eventID)) }
+
+    /// `outcome(of:until:)` for the delivery made by `submit(_:to:policy:)` of the event `eventID`.
+    public func outcome(of eventID: String, until deadline: Date) async -> Outcome? {
+        await outcome(of: DeliveryID(eventID), until: deadline)
+    }
+
+    /// `outcome(of:timeout:)` for the delivery made by `submit(_:to:policy:)` of the event `eventID`.
+    public func outcome(of eventID: String, timeout: TimeInterval?) async -> Outcome? {
+        await outcome(of: DeliveryID(eventID), timeout: timeout)
+    }
+
+    /// `firstAttempt(of:)` for the delivery made by `submit(_:to:policy:)` of the event `eventID`.
+    public func firstAttempt(of eventID: String) async { await firstAttempt(of: DeliveryID(eventID)) }
+
+    /// `pendingState(of:)` for the delivery made by `submit(_:to:policy:)` of the event `eventID`.
+    public func pendingState(of eventID: String) -> DeliveryState? { pendingState(of: DeliveryID(eventID)) }
+
+    /// `knows(_:)` for the delivery made by `submit(_:to:policy:)` of the event `eventID`.
+    public func knows(_ eventID: String) -> Bool { knows(DeliveryID(eventID)) }
 
     /// True once `stop()` ran: nothing more is sent.
     public var isStopped: Bool { stopped }
@@ -344,12 +414,12 @@ public actor DeliveryEngine {
     // MARK: Scheduling
 
     private func queue(_ state: DeliveryState, submitted: Date, policy: RetryPolicy?, keepBody: Bool = false) {
-        let id = state.event.webhookID
+        let id = state.id
         // Behind an outbox the body stays on disk until its attempt: 100,000 queued events cost ids, not bodies.
         let stored = outbox == nil || keepBody ? state : state.withBody([])
         pending[id] = Entry(state: stored, submitted: submitted, policy: policy)
         guard case .pending(let next) = state.phase else { return }
-        if shared.stopped.contains(state.target) {
+        if shared.stopped.contains(DeliveryDestination(state)) {
             finish(id, killing: Self.goneReason, inOrder: false)
             return
         }
@@ -366,7 +436,7 @@ public actor DeliveryEngine {
     }
 
     private func orderKey(_ state: DeliveryState) -> OrderKey {
-        OrderKey(target: state.target, order: state.event.orderID)
+        OrderKey(destination: DeliveryDestination(state), order: state.event.orderID)
     }
 
     /// Attempts handed to the HTTP client at once: twice its connections, so a connection that frees finds the
@@ -406,11 +476,14 @@ public actor DeliveryEngine {
 
     /// One attempt as an HTTP client job: the body is read back and the request signed (fresh `created`) on the
     /// transport thread; the response goes to the inbox, and the engine takes the inbox in batches.
-    private func job(for id: String, at now: Date) -> HTTPClient.Job? {
+    private func job(for id: DeliveryID, at now: Date) -> HTTPClient.Job? {
         guard let state = pending[id]?.state, let target = targets[state.target] else { return nil }
         let attempt = Attempt(
             id: id,
             event: state.event,
+            subscription: state.subscription,
+            dialect: state.dialect,
+            destination: DeliveryDestination(state),
             target: target,
             number: state.attempts.count + 1,
             at: now,
@@ -465,14 +538,16 @@ public actor DeliveryEngine {
             case .dead:
                 finish(id)
             case .endpointGone:
+                let destination = DeliveryDestination(state)
                 options.logger?.warning(
-                    "webhook endpoint \(state.target) answered HTTP 410 Gone (webhook-id=\(id) order=\(state.event.orderID)): every later webhook to it is dropped (dead-lettered) until `ucpsim deliveries redeliver`"
+                    "webhook endpoint \(state.target) answered HTTP 410 Gone (\(Self.describe(state))): every later webhook \(destination.scope) is dropped (dead-lettered) until `ucpsim deliveries redeliver`"
                 )
                 finish(id)
-                shared.stopped.insert(state.target)
-                for (other, queued) in pending where queued.state.target == state.target {
+                shared.stopped.insert(destination)
+                for (other, queued) in pending where DeliveryDestination(queued.state) == destination {
                     finish(other, killing: Self.goneReason)
                 }
+                if let subscription = state.subscription { onSubscriptionGone(subscription, state.target) }
             }
         }
         pump()
@@ -480,11 +555,11 @@ public actor DeliveryEngine {
 
     /// Marks an event final, frees its order's next snapshot, and wakes its waiters. `inOrder` is false for an event
     /// killed before it took its place in its order's line.
-    private func finish(_ id: String, killing reason: String? = nil, inOrder: Bool = true) {
+    private func finish(_ id: DeliveryID, killing reason: String? = nil, inOrder: Bool = true) {
         guard var state = pending.removeValue(forKey: id)?.state else { return }
         if pending.capacity > 8192 && pending.count * 8 < pending.capacity {
             // Dictionaries keep their capacity: give back what a drained queue of 100,000 no longer needs.
-            var smaller = [String: Entry](minimumCapacity: pending.count * 2)
+            var smaller = [DeliveryID: Entry](minimumCapacity: pending.count * 2)
             for (key, value) in pending { smaller[key] = value }
             pending = smaller
         }
@@ -494,7 +569,7 @@ public actor DeliveryEngine {
             if reason == Self.goneReason {
                 metrics.droppedEndpointGone()
                 options.logger?.warning(
-                    "dropped webhook-id=\(id) order=\(state.event.orderID): \(state.target) answered HTTP 410 Gone earlier (dead-lettered; `ucpsim deliveries redeliver` sends it)"
+                    "dropped \(Self.describe(state)): \(state.target) answered HTTP 410 Gone earlier (dead-lettered; `ucpsim deliveries redeliver` sends it)"
                 )
             }
         }
@@ -526,7 +601,7 @@ public actor DeliveryEngine {
 
     /// Keeps a final outcome for `outcome(of:)`, forgetting the oldest past `outcomeLimit`.
     private func remember(_ outcome: Outcome) {
-        if finished.updateValue(outcome, forKey: outcome.webhookID) == nil { finishedOrder.append(outcome.webhookID) }
+        if finished.updateValue(outcome, forKey: outcome.id) == nil { finishedOrder.append(outcome.id) }
         guard let limit = options.outcomeLimit else { return }
         // An id sent again (resend) may be listed twice: popping a stale one forgets nothing, so keep going.
         while finished.count > max(0, limit), let oldest = finishedOrder.popFirst() {
@@ -536,9 +611,21 @@ public actor DeliveryEngine {
 
     static let goneReason = "endpoint stopped after HTTP 410 Gone"
 
+    /// How a log line names a delivery: its event id, order, and (when they are not the event's) its own id and
+    /// subscription.
+    static func describe(_ state: DeliveryState) -> String {
+        var text = "webhook-id=\(state.event.webhookID) order=\(state.event.orderID)"
+        if state.id.rawValue != state.event.webhookID { text += " delivery=\(state.id)" }
+        if let subscription = state.subscription { text += " subscription=\(subscription)" }
+        return text
+    }
+
     private static func outcome(_ state: DeliveryState) -> Outcome {
         Outcome(
-            webhookID: state.event.webhookID,
+            id: state.id,
+            eventID: state.event.webhookID,
+            subscription: state.subscription,
+            dialect: state.dialect,
             orderID: state.event.orderID,
             phase: state.phase,
             attempts: state.attempts
@@ -546,15 +633,15 @@ public actor DeliveryEngine {
     }
 }
 
-/// A binary min-heap of (due date, event id), FIFO among equal dates.
+/// A binary min-heap of (due date, delivery id), FIFO among equal dates.
 struct DueHeap {
-    private var items: [(date: Date, sequence: Int, id: String)] = []
+    private var items: [(date: Date, sequence: Int, id: DeliveryID)] = []
     private var sequence = 0
 
-    var peek: (date: Date, id: String)? { items.first.map { ($0.date, $0.id) } }
+    var peek: (date: Date, id: DeliveryID)? { items.first.map { ($0.date, $0.id) } }
     var count: Int { items.count }
 
-    mutating func push(_ date: Date, _ id: String) {
+    mutating func push(_ date: Date, _ id: DeliveryID) {
         sequence += 1
         items.append((date, sequence, id))
         var child = items.count - 1
@@ -567,7 +654,7 @@ struct DueHeap {
     }
 
     @discardableResult
-    mutating func pop() -> String? {
+    mutating func pop() -> DeliveryID? {
         guard !items.isEmpty else { return nil }
         items.swapAt(0, items.count - 1)
         let top = items.removeLast()
@@ -590,27 +677,39 @@ struct DueHeap {
     }
 }
 
-/// One attempt's work on a transport thread: read the body back, sign, and report the response to the engine.
+/// One attempt's work on a transport thread: read the body back, sign it in its dialect, and report the response to
+/// the engine.
 private final class Attempt: Sendable {
     final class Shared: Sendable {
         let sender: WebhookSender
         let outbox: Outbox?
+        let dialects: Dialects
+        let credentials: @Sendable (SubscriptionID) -> DeliveryCredentials?
         /// Responses reported by the transport threads, taken by the engine in batches.
         let inbox = CompletionInbox()
-        /// Endpoints that answered 410: a transport thread stops sending to one at once.
+        /// Subscriptions and URLs that answered 410: a transport thread stops sending to one at once.
         let stopped = StoppedEndpoints()
         /// Set by `stop()`: attempts not yet sent are not sent.
         let halted = Flag()
-        let plans = SigningPlans()
 
-        init(sender: WebhookSender, outbox: Outbox?) {
+        init(
+            sender: WebhookSender,
+            outbox: Outbox?,
+            dialects: Dialects,
+            credentials: @escaping @Sendable (SubscriptionID) -> DeliveryCredentials?
+        ) {
             self.sender = sender
             self.outbox = outbox
+            self.dialects = dialects
+            self.credentials = credentials
         }
     }
 
-    let id: String
+    let id: DeliveryID
     let event: WebhookEvent
+    let subscription: SubscriptionID?
+    let dialect: DialectName
+    let destination: DeliveryDestination
     let target: RequestTarget
     let number: Int
     let at: Date
@@ -618,8 +717,11 @@ private final class Attempt: Sendable {
     let engine: DeliveryEngine
 
     init(
-        id: String,
+        id: DeliveryID,
         event: WebhookEvent,
+        subscription: SubscriptionID?,
+        dialect: DialectName,
+        destination: DeliveryDestination,
         target: RequestTarget,
         number: Int,
         at: Date,
@@ -628,6 +730,9 @@ private final class Attempt: Sendable {
     ) {
         self.id = id
         self.event = event
+        self.subscription = subscription
+        self.dialect = dialect
+        self.destination = destination
         self.target = target
         self.number = number
         self.at = at
@@ -637,20 +742,30 @@ private final class Attempt: Sendable {
 
     @Sendable func prepare() throws -> OutgoingRequest {
         if shared.halted.isSet { throw TransportError.shutDown(sent: false) }
-        if shared.stopped.contains(target.url) { throw EndpointStopped() }
+        if shared.stopped.contains(destination) { throw EndpointStopped() }
+        guard let signer = shared.dialects[dialect] else {
+            throw Unsendable(reason: "the \(dialect.rawValue) dialect is not available in this ucpsim; not sent")
+        }
+        var credentials = DeliveryCredentials.none
+        if signer.needsCredentials {
+            // Never sent unsigned: a subscription without a secret (or a delivery without a subscription) in a
+            // dialect that signs with one is dead-lettered.
+            guard let subscription, let found = shared.credentials(subscription), !found.secrets.isEmpty else {
+                throw Unsendable(
+                    reason: "no signing secret for "
+                        + (subscription.map { "subscription \($0)" } ?? "a delivery without a subscription")
+                        + " in the \(dialect.rawValue) dialect; not sent unsigned"
+                )
+            }
+            credentials = found
+        }
         var event = event
         if let outbox = shared.outbox, event.body.isEmpty {
             // Behind an outbox the body is on disk, checked against the length and SHA-256 recorded with it; an
             // attempt without it, or with other bytes, would send what was never acknowledged: refuse instead.
             event = event.with(body: try outbox.readBody(of: id).get())
         }
-        let sender = shared.sender
-        return try sender.signedRequest(
-            for: event,
-            to: target,
-            created: sender.now(),
-            plan: shared.plans.plan(for: target, sender: sender)
-        )
+        return try signer.request(for: event, to: target, credentials: credentials, now: shared.sender.now())
     }
 
     @Sendable func finish(_ request: OutgoingRequest?, _ result: Result<ReceivedResponse, any Error>) {
@@ -666,8 +781,8 @@ private final class Attempt: Sendable {
             record.milliseconds = response.elapsed * 1000
             // Retry-After only matters for a retry; a 2xx leaves the header section unparsed.
             if !(200..<300).contains(response.status) { retryAfter = response.headers["retry-after"] }
-            // Stop this endpoint now, before this thread sends it the next queued event.
-            if response.status == 410 { shared.stopped.insert(target.url) }
+            // Stop this subscription (or URL) now, before this thread sends it the next queued delivery.
+            if response.status == 410 { shared.stopped.insert(destination) }
         case .failure(is EndpointStopped):
             endpointStopped = true
         case .failure(let error as TransportError):
@@ -677,6 +792,8 @@ private final class Attempt: Sendable {
         case .failure(let error as BodyUnreadable):
             // Nothing was sent, and retrying cannot make the journal's bytes right: the engine dead-letters it.
             unsendable = error.description
+        case .failure(let error as Unsendable):
+            unsendable = error.reason
         case .failure(let error):
             record.detail = "signing failed: \(error)"
         }
@@ -696,9 +813,33 @@ private final class Attempt: Sendable {
     }
 }
 
+/// Thrown by a job's `prepare` for a delivery that cannot be sent as it is (no dialect, no secret): dead-lettered.
+struct Unsendable: Error {
+    let reason: String
+}
+
+/// Where a delivery goes, as lanes and 410 stops see it: its subscription, or its URL when it has none. Two
+/// subscriptions on one URL are two destinations.
+enum DeliveryDestination: Hashable, Sendable {
+    case subscription(SubscriptionID)
+    case url(String)
+
+    init(_ state: DeliveryState) {
+        self = state.subscription.map(Self.subscription) ?? .url(state.target)
+    }
+
+    /// What a 410 stops, for log lines.
+    var scope: String {
+        switch self {
+        case .subscription(let id): "for subscription \(id)"
+        case .url(let url): "to \(url)"
+        }
+    }
+}
+
 /// What a transport thread reports about one attempt.
 struct Completion: Sendable {
-    let id: String
+    let id: DeliveryID
     let record: AttemptRecord
     let retryAfter: String?
     /// Not sent: the endpoint had answered 410.
@@ -720,13 +861,13 @@ final class Flag: Sendable {
 /// Thrown by a job's `prepare` for an endpoint that answered 410.
 struct EndpointStopped: Error {}
 
-/// Endpoints that answered 410, read by the transport threads before each request.
+/// Subscriptions and URLs that answered 410, read by the transport threads before each request.
 final class StoppedEndpoints: Sendable {
-    private let urls = Mutex<Set<String>>([])
+    private let stopped = Mutex<Set<DeliveryDestination>>([])
 
-    func contains(_ url: String) -> Bool { urls.withLock { $0.contains(url) } }
-    func insert(_ url: String) { _ = urls.withLock { $0.insert(url) } }
-    func remove(_ url: String) { _ = urls.withLock { $0.remove(url) } }
+    func contains(_ destination: DeliveryDestination) -> Bool { stopped.withLock { $0.contains(destination) } }
+    func insert(_ destination: DeliveryDestination) { _ = stopped.withLock { $0.insert(destination) } }
+    func remove(_ destination: DeliveryDestination) { _ = stopped.withLock { $0.remove(destination) } }
 }
 
 /// Responses waiting for the engine. Transport threads post; the first post after a take asks the caller to schedule

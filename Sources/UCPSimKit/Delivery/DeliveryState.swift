@@ -21,7 +21,8 @@ public struct AttemptRecord: Sendable, Codable, Equatable {
     }
 }
 
-/// The life of one event's delivery, as a value: attempts in, decisions out. No I/O, no clock reads.
+/// The life of one delivery (one event to one subscription), as a value: attempts in, decisions out. No I/O, no
+/// clock reads.
 public struct DeliveryState: Sendable, Equatable {
     public enum Phase: Sendable, Equatable {
         /// Waiting for its next attempt at this time.
@@ -43,7 +44,16 @@ public struct DeliveryState: Sendable, Equatable {
         }
     }
 
+    /// This delivery's own id: its outbox entry, retries and dead letter. The event's id (`event.webhookID`) is
+    /// shared by every subscription the event goes to.
+    public let id: DeliveryID
+    /// The event as this delivery sends it: the event's id and time, this dialect's body.
     public let event: WebhookEvent
+    /// The subscription it goes to; nil for a delivery to a bare URL (`--webhook-url`).
+    public let subscription: SubscriptionID?
+    /// How its body was made and how each attempt is signed.
+    public let dialect: DialectName
+    public let eventType: EventType
     /// The receiver URL (a resend may name another).
     public private(set) var target: String
     public private(set) var attempts: [AttemptRecord] = []
@@ -52,8 +62,26 @@ public struct DeliveryState: Sendable, Equatable {
     /// schedule again, however many attempts it had.
     public private(set) var roundStart = 0
 
-    public init(event: WebhookEvent, target: String, firstAttempt: Date) {
+    /// The event type a delivery has when nothing says otherwise (events made before types existed): any change to
+    /// an order.
+    public static let defaultEventType = EventType.orderUpdated
+
+    /// A new delivery, due at `firstAttempt`. Without an `id` it is the event's id (one `ucp` delivery per event, as
+    /// before subscriptions).
+    public init(
+        id: DeliveryID? = nil,
+        event: WebhookEvent,
+        eventType: EventType = DeliveryState.defaultEventType,
+        subscription: SubscriptionID? = nil,
+        dialect: DialectName = .ucp,
+        target: String,
+        firstAttempt: Date
+    ) {
+        self.id = id ?? DeliveryID(event.webhookID)
         self.event = event
+        self.eventType = eventType
+        self.subscription = subscription
+        self.dialect = dialect
         self.target = target
         self.phase = .pending(next: firstAttempt)
     }
@@ -120,7 +148,15 @@ public struct DeliveryState: Sendable, Equatable {
 
     /// The same state with another body: empty while queued behind an outbox (the bytes stay on disk).
     public func withBody(_ body: [UInt8]) -> DeliveryState {
-        var copy = DeliveryState(event: event.with(body: body), target: target, firstAttempt: .distantPast)
+        var copy = DeliveryState(
+            id: id,
+            event: event.with(body: body),
+            eventType: eventType,
+            subscription: subscription,
+            dialect: dialect,
+            target: target,
+            firstAttempt: .distantPast
+        )
         copy.attempts = attempts
         copy.phase = phase
         copy.roundStart = roundStart
@@ -132,5 +168,14 @@ public struct DeliveryState: Sendable, Equatable {
         self.attempts = attempts
         self.phase = phase
         self.roundStart = min(roundStart, attempts.count)
+    }
+}
+
+extension DeliveryState {
+    /// The deliveries `id` names among `states`, in their order: the delivery with that id, and every delivery of
+    /// the event with that id (an event goes to each of its subscriptions; a `ucp` delivery to a bare URL has its
+    /// event's id). Empty when it names none.
+    public static func named(_ id: String, in states: [DeliveryState]) -> [DeliveryState] {
+        states.filter { $0.id.rawValue == id || $0.event.webhookID == id }
     }
 }

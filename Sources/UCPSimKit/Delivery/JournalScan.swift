@@ -42,6 +42,8 @@ struct JournalScan {
 
     private var index: [String: Int] = [:]
     private var events: [WebhookEvent] = []
+    /// What each event line says about its delivery beyond the event (absent: today's defaults).
+    private var routes: [Route] = []
     private var targets: [String] = []
     private var attempts: [[AttemptRecord]] = []
     private var phases: [DeliveryState.Phase] = []
@@ -85,15 +87,29 @@ struct JournalScan {
         lineCount = lineNumber
         states.reserveCapacity(events.count)
         for position in events.indices {
+            let route = routes[position]
             var state = DeliveryState(
+                id: route.id,
                 event: events[position],
+                eventType: route.eventType,
+                subscription: route.subscription,
+                dialect: route.dialect,
                 target: targets[position],
                 firstAttempt: Date(timeIntervalSince1970: 0)
             )
             state.restore(attempts: attempts[position], phase: phases[position], roundStart: rounds[position])
             states.append(state)
         }
-        (index, events, targets, attempts, phases, rounds) = ([:], [], [], [], [], [])
+        (index, events, targets, attempts, phases, rounds, routes) = ([:], [], [], [], [], [], [])
+    }
+
+    /// An event line's delivery fields: the delivery id (`id`), its subscription (`sub`), dialect and event type.
+    /// Lines written before subscriptions have none of these but `id`, which was the event's id too.
+    private struct Route {
+        let id: DeliveryID
+        let subscription: SubscriptionID?
+        let dialect: DialectName
+        let eventType: EventType
     }
 
     /// The delivered events to drop so that `keep` remain, oldest first; nil until they are more than a quarter
@@ -165,6 +181,13 @@ struct JournalScan {
         if kind == "event" {
             guard (entry["ts"] as? NSNumber) != nil, entry["order"] is String, entry["target"] is String, body != nil
             else { return nil }
+            // A dialect or event type this version does not know is not an entry it can send.
+            if let dialect = entry["dialect"], (dialect as? String).flatMap(DialectName.init(rawValue:)) == nil {
+                return nil
+            }
+            if let type = entry["type"], (type as? String).flatMap(EventType.init(rawValue:)) == nil { return nil }
+            if let event = entry["event"], !(event is String) { return nil }
+            if let subscription = entry["sub"], !(subscription is String) { return nil }
         }
         return (entry, kind, id, body)
     }
@@ -178,15 +201,25 @@ struct JournalScan {
             guard let timestamp = (entry["ts"] as? NSNumber)?.int64Value, let orderID = entry["order"] as? String,
                 let target = entry["target"] as? String, let bodyRange
             else { return false }
-            let event = WebhookEvent(webhookID: id, timestamp: timestamp, orderID: orderID, body: [])
+            let eventID = entry["event"] as? String ?? id
+            let event = WebhookEvent(webhookID: eventID, timestamp: timestamp, orderID: orderID, body: [])
+            let route = Route(
+                id: DeliveryID(id),
+                subscription: (entry["sub"] as? String).map(SubscriptionID.init),
+                dialect: (entry["dialect"] as? String).flatMap(DialectName.init(rawValue:)) ?? .ucp,
+                eventType: (entry["type"] as? String).flatMap(EventType.init(rawValue:))
+                    ?? DeliveryState.defaultEventType
+            )
             if let position {
                 events[position] = event
                 targets[position] = target
+                routes[position] = route
             } else {
                 position = events.count
                 index[id] = events.count
                 events.append(event)
                 targets.append(target)
+                routes.append(route)
                 attempts.append([])
                 phases.append(.pending(next: Date(timeIntervalSince1970: 0)))
                 rounds.append(0)
@@ -253,15 +286,19 @@ public final class OutboxSnapshot: Sendable {
         try? reader.close()
     }
 
-    /// An event's body, byte for byte as it is sent; nil when the journal has none for it, or none that matches
+    /// A delivery's body, byte for byte as it is sent; nil when the journal has none for it, or none that matches
     /// the length and SHA-256 recorded with it.
-    public func body(of webhookID: String) -> [UInt8]? {
-        try? readBody(of: webhookID).get()
+    public func body(of id: DeliveryID) -> [UInt8]? {
+        try? readBody(of: id).get()
     }
 
-    /// An event's body, checked; or why it cannot be sent.
-    public func readBody(of webhookID: String) -> Result<[UInt8], BodyUnreadable> {
-        guard let location = bodies[webhookID] else { return .failure(BodyUnreadable(path: path, problem: .missing)) }
+    /// `body(of:)` by the delivery id's text (a delivery made by `DeliveryEngine.submit(_:to:policy:)` has its
+    /// event's id).
+    public func body(of id: String) -> [UInt8]? { body(of: DeliveryID(id)) }
+
+    /// A delivery's body, checked; or why it cannot be sent.
+    public func readBody(of id: DeliveryID) -> Result<[UInt8], BodyUnreadable> {
+        guard let location = bodies[id.rawValue] else { return .failure(BodyUnreadable(path: path, problem: .missing)) }
         return Outbox.readBody(at: location, from: reader, path: path)
     }
 }

@@ -358,7 +358,7 @@ public final class Outbox: Sendable {
         var moved: [String: BodyLocation] = [:]
         do {
             for line in scan.lines where line.event >= 0 && !dropped.contains(Int(line.event)) {
-                let id = scan.states[Int(line.event)].event.webhookID
+                let id = scan.states[Int(line.event)].id.rawValue
                 if line.isEvent, var location = scan.bodies[id], location.offset >= line.offset {
                     location.offset = location.offset - line.offset + written + UInt64(buffer.count)
                     moved[id] = location
@@ -419,14 +419,32 @@ public final class Outbox: Sendable {
                 let event = state.event
                 let check = BodyCheck(of: event.body)
                 text += "{\"k\":\"event\",\"id\":".utf8
-                text += Self.quote(event.webhookID).utf8
+                text += Self.quote(state.id.rawValue).utf8
+                // What equals the defaults of journals written before subscriptions is left out: a `ucp` delivery to
+                // a bare URL writes the line it always did.
+                if state.id.rawValue != event.webhookID {
+                    text += ",\"event\":".utf8
+                    text += Self.quote(event.webhookID).utf8
+                }
                 text += ",\"ts\":\(event.timestamp),\"order\":".utf8
                 text += Self.quote(event.orderID).utf8
                 text += ",\"target\":".utf8
                 text += Self.quote(state.target).utf8
+                if let subscription = state.subscription {
+                    text += ",\"sub\":".utf8
+                    text += Self.quote(subscription.rawValue).utf8
+                }
+                if state.dialect != .ucp {
+                    text += ",\"dialect\":".utf8
+                    text += Self.quote(state.dialect.rawValue).utf8
+                }
+                if state.eventType != DeliveryState.defaultEventType {
+                    text += ",\"type\":".utf8
+                    text += Self.quote(state.eventType.rawValue).utf8
+                }
                 text += ",\"len\":\(check.size),\"sha256\":\"\(check.hex)\",\"body\":\"".utf8
                 let body = Data(event.body).base64EncodedData()
-                located.append((event.webhookID, written + UInt64(text.count), body.count, check))
+                located.append((state.id.rawValue, written + UInt64(text.count), body.count, check))
                 text += body
                 text += "\"}\n".utf8
                 if text.count > 1 << 20 {
@@ -450,20 +468,24 @@ public final class Outbox: Sendable {
         if let failure { throw UCPSimError(.cannotCreate, "cannot write \(path): \(failure)") }
     }
 
-    /// Forgets where a delivered event's body is: nothing will send it again in this process.
-    func forgetBody(of webhookID: String) {
-        _ = writer.withLock { $0.bodies.removeValue(forKey: webhookID) }
+    /// Forgets where a delivered delivery's body is: nothing will send it again in this process.
+    func forgetBody(of id: DeliveryID) {
+        _ = writer.withLock { $0.bodies.removeValue(forKey: id.rawValue) }
     }
 
-    /// An event's body, read back from the journal (`pread`: positional, no shared file offset); nil when the
+    /// A delivery's body, read back from the journal (`pread`: positional, no shared file offset); nil when the
     /// outbox does not have it or it does not match the length and SHA-256 recorded with it.
-    public func body(of webhookID: String) -> [UInt8]? {
-        try? readBody(of: webhookID).get()
+    public func body(of id: DeliveryID) -> [UInt8]? {
+        try? readBody(of: id).get()
     }
 
-    /// An event's body, checked; or why it cannot be sent.
-    func readBody(of webhookID: String) -> Result<[UInt8], BodyUnreadable> {
-        guard let location = writer.withLock({ $0.bodies[webhookID] }) else {
+    /// `body(of:)` by the delivery id's text (a delivery made by `DeliveryEngine.submit(_:to:policy:)` has its
+    /// event's id).
+    public func body(of id: String) -> [UInt8]? { body(of: DeliveryID(id)) }
+
+    /// A delivery's body, checked; or why it cannot be sent.
+    func readBody(of id: DeliveryID) -> Result<[UInt8], BodyUnreadable> {
+        guard let location = writer.withLock({ $0.bodies[id.rawValue] }) else {
             return .failure(BodyUnreadable(path: path, problem: .missing))
         }
         return Self.readBody(at: location, from: reader, path: path)
@@ -492,7 +514,7 @@ public final class Outbox: Sendable {
 
     /// A line after an event's own: an attempt with the phase it led to, or (no attempt) a phase change alone — a
     /// redelivery, or a kill after 410.
-    public typealias Line = (id: String, attempt: AttemptRecord?, phase: DeliveryState.Phase)
+    public typealias Line = (id: DeliveryID, attempt: AttemptRecord?, phase: DeliveryState.Phase)
 
     /// Journals a new round of attempts for final events (a redelivery or resend), with their receivers, and
     /// fsyncs: durable before anything is sent.
@@ -501,15 +523,15 @@ public final class Outbox: Sendable {
         var text = ""
         for state in states {
             text +=
-                "{\"k\":\"phase\",\"id\":\(Self.quote(state.event.webhookID)),\"target\":\(Self.quote(state.target)),"
+                "{\"k\":\"phase\",\"id\":\(Self.quote(state.id.rawValue)),\"target\":\(Self.quote(state.target)),"
             text += "\(Self.phaseFields(state.phase))}\n"
         }
         try write(text, sync: true)
     }
 
-    /// Whether the outbox can still read `webhookID`'s body back.
-    public func hasBody(of webhookID: String) -> Bool {
-        writer.withLock { $0.bodies[webhookID] != nil }
+    /// Whether the outbox can still read the delivery's body back.
+    public func hasBody(of id: DeliveryID) -> Bool {
+        writer.withLock { $0.bodies[id.rawValue] != nil }
     }
 
     /// Appends lines in one write (the engine records what a batch of responses brought); `sync` also fsyncs.
@@ -519,10 +541,10 @@ public final class Outbox: Sendable {
         text.reserveCapacity(lines.count * 160)
         for (id, attempt, phase) in lines {
             guard let attempt else {
-                text += "{\"k\":\"phase\",\"id\":\(Self.quote(id)),\(Self.phaseFields(phase))}\n"
+                text += "{\"k\":\"phase\",\"id\":\(Self.quote(id.rawValue)),\(Self.phaseFields(phase))}\n"
                 continue
             }
-            text += "{\"k\":\"attempt\",\"id\":\(Self.quote(id)),\"n\":\(attempt.number),"
+            text += "{\"k\":\"attempt\",\"id\":\(Self.quote(id.rawValue)),\"n\":\(attempt.number),"
             text += "\"at\":\(Self.decimal(attempt.at.timeIntervalSince1970)),"
             text +=
                 "\"status\":\(attempt.status.map(String.init) ?? "null"),\"ms\":\(Self.decimal(attempt.milliseconds)),"

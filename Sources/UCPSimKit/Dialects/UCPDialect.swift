@@ -8,6 +8,8 @@ public struct UCPDialect: WebhookDialect {
 
     public var name: DialectName { .ucp }
 
+    public var needsCredentials: Bool { false }
+
     public func body(for event: OrderEvent) -> [UInt8]? { event.document?.bytes }
 
     public func request(

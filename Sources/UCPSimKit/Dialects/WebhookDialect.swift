@@ -35,6 +35,11 @@ public struct WebhookSecret: Sendable, Equatable {
 public protocol WebhookDialect: Sendable {
     var name: DialectName { get }
 
+    /// True when an attempt is signed with the subscription's secrets: the engine asks for them, and dead-letters a
+    /// delivery that has none instead of sending it unsigned. Default true; the `ucp` dialect signs with the shop's
+    /// key.
+    var needsCredentials: Bool { get }
+
     /// The body of `event` in this dialect; nil when the dialect has nothing to say about it (the `ucp` dialect
     /// sends order snapshots only: an interaction without an order has no body there).
     func body(for event: OrderEvent) -> [UInt8]?
@@ -47,6 +52,10 @@ public protocol WebhookDialect: Sendable {
         credentials: DeliveryCredentials,
         now: Int64
     ) throws -> OutgoingRequest
+}
+
+extension WebhookDialect {
+    public var needsCredentials: Bool { true }
 }
 
 /// The dialects a shop delivers in, by name.
