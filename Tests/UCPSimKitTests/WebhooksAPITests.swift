@@ -169,12 +169,12 @@ import Testing
         ),
         (
             #"{"url":"https://p.example/h","event_types":["*"],"secret_key":"short"}"#, "$.secret_key",
-            "secret_key must give 24 to 64 key bytes (UTF-8 bytes for the ucp dialect), got 5"
+            "secret_key is unusable for the ucp dialect: it gives 5 key bytes; 24–64 are needed"
         ),
         (
             #"{"url":"https://p.example/h","event_types":["*"],"dialect":"standard-webhooks","#
                 + #""secret_key":"whsec_c2hvcnQ="}"#, "$.secret_key",
-            "secret_key must give 24 to 64 key bytes (decoded bytes for the standard-webhooks dialect), got 5"
+            "secret_key is unusable for the standard-webhooks dialect: it gives 5 key bytes; 24–64 are needed"
         ),
         (
             #"{"url":"https://p.example/h","event_types":["*"],"secret":"x"}"#, "$.secret",
@@ -212,7 +212,10 @@ import Testing
                 #"{"rotate_secret":true,"secret_key":"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#, "$.secret_key",
                 "secret_key cannot be given with rotate_secret: true (choose one)"
             ),
-            (#"{"secret_key":"not base64!"}"#, "$.secret_key", "secret_key must be base64"),
+            (
+                #"{"secret_key":"not base64!"}"#, "$.secret_key",
+                "secret_key is unusable for the standard-webhooks dialect: it is not whsec_"
+            ),
             (#"{"url":"http://a.example/h"}"#, "$.url", "url must be https"),
             (#"{"enabled":"yes"}"#, "$.enabled", "enabled must be true or false"),
             (#"{"events":["*"]}"#, "$.events", "events is not a known field"),

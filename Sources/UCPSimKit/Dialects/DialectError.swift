@@ -10,11 +10,14 @@ public struct DialectError: Error, Sendable, CustomStringConvertible {
     public let dialect: DialectName
     /// What is wrong, written for the user.
     public let message: String
+    /// What is wrong with the secret, without naming the dialect (empty when there is no secret).
+    public let reason: String
 
-    private init(_ code: Code, dialect: DialectName, message: String) {
+    private init(_ code: Code, dialect: DialectName, message: String, reason: String = "") {
         self.code = code
         self.dialect = dialect
         self.message = message
+        self.reason = reason
     }
 
     /// The subscription has no secret: an HMAC dialect never sends an unsigned webhook.
@@ -28,7 +31,12 @@ public struct DialectError: Error, Sendable, CustomStringConvertible {
 
     /// The secret does not give a key this dialect can sign with.
     static func malformedSecret(_ dialect: DialectName, _ reason: String) -> DialectError {
-        DialectError(.malformedSecret, dialect: dialect, message: "unusable \(dialect.rawValue) secret: \(reason)")
+        DialectError(
+            .malformedSecret,
+            dialect: dialect,
+            message: "unusable \(dialect.rawValue) secret: \(reason)",
+            reason: reason
+        )
     }
 
     /// True when the delivery had no secret at all (rather than an unusable one).

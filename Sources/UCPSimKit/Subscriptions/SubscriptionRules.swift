@@ -75,22 +75,15 @@ public enum SubscriptionRules {
     }
 
     /// `secret_key` checked for `dialect`: it must give 24–64 key bytes as that dialect derives them
-    /// (`WebhookSecret.keyBytes(for:)`).
+    /// (`WebhookSecret.signingKey(for:)`, the rule the dialect signs with).
     public static func checkSecret(_ secret: WebhookSecret, dialect: DialectName) throws(FieldError) {
-        let field: [FieldError.Component] = [.key("secret_key")]
-        guard let key = secret.keyBytes(for: dialect) else {
+        do {
+            var key = try secret.signingKey(for: dialect)
+            HMACSHA256.cleanse(&key)
+        } catch {
             throw FieldError(
-                path: field,
-                "must be base64 (optionally after \"whsec_\") for the standard-webhooks dialect, which signs with "
-                    + "the decoded bytes"
-            )
-        }
-        guard WebhookSecret.keyLengths.contains(key.count) else {
-            let what = dialect == .standardWebhooks ? "decoded bytes" : "UTF-8 bytes"
-            throw FieldError(
-                path: field,
-                "must give \(WebhookSecret.keyLengths.lowerBound) to \(WebhookSecret.keyLengths.upperBound) key "
-                    + "bytes (\(what) for the \(dialect.rawValue) dialect), got \(key.count)"
+                path: [.key("secret_key")],
+                "is unusable for the \(dialect.rawValue) dialect: \(error.reason)"
             )
         }
     }
