@@ -60,40 +60,43 @@ struct Replay: AsyncParsableCommand {
             let running = try await startShop(shop, delivery, client, port: port) { state, attempt in
                 outputLine(DeliveryReport.attemptLine(state, attempt))
             }
-            let (outcomes, pendingStates) = try await withTarget(target, shop: running) { destination in
-                for document in documents { await running.orders.put(document) }
+            let waited = try await withTarget(target, shop: running) { destination in
                 if !plan.resent.isEmpty {
                     stderrLine(
                         "note: \(plan.resent.count) recorded Webhook-Id(s) already in \(delivery.state): sent again as "
                             + "redeliveries of those entries"
                     )
                 }
-                try await running.engine.submit(plan.new, to: destination)
-                try await running.engine.resend(plan.resent, to: destination)
-                let deadline = Date().addingTimeInterval(delivery.waitSeconds)
-                var outcomes: [DeliveryEngine.Outcome?] = []
-                var pending: [DeliveryState] = []
-                for event in events {
-                    let outcome = await running.engine.outcome(of: event.webhookID, until: deadline)
-                    if outcome == nil, let state = await running.engine.pendingState(of: event.webhookID) {
-                        pending.append(state)
-                    }
-                    outcomes.append(outcome)
+                // Each recorded snapshot is its order's event: `order.created` for the first of an order the outbox
+                // and this replay have seen, `order.updated` after it.
+                var seen = Set(existing?.states.map(\.event.orderID) ?? [])
+                let documentOf = Dictionary(
+                    zip(events.map(\.webhookID), documents),
+                    uniquingKeysWith: { first, _ in first }
+                )
+                let changes = plan.new.compactMap { event in
+                    documentOf[event.webhookID].map { (event, $0) }
+                }.map { event, document in
+                    OrderChange.event(
+                        document: document,
+                        first: seen.insert(event.orderID).inserted,
+                        occurredAt: event.timestamp,
+                        id: event.webhookID
+                    )
                 }
-                return (outcomes, pending)
-            }
-            outputLine("\(outcomes.count) events: \(running.engine.metrics.summary())")
-            if !pendingStates.isEmpty {
-                throw UCPSimError(
-                    .tempFail,
-                    "\(pendingStates.count) still pending after --wait; they stay in the outbox (`ucpsim deliveries resume`)"
+                running.webhooks.setAudience(WebhookPublisher.Audience(registered: false, url: destination))
+                let deliveries = try await running.webhooks.publish(changes)
+                for document in documents { await running.orders.put(document) }
+                try await running.engine.resend(plan.resent, to: destination)
+                let ids = deliveries.map(\.id) + plan.resent.map(\.id)
+                return await DeliveryReport.wait(
+                    for: ids,
+                    engine: running.engine,
+                    until: Date().addingTimeInterval(delivery.waitSeconds)
                 )
             }
-            let finals = outcomes.compactMap { $0 }
-            if !finals.isEmpty, finals.allSatisfy({ $0.attempts.allSatisfy { $0.status == nil } }) {
-                throw DeliveryReport.neverAnswered(detail: finals[0].attempts.last?.detail ?? "", target: "receiver")
-            }
-            if finals.contains(where: { $0.phase != .delivered }) { throw ExitCode(1) }
+            outputLine("\(waited.outcomes.count + waited.pending.count) events: \(running.engine.metrics.summary())")
+            try DeliveryReport.conclude(waited, target: "receiver")
         }
     }
 }

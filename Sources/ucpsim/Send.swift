@@ -52,18 +52,22 @@ struct Send: AsyncParsableCommand {
                 outputLine(DeliveryReport.attemptLine(state, attempt))
                 if verbose { outputLine(DeliveryReport.details(attempt)) }
             }
-            await running.orders.put(document)
-            let event = WebhookEvent(
-                timestamp: Int64(Date().timeIntervalSince1970),
-                orderID: document.id,
-                body: document.bytes
+            // The order's first snapshot seen by this state directory is `order.created`, a later one `order.updated`.
+            let seen = running.history.contains { $0.event.orderID == document.id }
+            let event = OrderChange.event(
+                document: document,
+                first: !seen,
+                occurredAt: Int64(Date().timeIntervalSince1970)
             )
-            try await stoppingOnError(running) { try await running.engine.submit([event], to: target) }
-            let deadline = Date().addingTimeInterval(delivery.waitSeconds)
-            let outcome = await running.engine.outcome(of: event.webhookID, until: deadline)
-            let pending = await running.engine.pendingState(of: event.webhookID)
+            running.webhooks.setAudience(WebhookPublisher.Audience(registered: false, url: target))
+            let deliveries = try await stoppingOnError(running) { try await running.webhooks.publish([event]) }
+            let waited = await DeliveryReport.wait(
+                for: deliveries,
+                engine: running.engine,
+                until: Date().addingTimeInterval(delivery.waitSeconds)
+            )
             await running.stop()
-            try DeliveryReport.conclude(outcome, pending: pending, target: webhookURL)
+            try DeliveryReport.conclude(waited, target: "receiver \(webhookURL)")
         }
     }
 }
@@ -104,25 +108,58 @@ enum DeliveryReport {
         return UCPSimError(.unavailable, "\(target) unreachable: \(detail)")
     }
 
-    /// Maps a final outcome (or a timeout) to the documented exit codes.
-    static func conclude(_ outcome: DeliveryEngine.Outcome?, pending: DeliveryState?, target: String) throws {
-        guard let outcome else {
+    /// What waiting for some deliveries found: the final outcomes, and the states of those still pending.
+    struct Waited {
+        var outcomes: [DeliveryEngine.Outcome] = []
+        var pending: [DeliveryState] = []
+    }
+
+    /// Waits for `deliveries` until `deadline` (each gets its first attempt, whatever the deadline). The one wait
+    /// `send`, `replay` and `trigger` share.
+    static func wait(for deliveries: [Delivery], engine: DeliveryEngine, until deadline: Date) async -> Waited {
+        await wait(for: deliveries.map(\.id), engine: engine, until: deadline)
+    }
+
+    static func wait(for ids: [DeliveryID], engine: DeliveryEngine, until deadline: Date) async -> Waited {
+        var waited = Waited()
+        for id in ids {
+            if let outcome = await engine.outcome(of: id, until: deadline) {
+                waited.outcomes.append(outcome)
+            } else if let state = await engine.pendingState(of: id) {
+                waited.pending.append(state)
+            }
+        }
+        return waited
+    }
+
+    /// Maps what a wait found to the documented exit codes: 75 when some are still pending, 69 when the receiver
+    /// never answered, 70 when nothing could be signed here, 1 when any was dead-lettered, else 0. The one mapping
+    /// `send`, `replay` and `trigger` share.
+    static func conclude(_ waited: Waited, target: String) throws {
+        if !waited.pending.isEmpty {
+            let attempts = waited.pending.map(\.attempts.count).max() ?? 0
+            let count = waited.pending.count
             throw UCPSimError(
                 .tempFail,
-                "still not delivered after \(pending?.attempts.count ?? 0) attempt(s); it stays in the outbox (`ucpsim deliveries resume` continues it)"
+                "\(count == 1 ? "one delivery" : "\(count) deliveries") still not delivered after \(attempts) "
+                    + "attempt(s); \(count == 1 ? "it stays" : "they stay") in the outbox (`ucpsim deliveries resume` "
+                    + "continues \(count == 1 ? "it" : "them"))"
             )
         }
-        switch outcome.phase {
-        case .delivered:
-            return
-        case .dead(let reason):
-            if outcome.attempts.allSatisfy({ $0.status == nil }) {
-                throw neverAnswered(detail: outcome.attempts.last?.detail ?? reason, target: "receiver \(target)")
-            }
-            stderrLine("ucpsim: dead-lettered: \(reason)")
-            throw ExitCode(1)
-        case .pending:
-            throw UCPSimError(.tempFail, "still pending; it stays in the outbox")
+        let failed = waited.outcomes.filter { !$0.accepted }
+        guard let first = failed.first else { return }
+        if waited.outcomes.allSatisfy({ $0.attempts.allSatisfy { $0.status == nil } }) {
+            throw neverAnswered(detail: first.attempts.last?.detail ?? reasonOf(first), target: target)
         }
+        for outcome in failed.prefix(5) {
+            stderrLine(Identifier.printable("ucpsim: dead-lettered: \(reasonOf(outcome))"))
+        }
+        if failed.count > 5 { stderrLine("ucpsim: … and \(failed.count - 5) more dead-lettered") }
+        throw ExitCode(1)
+    }
+
+    private static func reasonOf(_ outcome: DeliveryEngine.Outcome) -> String {
+        if case .dead(let reason) = outcome.phase { return reason }
+        return outcome.phase.name
     }
 }

@@ -177,17 +177,14 @@ import Testing
 
     // MARK: - POST /testing/interactions
 
-    /// The events the control API handed on.
-    final class Published: Sendable {
-        let events = Mutex<[OrderEvent]>([])
-        func add(_ new: [OrderEvent]) { events.withLock { $0 += new } }
-        var all: [OrderEvent] { events.withLock { $0 } }
-    }
+    static let token = "interaction-token"
 
-    func startShop(publish: @escaping EventPublisher) async throws -> Shop {
+    func startShop() async throws -> Shop {
         try await Shop.start(
             keys: try KeyRing.ephemeral(),
-            control: ControlOptions(target: nil, secret: "s3cret", publishEvents: publish),
+            delivery: DeliverySetup(stateDirectory: SubscriptionRegistryTests.temporaryDirectory()),
+            control: ControlOptions(target: nil, secret: "s3cret"),
+            apiToken: BearerToken(Self.token),
             logger: TestSupport.quietLogger
         )
     }
@@ -212,9 +209,19 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: String])
     }
 
-    @Test func anInteractionIsAcceptedAndHandedToThePublishPath() async throws {
-        let published = Published()
-        let shop = try await startShop { published.add($0) }
+    @Test func anInteractionIsPublishedToTheSubscriptionsThatWantIt() async throws {
+        let shop = try await startShop()
+        let secret = WebhookSecret.generate().text
+        let (receiver, url) = try await HMACCheckTests.strictReceiver(.standardWebhooks, secret: secret)
+        defer { kill(receiver.processIdentifier, SIGKILL) }
+        let api = SubscriptionsCLITests.API(base: shop.server.baseURL, token: Self.token)
+        let subscribed = try await api.call(
+            "POST",
+            "/v1/webhooks",
+            #"{"url":"\#(url)","event_types":["agent.interaction_event"],"dialect":"standard-webhooks","#
+                + #""secret_key":"\#(secret)"}"#
+        )
+        #expect(subscribed.status == 201)
         let placed = try await post(
             shop,
             #"{"id":"ord_i","items":[{"sku":"mug","price":1500}]}"#,
@@ -222,22 +229,27 @@ import Testing
         )
         let alone = try await post(shop, #"{"agent":"agent_1","kind":"search","details":{"query":"mug"}}"#)
         let about = try await post(shop, #"{"agent":"agent_1","kind":"message","order":"ord_i"}"#)
-        let snapshot = await shop.orders.get("ord_i")
+        #expect(await shop.engine.drain(timeout: 60))
         await shop.stop()
+        await api.client.shutdown()
 
         #expect(placed.status == 201)
         #expect(alone.status == 202 && about.status == 202)
         #expect(alone.headers["content-type"] == "application/json")
-        let events = published.all
-        #expect(events.count == 2)
-        #expect(try object(alone) == ["id": events[0].id, "type": "agent.interaction_event"])
-        #expect(try object(about) == ["id": events[1].id, "type": "agent.interaction_event"])
-        #expect(events.allSatisfy { $0.type == .agentInteraction })
-        #expect(events[0].subject == .interaction(agentID: "agent_1", kind: "search", details: ["query": "mug"]))
-        #expect(events[0].orderID == nil && events[0].document == nil)
-        #expect(events[1].subject == .interaction(agentID: "agent_1", kind: "message", details: [:]))
-        #expect(events[1].orderID == "ord_i" && events[1].document?.bytes == snapshot, "the order's current snapshot")
-        #expect(events[0].id != events[1].id)
+        let answers = try [alone, about].map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any])
+        }
+        #expect(answers.map { $0["type"] as? String } == ["agent.interaction_event", "agent.interaction_event"])
+        #expect(answers.map { $0["deliveries"] as? Int } == [1, 1])
+        // The subscription got both (and not the order's own events), verified by the official library.
+        let received = try await SubscriptionFanOutTests.processed(url)
+        #expect(received.map(\.id) == answers.compactMap { $0["id"] as? String })
+        #expect(received.map(\.type) == ["agent.interaction_event", "agent.interaction_event"])
+        let data = received.map { $0.body["data"] as? [String: Any] ?? [:] }
+        #expect(data[0]["agent_id"] as? String == "agent_1" && data[0]["kind"] as? String == "search")
+        #expect(data[0]["details"] as? [String: String] == ["query": "mug"])
+        #expect(data[0]["order_id"] == nil || data[0]["order_id"] is NSNull)
+        #expect(data[1]["order_id"] as? String == "ord_i" && data[1]["kind"] as? String == "message")
     }
 
     struct BadBody: Sendable, CustomTestStringConvertible {
@@ -294,8 +306,7 @@ import Testing
         ),
     ])
     func badBodiesAreRefusedWithTheOneErrorShape(_ bad: BadBody) async throws {
-        let published = Published()
-        let shop = try await startShop { published.add($0) }
+        let shop = try await startShop()
         let response = try await post(shop, bad.body)
         await shop.stop()
         #expect(response.status == 400)
@@ -304,11 +315,10 @@ import Testing
         #expect(body["content"] == bad.content)
         #expect(body["path"] == bad.path)
         #expect(Set(body.keys).isSubset(of: ["code", "content", "path"]))
-        #expect(published.all.isEmpty, "nothing is published for a refused body")
     }
 
     @Test func thirtyThreeDetailsAreTooMany() async throws {
-        let shop = try await startShop { _ in }
+        let shop = try await startShop()
         let details = (1...33).map { "\"k\($0)\":\"v\"" }.joined(separator: ",")
         let tooMany = try await post(shop, #"{"agent":"a1","kind":"k","details":{"# + details + "}}")
         let thirtyTwo = (1...32).map { "\"k\($0)\":\"v\"" }.joined(separator: ",")
@@ -320,11 +330,7 @@ import Testing
     }
 
     @Test func theRouteKeepsTheControlAPIsRules() async throws {
-        struct Full: Error, CustomStringConvertible {
-            var description: String { "disk full" }
-        }
-        let shop = try await startShop { _ in throw Full() }
-        let unavailable = try await post(shop, #"{"agent":"a1","kind":"k"}"#)
+        let shop = try await startShop()
         let get = try await send(shop, "GET", "/testing/interactions", "")
         let forbidden = try await shop.client.send(
             OutgoingRequest(
@@ -335,8 +341,6 @@ import Testing
             )
         )
         await shop.stop()
-        #expect(unavailable.status == 503 && unavailable.headers["retry-after"] == "1")
-        #expect(try object(unavailable)["code"] == "outbox_unavailable")
         #expect(get.status == 405 && get.headers["allow"] == "POST")
         #expect(forbidden.status == 403)
         #expect(try object(forbidden)["code"] == "forbidden")

@@ -12,7 +12,8 @@ not processed again. An unknown event type, validly signed, is acknowledged and 
     hmac_receiver.py serve --dialect D --secret S
         serves on 127.0.0.1 (a free port, printed on the first line of stdout). POST: 200 processed/duplicate/ignored,
         400 missing or malformed headers, 401 a signature that does not verify or a timestamp outside the tolerance.
-        GET /processed: {"<event id>": <times processed>}.
+        GET /processed: {"<event id>": <times processed>}. GET /events: [[<event id>, <event type>, <body>], ...] of
+        the processed events, in the order they arrived.
     hmac_receiver.py verify --dialect D --secret S [--now N | --signature-only] FILE...
         checks exported requests ({"headers": [[name, value], ...], "body_base64": ...}, or a `ucpsim check --export`
         vector holding one as `request`) at the instant N (unix seconds; default: now), or the signature alone (no
@@ -122,6 +123,7 @@ def verify(dialect, secret, headers, body, now=None, signature_only=False):
 
 def serve(dialect, secret):
     processed = {}
+    arrived = []
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -138,7 +140,7 @@ def serve(dialect, secret):
 
         def do_GET(self):
             with lock:
-                self.answer(200, dict(processed))
+                self.answer(200, list(arrived) if self.path.endswith("/events") else dict(processed))
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -158,6 +160,7 @@ def serve(dialect, secret):
                     self.answer(200, {"status": "ignored"})
                     return
                 processed[event_id] = processed.get(event_id, 0) + 1
+                arrived.append([event_id, event_type, body.decode()])
             self.answer(200, {"status": "processed"})
 
         def log_message(self, *arguments):

@@ -10,7 +10,10 @@ public struct UCPDialect: WebhookDialect {
 
     public var needsCredentials: Bool { false }
 
-    public func body(for event: OrderEvent) -> [UInt8]? { event.document?.bytes }
+    /// The order's snapshot; nil for an interaction (the order did not change).
+    public func body(for event: OrderEvent) -> [UInt8]? {
+        event.type == .agentInteraction ? nil : event.document?.bytes
+    }
 
     public func request(
         for message: WebhookEvent,

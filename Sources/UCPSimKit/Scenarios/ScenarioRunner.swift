@@ -143,6 +143,8 @@ public struct ScenarioRunner: Sendable {
         resumed: [RunProgress.PendingDelivery] = [],
         progress: @Sendable (StepResult) -> Void = { _ in }
     ) async throws -> [StepResult] {
+        // A scenario delivers to its run's target alone (the `ucp` dialect, every event type).
+        shop.webhooks.setAudience(WebhookPublisher.Audience(registered: false, url: target))
         var player = ScenarioPlayer(
             scenario,
             start: start ?? scenario.anchoredStart(),
@@ -197,9 +199,10 @@ public struct ScenarioRunner: Sendable {
             progress(result)
             results.append(result)
         }
-        var pending: [(event: WebhookEvent, step: Int)] = []
+        var pending: [(event: WebhookEvent, id: DeliveryID, step: Int)] = []
         for index in scenario.steps.indices {
             let step = scenario.steps[index]
+            let before = step.orders.map { player.order($0) }
             let orders: [Order]
             do {
                 orders = try player.play(step)
@@ -223,19 +226,33 @@ public struct ScenarioRunner: Sendable {
                 results.append(result)
                 continue
             }
-            var events: [WebhookEvent] = []
+            // The step's events, each order's change as the publish path takes it.
+            let occurredAt = Int64(player.clock.timeIntervalSince1970)
+            var transition: OrderTransition?
+            if case .transition(let applied) = step.action { transition = applied }
+            var changes: [OrderEvent] = []
             for order in orders {
-                let document = OrderDocument(order)
-                await shop.orders.put(document)
-                events.append(
-                    WebhookEvent(
-                        timestamp: Int64(player.clock.timeIntervalSince1970),
-                        orderID: order.id,
-                        body: document.bytes
-                    )
+                let previous = before.compactMap { $0 }.first { $0.id == order.id }
+                changes += OrderChange.events(
+                    before: previous,
+                    after: order,
+                    transition: transition,
+                    occurredAt: occurredAt
                 )
             }
+            // What a `mutate:` step sends once: each order's snapshot under its first event's id.
+            let events = orders.compactMap { order in
+                changes.first { $0.orderID == order.id }.map {
+                    WebhookEvent(
+                        webhookID: $0.id,
+                        timestamp: occurredAt,
+                        orderID: order.id,
+                        body: OrderDocument(order).bytes
+                    )
+                }
+            }
             if let mutation = step.mutation {
+                for order in orders { await shop.orders.put(OrderDocument(order)) }
                 for event in events {
                     let result = try await sendMutated(
                         event,
@@ -249,20 +266,24 @@ public struct ScenarioRunner: Sendable {
                 }
                 continue
             }
-            // One submission per step: its orders' deliveries run concurrently, each order's in sequence.
-            try await shop.engine.submit(events, to: target, policy: scenario.policy?.applied(to: shop.engine.policy))
-            pending = events.map { ($0, index) }
+            // One publication per step: its orders' deliveries run concurrently, each order's in sequence.
+            let deliveries = try await shop.webhooks.publish(
+                changes,
+                policy: scenario.policy?.applied(to: shop.engine.policy)
+            )
+            pending = deliveries.map { ($0.event, $0.id, index) }
             let deadline = Date().addingTimeInterval(wait)
-            for (position, event) in events.enumerated() {
-                guard let outcome = await shop.engine.outcome(of: event.webhookID, until: deadline) else {
-                    let state = await shop.engine.pendingState(of: event.webhookID)
+            for (position, delivery) in deliveries.enumerated() {
+                let event = delivery.event
+                guard let outcome = await shop.engine.outcome(of: delivery.id, until: deadline) else {
+                    let state = await shop.engine.pendingState(of: delivery.id)
                     let last = state?.attempts.last.map { $0.status.map { "HTTP \($0)" } ?? $0.detail } ?? "none"
                     throw await stopped(
                         scenario,
                         results,
                         next: index + 1,
                         pending: Array(pending[position...]).map {
-                            RunProgress.PendingDelivery(webhookID: $0.event.webhookID, step: $0.step)
+                            RunProgress.PendingDelivery(webhookID: $0.id.rawValue, step: $0.step)
                         },
                         step: step,
                         reason: "order \(event.orderID) still not delivered after \(state?.attempts.count ?? 0) "

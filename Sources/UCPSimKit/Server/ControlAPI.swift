@@ -6,31 +6,16 @@ import NIOCore
 /// The test-control API on `ucpsim serve`: create orders and apply transitions over HTTP; each accepted call
 /// answers with the new snapshot and triggers its webhook.
 public struct ControlAPI: Sendable {
-    /// Where webhooks go; nil records the snapshot without sending.
-    public let target: RequestTarget?
     /// When set, every `/testing/*` call needs `Simulation-Secret: <secret>` (403 otherwise).
     public let secret: String?
     public let book: OrderBook
-    /// Delivers the webhooks, an order's snapshots in order, with retries.
-    public let engine: DeliveryEngine
-    public let orders: OrderStore
-    /// Takes the events the API makes itself (`POST /testing/interactions`); the default drops them.
-    public let publishEvents: EventPublisher
+    /// Publishes each change's events to every subscription that wants them (and `serve --webhook-url`).
+    public let webhooks: WebhookPublisher
 
-    public init(
-        target: RequestTarget?,
-        secret: String?,
-        book: OrderBook,
-        engine: DeliveryEngine,
-        orders: OrderStore,
-        publishEvents: @escaping EventPublisher = { _ in }
-    ) {
-        self.target = target
+    public init(secret: String?, book: OrderBook, webhooks: WebhookPublisher) {
         self.secret = secret
         self.book = book
-        self.engine = engine
-        self.orders = orders
-        self.publishEvents = publishEvents
+        self.webhooks = webhooks
     }
 
     /// The largest request body, in bytes.
@@ -49,16 +34,19 @@ public struct ControlAPI: Sendable {
             guard order.count == nil else {
                 throw APIError.invalid(FieldError(path: [.key("count")], "is only for scenario files"))
             }
-            let placed: Order
-            do throws(TransitionError) {
-                placed = try await book.place(order.spec)
-            } catch {
-                if error.reason == OrderBook.existsReason {
-                    throw APIError(.conflict, code: "order_exists", error.description, path: "$.id")
+            // One order's change and its publication are one step (a generated id cannot be raced: it is new).
+            return try await webhooks.serialized(order: order.spec.id) {
+                let placed: Order
+                do throws(TransitionError) {
+                    placed = try await book.place(order.spec)
+                } catch {
+                    if error.reason == OrderBook.existsReason {
+                        throw APIError(.conflict, code: "order_exists", error.description, path: "$.id")
+                    }
+                    throw APIError(.badRequest, code: "invalid_request", error.description)
                 }
-                throw APIError(.badRequest, code: "invalid_request", error.description)
+                return try await self.publish(placed, status: .created, previous: nil, transition: nil)
             }
-            return try await self.publish(placed, status: .created, previous: nil)
         }
         router.post("/testing/orders/:id/:transition") { request, context in
             let id = context.parameters.get("id") ?? ""
@@ -120,74 +108,85 @@ public struct ControlAPI: Sendable {
     }
 
     private func apply(_ transition: OrderTransition, to id: String) async throws -> Response {
-        let changed: (order: Order, previous: OrderStateMachine)?
-        do throws(TransitionError) {
-            changed = try await book.change(id, by: transition)
-        } catch {
-            throw APIError(.conflict, code: "transition_refused", error.description)
-        }
-        guard let changed else { throw APIError(.notFound, code: "not_found", "no order \(id)") }
-        return try await publish(changed.order, status: .ok, previous: changed.previous)
-    }
-
-    /// Queues the snapshot's webhook durably, stores the snapshot, and answers with it. When the webhook cannot be
-    /// made durable (the outbox cannot be written: a full disk) the call answers 503 `outbox_unavailable`, nothing
-    /// is sent for it, and the change is taken back (the order returns to `previous`, or a placement is undone), so
-    /// the same call can be made again once the disk has room.
-    private func publish(_ order: Order, status: HTTPResponse.Status, previous: OrderStateMachine?) async throws
-        -> Response
-    {
-        let document = OrderDocument(order)
-        let bytes = document.bytes
-        let event = WebhookEvent(timestamp: Int64(Date().timeIntervalSince1970), orderID: order.id, body: bytes)
-        var headers: HTTPFields = [:]
-        headers[Self.webhookIDField] = event.webhookID
-        if let target {
-            do {
-                try await engine.submit([event], to: target)
+        try await webhooks.serialized(order: id) {
+            let changed: (order: Order, previous: OrderStateMachine)?
+            do throws(TransitionError) {
+                changed = try await book.change(id, by: transition)
             } catch {
-                let withdrawn = await book.withdraw(order, restoring: previous)
-                var answer = APIError(
-                    .serviceUnavailable,
-                    code: "outbox_unavailable",
-                    "the event could not be made durable, so nothing was sent and "
-                        + (withdrawn ? "the change was not made" : "a later change has already replaced it")
-                        + ": \(error.message)"
-                )
-                answer.headers[.retryAfter] = "1"
-                throw answer
+                throw APIError(.conflict, code: "transition_refused", error.description)
             }
-        } else {
-            headers[Self.webhookNoteField] = "not sent: no webhook URL configured"
+            guard let changed else { throw APIError(.notFound, code: "not_found", "no order \(id)") }
+            return try await publish(changed.order, status: .ok, previous: changed.previous, transition: transition)
         }
-        await orders.put(document)
-        return .json(bytes, status: status, headers: headers)
     }
 
-    /// Hands the interaction's event to `publishEvents` (with the order's current snapshot, when the shop has one)
-    /// and answers 202 with its id and type. When the event cannot be made durable the call answers 503
+    /// Publishes the change's events (its deliveries durable and queued), stores the snapshot, and answers with
+    /// it; `UCPSim-Webhook-Id` names the change's first event. When the deliveries cannot be made durable (the
+    /// outbox cannot be written: a full disk) the call answers 503 `outbox_unavailable`, nothing is sent for it, and
+    /// the change is taken back (the order returns to `previous`, or a placement is undone), so the same call can be
+    /// made again once the disk has room.
+    private func publish(
+        _ order: Order,
+        status: HTTPResponse.Status,
+        previous: OrderStateMachine?,
+        transition: OrderTransition?
+    ) async throws -> Response {
+        let events = OrderChange.events(
+            before: previous?.order,
+            after: order,
+            transition: transition,
+            occurredAt: Int64(Date().timeIntervalSince1970)
+        )
+        var headers: HTTPFields = [:]
+        if let first = events.first { headers[Self.webhookIDField] = first.id }
+        let deliveries: [Delivery]
+        do {
+            deliveries = try await webhooks.publish(events)
+        } catch {
+            let withdrawn = await book.withdraw(order, restoring: previous)
+            throw Self.unavailable(
+                "the event could not be made durable, so nothing was sent and "
+                    + (withdrawn ? "the change was not made" : "a later change has already replaced it")
+                    + ": \(error.message)"
+            )
+        }
+        headers[Self.deliveriesField] = String(deliveries.count)
+        if deliveries.isEmpty { headers[Self.webhookNoteField] = "not sent: no webhook URL or subscription wants it" }
+        return .json(events.first?.document?.bytes ?? OrderDocument(order).bytes, status: status, headers: headers)
+    }
+
+    /// Publishes the interaction's event (with the order's current snapshot, when the shop has one) and answers 202
+    /// with its id, type and how many deliveries it made. When they cannot be made durable the call answers 503
     /// `outbox_unavailable`, like an order change.
     private func publish(_ interaction: AgentInteraction) async throws -> Response {
         var document: OrderDocument?
-        if let id = interaction.order, let bytes = await orders.get(id) {
+        if let id = interaction.order, let bytes = await webhooks.orders.get(id) {
             document = try? OrderDocument(bytes: bytes, source: "order \(id)")
         }
         let event = interaction.event(occurredAt: Int64(Date().timeIntervalSince1970), document: document)
+        let deliveries: [Delivery]
         do {
-            try await publishEvents([event])
+            deliveries = try await webhooks.publish([event])
         } catch {
-            var answer = APIError(
-                .serviceUnavailable,
-                code: "outbox_unavailable",
-                "the event could not be made durable, so nothing was sent: \((error as? UCPSimError)?.message ?? "\(error)")"
-            )
-            answer.headers[.retryAfter] = "1"
-            throw answer
+            throw Self.unavailable("the event could not be made durable, so nothing was sent: \(error.message)")
+        }
+        struct Answer: Encodable {
+            let id: String
+            let type: String
+            let deliveries: Int
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let body = (try? encoder.encode(["id": event.id, "type": event.type.rawValue])) ?? Data()
+        let body =
+            (try? encoder.encode(Answer(id: event.id, type: event.type.rawValue, deliveries: deliveries.count)))
+            ?? Data()
         return .json([UInt8](body), status: .accepted)
+    }
+
+    private static func unavailable(_ message: String) -> APIError {
+        var answer = APIError(.serviceUnavailable, code: "outbox_unavailable", message)
+        answer.headers[.retryAfter] = "1"
+        return answer
     }
 
     /// Checks `Simulation-Secret` and reads the body, up to `bodyLimit` bytes.
@@ -208,6 +207,7 @@ public struct ControlAPI: Sendable {
     private static let secretField = field("Simulation-Secret")
     private static let webhookIDField = field("UCPSim-Webhook-Id")
     private static let webhookNoteField = field("UCPSim-Webhook")
+    private static let deliveriesField = field("UCPSim-Deliveries")
 
     private static func field(_ name: String) -> HTTPField.Name {
         guard let field = HTTPField.Name(name) else { preconditionFailure("\(name) is not a field name") }

@@ -44,6 +44,8 @@ public final class Shop: Sendable {
     public let database: ShopDatabase
     /// The webhook subscriptions (`/v1/webhooks` when the shop serves it, `ucpsim subscriptions`).
     public let subscriptions: SubscriptionRegistry
+    /// The one path from an order change to its deliveries.
+    public let webhooks: WebhookPublisher
 
     private init(
         keyRing: KeyRing,
@@ -57,7 +59,8 @@ public final class Shop: Sendable {
         engine: DeliveryEngine,
         history: [DeliveryState],
         outbox: Outbox?,
-        subscriptions: SubscriptionRegistry
+        subscriptions: SubscriptionRegistry,
+        webhooks: WebhookPublisher
     ) {
         self.keyRing = keyRing
         self.publisher = publisher
@@ -72,6 +75,7 @@ public final class Shop: Sendable {
         self.outbox = outbox
         self.database = subscriptions.database
         self.subscriptions = subscriptions
+        self.webhooks = webhooks
     }
 
     /// Starts the shop's HTTP server and delivery engine, resuming any pending deliveries in the outbox.
@@ -143,12 +147,35 @@ public final class Shop: Sendable {
             signer: MessageSigner(key: keys.active),
             profileURL: profile.profileURL
         )
+        let dialects = Dialects.standard(sender: sender, version: version)
+        // The engine asks for a subscription's secrets at each attempt; an ad-hoc subscription's are the publisher's.
+        let publisherSlot = PublisherSlot()
         let engine = DeliveryEngine(
             sender: sender,
+            dialects: dialects,
+            credentials: { id in
+                subscriptions.credentials(for: id) ?? publisherSlot.publisher?.adHocCredentials(for: id)
+            },
+            onSubscriptionGone: { id, url in
+                Task {
+                    _ = try? await subscriptions.disable(
+                        id,
+                        reason: "\(url) answered HTTP 410 Gone at \(ISO8601DateFormatter().string(from: Date()))"
+                    )
+                }
+            },
             outbox: outbox,
             options: engineOptions,
             onAttempt: delivery.onAttempt
         )
+        let webhooks = WebhookPublisher(
+            engine: engine,
+            registry: subscriptions,
+            dialects: dialects,
+            orders: orders,
+            audience: control.map { WebhookPublisher.Audience(registered: true, url: $0.target) } ?? .nobody
+        )
+        publisherSlot.publisher = webhooks
         let book = OrderBook(baseURL: profile.baseURL, version: version, limit: OrderBook.defaultLimit)
         let shopRouter = Router()
         shopRouter.add(middleware: APIErrorMiddleware())
@@ -162,14 +189,7 @@ public final class Shop: Sendable {
             )
         }
         let controlAPI = control.map { options in
-            ControlAPI(
-                target: options.target,
-                secret: options.secret,
-                book: book,
-                engine: engine,
-                orders: orders,
-                publishEvents: options.publishEvents
-            )
+            ControlAPI(secret: options.secret, book: book, webhooks: webhooks)
         }
         controlAPI?.addRoutes(to: shopRouter)
         if let apiToken { WebhooksAPI(registry: subscriptions, token: apiToken).addRoutes(to: shopRouter) }
@@ -187,20 +207,29 @@ public final class Shop: Sendable {
             engine: engine,
             history: restored,
             outbox: outbox,
-            subscriptions: subscriptions
+            subscriptions: subscriptions,
+            webhooks: webhooks
         )
     }
 
-    /// Records `document` as the order's current snapshot and delivers it (with retries); returns the final outcome.
+    /// Publishes `document` as its order's latest snapshot to `target` (the `ucp` dialect) and waits for the final
+    /// outcome.
     public func send(
         _ document: OrderDocument,
         to target: RequestTarget,
         timestamp: Int64 = Int64(Date().timeIntervalSince1970)
     ) async throws(UCPSimError) -> DeliveryEngine.Outcome {
-        await orders.put(document)
-        let event = WebhookEvent(timestamp: timestamp, orderID: document.id, body: document.bytes)
-        try await engine.submit([event], to: target)
-        return await engine.outcome(of: event.webhookID)
+        webhooks.setAudience(WebhookPublisher.Audience(registered: false, url: target))
+        let event = OrderChange.event(
+            document: document,
+            first: await orders.get(document.id) == nil,
+            occurredAt: timestamp
+        )
+        let deliveries = try await webhooks.publish([event])
+        guard let delivery = deliveries.first else {
+            throw UCPSimError(.software, "the document made no delivery")
+        }
+        return await engine.outcome(of: delivery.id)
     }
 
     /// Stops the engine (pending deliveries stay in the outbox), the server and the client's threads.
@@ -219,17 +248,25 @@ public final class Shop: Sendable {
 
 /// Enables the control API (`/testing/*`) on the shop's server.
 public struct ControlOptions: Sendable {
-    /// Where the webhooks go; nil: snapshots only.
+    /// A URL (`serve --webhook-url`) that gets every event in the `ucp` dialect, besides the registered
+    /// subscriptions.
     public var target: RequestTarget?
     /// `Simulation-Secret` every `/testing/*` call must carry, when set.
     public var secret: String?
-    /// Takes the events the control API makes itself (interactions); the default drops them.
-    public var publishEvents: EventPublisher
 
-    public init(target: RequestTarget?, secret: String?, publishEvents: @escaping EventPublisher = { _ in }) {
+    public init(target: RequestTarget?, secret: String?) {
         self.target = target
         self.secret = secret
-        self.publishEvents = publishEvents
+    }
+}
+
+/// The shop's publisher, once made (the engine is made first and asks it for ad-hoc subscriptions' secrets).
+private final class PublisherSlot: Sendable {
+    private let slot = Mutex<WebhookPublisher?>(nil)
+
+    var publisher: WebhookPublisher? {
+        get { slot.withLock { $0 } }
+        set { slot.withLock { $0 = newValue } }
     }
 }
 

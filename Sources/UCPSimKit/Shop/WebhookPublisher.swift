@@ -1,0 +1,162 @@
+import Foundation
+import Synchronization
+
+/// The one path from an order change to its deliveries: a change's events go in, and every subscription that wants
+/// one gets it as its own durable delivery, in its dialect, on its own lane.
+///
+/// The control API, scenarios, `send`, `replay` and `trigger` all publish here. `serialized(order:_:)` makes an
+/// order's state change and the journaling of its deliveries one step: two concurrent changes to one order are
+/// journaled, and so delivered, in the order they were made.
+public final class WebhookPublisher: Sendable {
+    /// Who receives what is published.
+    public struct Audience: Sendable {
+        /// Every enabled subscription in the registry whose event types match.
+        public var registered: Bool
+        /// A URL given on the command line (`--webhook-url`, `--platform-profile`, the built-in receiver): the `ucp`
+        /// dialect, every event type, for as long as the command runs. Its deliveries have no subscription (their
+        /// lane and 410 stop are the URL's) and keep today's ids: a delivery's id is its event's.
+        public var url: RequestTarget?
+        /// Subscriptions for this process only (`trigger --webhook-url --dialect --secret`), with their secrets.
+        public var adHoc: [(subscription: Subscription, secret: WebhookSecret?)]
+
+        public init(
+            registered: Bool,
+            url: RequestTarget? = nil,
+            adHoc: [(subscription: Subscription, secret: WebhookSecret?)] = []
+        ) {
+            self.registered = registered
+            self.url = url
+            self.adHoc = adHoc
+        }
+
+        /// Nobody: snapshots are stored, nothing is sent.
+        public static let nobody = Audience(registered: false)
+    }
+
+    public let engine: DeliveryEngine
+    public let registry: SubscriptionRegistry
+    public let dialects: Dialects
+    /// The latest snapshot of each order (`GET /orders/{id}`).
+    public let orders: OrderStore
+    private let audience: Mutex<Audience>
+    private let serializer = KeyedSerializer<String>()
+    private let targets = Mutex<[String: RequestTarget]>([:])
+
+    public init(
+        engine: DeliveryEngine,
+        registry: SubscriptionRegistry,
+        dialects: Dialects,
+        orders: OrderStore,
+        audience: Audience
+    ) {
+        self.engine = engine
+        self.registry = registry
+        self.dialects = dialects
+        self.orders = orders
+        self.audience = Mutex(audience)
+    }
+
+    /// Sets who receives what is published from now on (a command's target is known only once the shop runs).
+    public func setAudience(_ audience: Audience) {
+        self.audience.withLock { $0 = audience }
+    }
+
+    /// The secrets of an ad-hoc subscription, for the engine's credentials lookup; nil for any other.
+    public func adHocCredentials(for id: SubscriptionID) -> DeliveryCredentials? {
+        audience.withLock { audience in
+            audience.adHoc.first { $0.subscription.id == id }.map {
+                DeliveryCredentials(secrets: $0.secret.map { [$0] } ?? [])
+            }
+        }
+    }
+
+    /// The deliveries `events` make, in order: for every subscription that wants an event, one delivery per event in
+    /// the HMAC dialects; in the `ucp` dialect one per order snapshot, under the first of the change's event types
+    /// the subscription wants (the order entity carries every change at once: a shipment that is `order.updated`,
+    /// `fulfillment.status_changed` and `payment.status_changed` is one `ucp` webhook). An event the dialect has no
+    /// body for (an interaction without an order, in `ucp`) makes none. Assumes one change per order per call.
+    public func deliveries(for events: [OrderEvent]) throws(UCPSimError) -> [Delivery] {
+        let audience = audience.withLock { $0 }
+        var deliveries: [Delivery] = []
+        if let url = audience.url, let dialect = dialects[.ucp] {
+            var seen: Set<String> = []
+            for event in events {
+                guard let order = event.orderID, seen.insert(order).inserted, let body = dialect.body(for: event) else {
+                    continue
+                }
+                let message = WebhookEvent(webhookID: event.id, timestamp: event.occurredAt, orderID: order, body: body)
+                deliveries.append(
+                    Delivery(
+                        id: DeliveryID(event.id),
+                        event: message,
+                        eventType: event.type,
+                        subscription: nil,
+                        dialect: .ucp,
+                        target: url
+                    )
+                )
+            }
+        }
+        var subscriptions = audience.adHoc.map(\.subscription)
+        if audience.registered {
+            var matched: Set<SubscriptionID> = []
+            for type in EventType.allCases where events.contains(where: { $0.type == type }) {
+                for subscription in registry.matching(type) where matched.insert(subscription.id).inserted {
+                    subscriptions.append(subscription)
+                }
+            }
+        }
+        for subscription in subscriptions where subscription.enabled {
+            guard let dialect = dialects[subscription.dialect] else { continue }
+            let target = try target(subscription.url)
+            var snapshots: Set<String> = []
+            for event in events where subscription.receives(event.type) {
+                if subscription.dialect == .ucp {
+                    guard let order = event.orderID, snapshots.insert(order).inserted else { continue }
+                }
+                guard let body = dialect.body(for: event) else { continue }
+                let message = WebhookEvent(
+                    webhookID: event.id,
+                    timestamp: event.occurredAt,
+                    orderID: event.orderID ?? "",
+                    body: body
+                )
+                deliveries.append(
+                    Delivery(
+                        event: message,
+                        eventType: event.type,
+                        subscription: subscription.id,
+                        dialect: subscription.dialect,
+                        target: target
+                    )
+                )
+            }
+        }
+        return deliveries
+    }
+
+    /// Publishes `events`: their orders' snapshots are stored, and their deliveries are durable and queued when this
+    /// returns. Returns the deliveries, in order.
+    @discardableResult
+    public func publish(_ events: [OrderEvent], policy: RetryPolicy? = nil) async throws(UCPSimError) -> [Delivery] {
+        let deliveries = try deliveries(for: events)
+        try await engine.submit(deliveries, policy: policy)
+        var stored: Set<String> = []
+        for event in events {
+            if let document = event.document, stored.insert(document.id).inserted { await orders.put(document) }
+        }
+        return deliveries
+    }
+
+    /// Runs `work` (a state change and its publication) while no other work for the same order runs.
+    public func serialized<T: Sendable, E: Error>(order: String, _ work: () async throws(E) -> T) async throws(E) -> T {
+        try await serializer.run(order, work)
+    }
+
+    private func target(_ url: String) throws(UCPSimError) -> RequestTarget {
+        if let known = targets.withLock({ $0[url] }) { return known }
+        let target = try RequestTarget(url)
+        targets.withLock { $0[url] = target }
+        return target
+    }
+}

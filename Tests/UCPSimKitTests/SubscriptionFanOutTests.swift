@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+
+@testable import UCPSimKit
+
+/// The publish path end to end: subscriptions made over `/v1/webhooks` receive their event types in their dialect,
+/// each checked by an implementation ucpsim did not write; a 410 disables one subscription only; subscriptions and
+/// their pending deliveries survive a SIGKILL.
+@Suite struct SubscriptionFanOutTests {
+    typealias API = SubscriptionsCLITests.API
+
+    /// A shop with the control API and the management API, on a fresh state directory.
+    static func shop(token: String) async throws -> Shop {
+        var delivery = DeliverySetup(stateDirectory: SubscriptionRegistryTests.temporaryDirectory())
+        delivery.engine.policy = RetryPolicy(delays: [0.05, 0.05, 0.05], jitter: 0, retry4xx: false)
+        return try await Shop.start(
+            keys: try KeyRing.ephemeral(),
+            delivery: delivery,
+            control: ControlOptions(target: nil, secret: nil),
+            apiToken: BearerToken(token),
+            logger: TestSupport.quietLogger
+        )
+    }
+
+    /// The events a strict Python receiver processed: (event id, event type, body), in arrival order.
+    static func processed(_ url: String) async throws -> [(id: String, type: String, body: [String: Any])] {
+        let client = HTTPClient(workers: 1)
+        let response = try await client.send(OutgoingRequest(method: "GET", url: url + "/events"))
+        await client.shutdown()
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String]])
+        return try rows.map { row in
+            let body = try #require(
+                try JSONSerialization.jsonObject(with: Data(row[2].utf8)) as? [String: Any]
+            )
+            return (row[0], row[1], body)
+        }
+    }
+
+    @Test func subscriptionsMadeOverTheAPIGetTheirEventTypesInTheirDialect() async throws {
+        let token = "tok-\(UUID().uuidString)"
+        let shop = try await Self.shop(token: token)
+        let api = API(base: shop.server.baseURL, token: token)
+        let hmacSecret = HMACForge.randomSecret().text
+        let standardSecret = WebhookSecret.generate().text
+        let (hmacProcess, hmacURL) = try await HMACCheckTests.strictReceiver(.ucpHMAC, secret: hmacSecret)
+        let (standardProcess, standardURL) = try await HMACCheckTests.strictReceiver(
+            .standardWebhooks,
+            secret: standardSecret
+        )
+        defer {
+            kill(hmacProcess.processIdentifier, SIGKILL)
+            kill(standardProcess.processIdentifier, SIGKILL)
+        }
+        let (reference, referenceServer, referenceClient) = try await TestSupport.startReceiver()
+
+        let subscriptions = [
+            #"{"url":"\#(hmacURL)","event_types":["order.created","fulfillment.status_changed"],"#
+                + #""dialect":"ucp-hmac","secret_key":"\#(hmacSecret)"}"#,
+            #"{"url":"\#(standardURL)","event_types":["*"],"dialect":"standard-webhooks","#
+                + #""secret_key":"\#(standardSecret)"}"#,
+            #"{"url":"\#(referenceServer.baseURL)/webhooks/ucp/orders","event_types":["order.created","order.updated"]}"#,
+        ]
+        for body in subscriptions {
+            let created = try await api.call("POST", "/v1/webhooks", body)
+            #expect(created.status == 201, "\(created.json)")
+        }
+        // Place, process, ship: the control API's changes, published to every subscription.
+        let placed = try await api.call(
+            "POST",
+            "/testing/orders",
+            #"{"id":"ord_fan","items":[{"sku":"mug","title":"Mug","price":1500,"quantity":2}]}"#
+        )
+        #expect(placed.status == 201)
+        #expect(try await api.call("POST", "/testing/orders/ord_fan/process").status == 200)
+        #expect(try await api.call("POST", "/testing/orders/ord_fan/ship").status == 200)
+        #expect(await shop.engine.drain(timeout: 60))
+        await shop.stop()
+        await referenceServer.stop()
+        await referenceClient.shutdown()
+        await api.client.shutdown()
+
+        // ucp-hmac, verified by Python's hmac: only the types it asked for, in order, each with its envelope.
+        let hmac = try await Self.processed(hmacURL)
+        #expect(hmac.map(\.type) == ["order.created", "fulfillment.status_changed", "fulfillment.status_changed"])
+        #expect(
+            hmac.map { ($0.body["data"] as? [String: Any])?["new_status"] as? String } == [
+                nil, "PROCESSING", "SHIPPED",
+            ]
+        )
+        #expect((hmac.first?.body["data"] as? [String: Any])?["order_id"] as? String == "ord_fan")
+        // standard-webhooks, verified by the official library: every event of the three changes, in order.
+        let standard = try await Self.processed(standardURL)
+        #expect(
+            standard.map(\.type) == [
+                "order.created", "payment.status_changed",
+                "order.updated", "fulfillment.status_changed",
+                "order.updated", "fulfillment.status_changed", "payment.status_changed",
+            ]
+        )
+        #expect(Set(standard.map(\.id)).count == 7, "each event its own id")
+        // One event, one id, whatever the dialect: ucp-hmac's order.created is standard-webhooks' too.
+        #expect(hmac.first?.id == standard.first?.id)
+        // ucp: one webhook per change (the order entity carries all of it), verified by the reference receiver, and
+        // the last one by the independent RFC 9421 verifier.
+        #expect(reference.received.count == 3)
+        let record = try #require(reference.received.last)
+        let jwks = try JSONSerialization.jsonObject(with: JSONEncoder().encode(["keys": shop.keyRing.publicJWKs()]))
+        let result = try await TestSupport.run(
+            TestSupport.python,
+            [
+                InteropTests.verifier, try TestSupport.temporaryJSON(record.verifierRequest, name: "request.json"),
+                try TestSupport.temporaryJSON(jwks, name: "jwks.json"),
+            ]
+        )
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    }
+
+    @Test func aGoneReceiverDisablesItsSubscriptionOnlyAndTwoSubscriptionsOnOneURLAreTwoDeliveries() async throws {
+        let token = "tok-\(UUID().uuidString)"
+        let shop = try await Self.shop(token: token)
+        let api = API(base: shop.server.baseURL, token: token)
+        let shared = try await ScriptedReceiver.start { _, _ in .init(status: 200) }
+        let gone = try await ScriptedReceiver.start { _, _ in .init(status: 410) }
+        var ids: [String] = []
+        for url in [shared.url, shared.url, gone.url] {
+            let created = try await api.call("POST", "/v1/webhooks", #"{"url":"\#(url)","event_types":["*"]}"#)
+            ids.append(try #require(created.json["id"] as? String))
+        }
+        _ = try await api.call("POST", "/testing/orders", #"{"id":"ord_g","items":[{"sku":"a","price":100}]}"#)
+        #expect(await shop.engine.drain(timeout: 60))
+        #expect(shared.received.count == 2, "one URL, two subscriptions: two deliveries")
+        #expect(gone.received.count == 1)
+        // The 410 disabled that subscription (visible in the API), and only that one.
+        var states: [String: Bool] = [:]
+        for _ in 0..<500 {
+            let listed = try await api.call("GET", "/v1/webhooks")
+            for row in listed.json["data"] as? [[String: Any]] ?? [] {
+                if let id = row["id"] as? String { states[id] = row["enabled"] as? Bool }
+            }
+            if states[ids[2]] == false { break }
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+        #expect(states == [ids[0]: true, ids[1]: true, ids[2]: false])
+        let disabled = try await api.call("GET", "/v1/webhooks/\(ids[2])")
+        #expect((disabled.json["disabled_reason"] as? String)?.contains("410") == true)
+        // The next change goes to the two live subscriptions, not to the disabled one.
+        _ = try await api.call("POST", "/testing/orders/ord_g/process")
+        #expect(await shop.engine.drain(timeout: 60))
+        await shop.stop()
+        await api.client.shutdown()
+        #expect(shared.received.count == 4)
+        #expect(gone.received.count == 1)
+        await shared.stop()
+        await gone.stop()
+    }
+}
