@@ -85,7 +85,7 @@ struct Replay: AsyncParsableCommand {
                     )
                 }
                 running.webhooks.setAudience(WebhookPublisher.Audience(registered: false, url: destination))
-                let deliveries = try await running.webhooks.publish(changes)
+                let deliveries = try await running.webhooks.publish(changes.map { [$0] })
                 for document in documents { await running.orders.put(document) }
                 try await running.engine.resend(plan.resent, to: destination)
                 let ids = deliveries.map(\.id) + plan.resent.map(\.id)

@@ -60,7 +60,7 @@ struct Send: AsyncParsableCommand {
                 occurredAt: Int64(Date().timeIntervalSince1970)
             )
             running.webhooks.setAudience(WebhookPublisher.Audience(registered: false, url: target))
-            let deliveries = try await stoppingOnError(running) { try await running.webhooks.publish([event]) }
+            let deliveries = try await stoppingOnError(running) { try await running.webhooks.publish([[event]]) }
             let waited = await DeliveryReport.wait(
                 for: deliveries,
                 engine: running.engine,

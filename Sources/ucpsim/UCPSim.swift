@@ -18,7 +18,7 @@ struct UCPSim: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Demo.self, Send.self, Run.self, Replay.self, Check.self, Serve.self, Listen.self, Deliveries.self,
-            Subscriptions.self, Keys.self,
+            Subscriptions.self, Trigger.self, Keys.self,
         ]
     )
 }

@@ -230,19 +230,21 @@ public struct ScenarioRunner: Sendable {
             let occurredAt = Int64(player.clock.timeIntervalSince1970)
             var transition: OrderTransition?
             if case .transition(let applied) = step.action { transition = applied }
-            var changes: [OrderEvent] = []
+            var changes: [[OrderEvent]] = []
             for order in orders {
                 let previous = before.compactMap { $0 }.first { $0.id == order.id }
-                changes += OrderChange.events(
-                    before: previous,
-                    after: order,
-                    transition: transition,
-                    occurredAt: occurredAt
+                changes.append(
+                    OrderChange.events(
+                        before: previous,
+                        after: order,
+                        transition: transition,
+                        occurredAt: occurredAt
+                    )
                 )
             }
             // What a `mutate:` step sends once: each order's snapshot under its first event's id.
             let events = orders.compactMap { order in
-                changes.first { $0.orderID == order.id }.map {
+                changes.joined().first { $0.orderID == order.id }.map {
                     WebhookEvent(
                         webhookID: $0.id,
                         timestamp: occurredAt,

@@ -141,7 +141,7 @@ public struct ControlAPI: Sendable {
         if let first = events.first { headers[Self.webhookIDField] = first.id }
         let deliveries: [Delivery]
         do {
-            deliveries = try await webhooks.publish(events)
+            deliveries = try await webhooks.publish([events])
         } catch {
             let withdrawn = await book.withdraw(order, restoring: previous)
             throw Self.unavailable(
@@ -166,7 +166,7 @@ public struct ControlAPI: Sendable {
         let event = interaction.event(occurredAt: Int64(Date().timeIntervalSince1970), document: document)
         let deliveries: [Delivery]
         do {
-            deliveries = try await webhooks.publish([event])
+            deliveries = try await webhooks.publish([[event]])
         } catch {
             throw Self.unavailable("the event could not be made durable, so nothing was sent: \(error.message)")
         }

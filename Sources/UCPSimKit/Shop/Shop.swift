@@ -225,7 +225,7 @@ public final class Shop: Sendable {
             first: await orders.get(document.id) == nil,
             occurredAt: timestamp
         )
-        let deliveries = try await webhooks.publish([event])
+        let deliveries = try await webhooks.publish([[event]])
         guard let delivery = deliveries.first else {
             throw UCPSimError(.software, "the document made no delivery")
         }

@@ -70,21 +70,26 @@ public final class WebhookPublisher: Sendable {
         }
     }
 
-    /// The deliveries `events` make, in order: for every subscription that wants an event, one delivery per event in
-    /// the HMAC dialects; in the `ucp` dialect one per order snapshot, under the first of the change's event types
-    /// the subscription wants (the order entity carries every change at once: a shipment that is `order.updated`,
-    /// `fulfillment.status_changed` and `payment.status_changed` is one `ucp` webhook). An event the dialect has no
-    /// body for (an interaction without an order, in `ucp`) makes none. Assumes one change per order per call.
-    public func deliveries(for events: [OrderEvent]) throws(UCPSimError) -> [Delivery] {
+    /// The deliveries `changes` make, in order. Each change is the events of one state change of one order (or one
+    /// event alone: a replayed snapshot, an interaction). For every subscription that wants an event: one delivery
+    /// per event in the HMAC dialects; in the `ucp` dialect one per change, under the first of its event types the
+    /// subscription wants (the order entity carries the whole change: a shipment that is `order.updated`,
+    /// `fulfillment.status_changed` and `payment.status_changed` is one `ucp` webhook). An event its dialect has no
+    /// body for (an interaction, in `ucp`) makes none.
+    public func deliveries(for changes: [[OrderEvent]]) throws(UCPSimError) -> [Delivery] {
         let audience = audience.withLock { $0 }
         var deliveries: [Delivery] = []
         if let url = audience.url, let dialect = dialects[.ucp] {
-            var seen: Set<String> = []
-            for event in events {
-                guard let order = event.orderID, seen.insert(order).inserted, let body = dialect.body(for: event) else {
-                    continue
-                }
-                let message = WebhookEvent(webhookID: event.id, timestamp: event.occurredAt, orderID: order, body: body)
+            for change in changes {
+                guard let event = change.first(where: { dialect.body(for: $0) != nil }),
+                    let body = dialect.body(for: event)
+                else { continue }
+                let message = WebhookEvent(
+                    webhookID: event.id,
+                    timestamp: event.occurredAt,
+                    orderID: event.orderID ?? "",
+                    body: body
+                )
                 deliveries.append(
                     Delivery(
                         id: DeliveryID(event.id),
@@ -100,7 +105,8 @@ public final class WebhookPublisher: Sendable {
         var subscriptions = audience.adHoc.map(\.subscription)
         if audience.registered {
             var matched: Set<SubscriptionID> = []
-            for type in EventType.allCases where events.contains(where: { $0.type == type }) {
+            let types = Set(changes.joined().map(\.type))
+            for type in EventType.allCases where types.contains(type) {
                 for subscription in registry.matching(type) where matched.insert(subscription.id).inserted {
                     subscriptions.append(subscription)
                 }
@@ -109,40 +115,58 @@ public final class WebhookPublisher: Sendable {
         for subscription in subscriptions where subscription.enabled {
             guard let dialect = dialects[subscription.dialect] else { continue }
             let target = try target(subscription.url)
-            var snapshots: Set<String> = []
-            for event in events where subscription.receives(event.type) {
-                if subscription.dialect == .ucp {
-                    guard let order = event.orderID, snapshots.insert(order).inserted else { continue }
-                }
-                guard let body = dialect.body(for: event) else { continue }
-                let message = WebhookEvent(
-                    webhookID: event.id,
-                    timestamp: event.occurredAt,
-                    orderID: event.orderID ?? "",
-                    body: body
-                )
-                deliveries.append(
-                    Delivery(
-                        event: message,
-                        eventType: event.type,
-                        subscription: subscription.id,
-                        dialect: subscription.dialect,
-                        target: target
+            for change in changes {
+                var wanted = change.filter { subscription.receives($0.type) }
+                if subscription.dialect == .ucp { wanted = Array(wanted.prefix(1)) }
+                for event in wanted {
+                    guard let body = dialect.body(for: event) else { continue }
+                    let message = WebhookEvent(
+                        webhookID: event.id,
+                        timestamp: event.occurredAt,
+                        orderID: event.orderID ?? "",
+                        body: body
                     )
-                )
+                    deliveries.append(
+                        Delivery(
+                            event: message,
+                            eventType: event.type,
+                            subscription: subscription.id,
+                            dialect: subscription.dialect,
+                            target: target
+                        )
+                    )
+                }
             }
         }
         return deliveries
     }
 
-    /// Publishes `events`: their orders' snapshots are stored, and their deliveries are durable and queued when this
-    /// returns. Returns the deliveries, in order.
+    /// Publishes `changes` (see `deliveries(for:)`): their orders' snapshots are stored, and their deliveries are
+    /// durable and queued when this returns. Returns the deliveries, in order.
+    /// `rewrite`, when given, changes each delivery's body before it is journaled (`trigger --override`); a body
+    /// it refuses stops the publication with nothing journaled.
     @discardableResult
-    public func publish(_ events: [OrderEvent], policy: RetryPolicy? = nil) async throws(UCPSimError) -> [Delivery] {
-        let deliveries = try deliveries(for: events)
+    public func publish(
+        _ changes: [[OrderEvent]],
+        policy: RetryPolicy? = nil,
+        rewrite: ((_ body: [UInt8]) throws(UCPSimError) -> [UInt8])? = nil
+    ) async throws(UCPSimError) -> [Delivery] {
+        var deliveries = try deliveries(for: changes)
+        if let rewrite {
+            deliveries = try deliveries.map { delivery throws(UCPSimError) in
+                Delivery(
+                    id: delivery.id,
+                    event: delivery.event.with(body: try rewrite(delivery.event.body)),
+                    eventType: delivery.eventType,
+                    subscription: delivery.subscription,
+                    dialect: delivery.dialect,
+                    target: delivery.target
+                )
+            }
+        }
         try await engine.submit(deliveries, policy: policy)
         var stored: Set<String> = []
-        for event in events {
+        for event in changes.joined() {
             if let document = event.document, stored.insert(document.id).inserted { await orders.put(document) }
         }
         return deliveries
