@@ -214,6 +214,21 @@ import Testing
         #expect(Self.sent(Self.complete(&scheduler, [Self.answer("slow2", 200)])) == ["slow4"])
     }
 
+    /// A delivery killed while it waited for its URL's room (its subscription answered 410) does not take that
+    /// room: the URL's next waiting delivery goes.
+    @Test func aKilledWaitingDeliveryLeavesItsRoomToTheNext() {
+        var scheduler = Self.scheduler(concurrency: 2, limit: nil)
+        let states = [
+            Self.state("a0", order: "o0", subscription: "sub_a"),
+            Self.state("a1", order: "o1", subscription: "sub_a"),
+            Self.state("b1", order: "o1", subscription: "sub_b"),
+        ]
+        #expect(Self.sent(scheduler.submit(states, submitted: Self.t0, policy: nil, now: Self.t0)) == ["a0"])
+        let actions = Self.complete(&scheduler, [Self.answer("a0", 410)])
+        #expect(Self.finals(actions) == ["a0 dead", "a1 dead"])
+        #expect(Self.sent(actions) == ["b1"])
+    }
+
     /// Journal lines gather and go out after a short wait, or at once when 256 are waiting; lines the disk refused
     /// stay first, in order, and are tried again a second later.
     @Test func journalLinesAreBatchedAndKeptWhenRefused() {

@@ -118,8 +118,8 @@ struct DeliveryScheduler {
     private var inFlightTo: [String: Int] = [:]
     /// Due deliveries held back by the per-destination limit, per URL, oldest first.
     private var parked: [String: [DeliveryID]] = [:]
-    /// Parked deliveries whose URL has room again: they go before anything else due.
-    private var released: [DeliveryID] = []
+    /// Parked deliveries whose URL has room again, with that URL: they go before anything else due.
+    private var released: [(id: DeliveryID, url: String)] = []
     /// Destinations that answered 410.
     private var stopped: Set<DeliveryDestination> = []
     /// The wake-up set for the earliest future due date, if any.
@@ -304,7 +304,9 @@ struct DeliveryScheduler {
         var sends: [Send] = []
         let limit = configuration.perDestination
         while inFlight < configuration.window, !released.isEmpty {
-            launch(released.removeFirst(), now: now, limit: limit, into: &sends)
+            let (id, url) = released.removeFirst()
+            // Killed since it was released (a 410 in the same batch): the room goes to the URL's next one.
+            if !launch(id, now: now, limit: limit, into: &sends) { releaseNext(url) }
         }
         while inFlight < configuration.window, let top = due.peek, top.date <= now {
             due.pop()
@@ -317,30 +319,42 @@ struct DeliveryScheduler {
         actions.append(.schedule(timerAt: next))
     }
 
-    /// Sends `id` now, or parks it when its URL has `limit` attempts out already.
-    private mutating func launch(_ id: DeliveryID, now: Date, limit: Int, into sends: inout [Send]) {
-        // A stale entry (killed, or already out) is skipped.
-        guard var entry = pending[id], !entry.inFlight, case .pending = entry.state.phase else { return }
+    /// Sends `id` now, or parks it when its URL has `limit` attempts out already. False when it is stale (killed,
+    /// or already out) and was skipped.
+    @discardableResult
+    private mutating func launch(_ id: DeliveryID, now: Date, limit: Int, into sends: inout [Send]) -> Bool {
+        guard var entry = pending[id], !entry.inFlight, case .pending = entry.state.phase else { return false }
         let url = entry.state.target
         let out = inFlightTo[url, default: 0]
         guard out < limit else {
             parked[url, default: []].append(id)
-            return
+            return true
         }
         inFlightTo[url] = out + 1
         inFlight += 1
         entry.inFlight = true
         pending[id] = entry
         sends.append(Send(state: entry.state, number: entry.state.attempts.count + 1, at: now))
+        return true
     }
 
     /// An attempt to `url` was answered: the oldest delivery parked for it may go.
     private mutating func release(_ url: String) {
         let out = (inFlightTo[url] ?? 1) - 1
         inFlightTo[url] = out > 0 ? out : nil
-        guard var queue = parked[url], !queue.isEmpty else { return }
-        released.append(queue.removeFirst())
-        parked[url] = queue.isEmpty ? nil : queue
+        releaseNext(url)
+    }
+
+    /// Moves the oldest live delivery parked for `url` to `released` (stale ones, killed while parked, are dropped).
+    private mutating func releaseNext(_ url: String) {
+        while var queue = parked[url], !queue.isEmpty {
+            let id = queue.removeFirst()
+            parked[url] = queue.isEmpty ? nil : queue
+            if let entry = pending[id], !entry.inFlight, case .pending = entry.state.phase {
+                released.append((id, url))
+                return
+            }
+        }
     }
 
     /// Marks a delivery final, frees its lane's next delivery, and reports it. `inLane` is false for a delivery
