@@ -267,3 +267,40 @@ import Testing
         #expect(rows.map { $0["subscription"] as? String } == ["sub_one", "sub_two"])
     }
 }
+
+/// A receiver that never answers cannot take every connection: with `--concurrency 4` it holds at most two
+/// (`DeliveryEngine.Options.destinationLimit`), and another receiver is delivered meanwhile.
+@Suite struct SlowReceiverTests {
+    @Test func aHangingReceiverDoesNotHoldUpAnother() async throws {
+        // Connections to it complete in the kernel's backlog and the requests are sent; nothing ever answers.
+        let (fd, port) = try TestSupport.listenOnLoopback(backlog: 64)
+        defer { close(fd) }
+        let fast = try await ScriptedReceiver.start { _, _ in .init(status: 200) }
+        var setup = DeliverySetup()
+        setup.engine.policy = RetryPolicy(delays: [1], jitter: 0, retry4xx: false)
+        setup.engine.concurrency = 4
+        setup.engine.stopGrace = 0.05
+        var client = HTTPClientOptions()
+        client.totalTimeoutMilliseconds = 60_000
+        let shop = try await Shop.start(
+            keys: try KeyRing.ephemeral(),
+            clientOptions: client,
+            delivery: setup,
+            logger: TestSupport.quietLogger
+        )
+        let hanging = (0..<4).map { TestSupport.event("ord_hang_\($0)") }
+        let prompt = (0..<6).map { TestSupport.event("ord_fast_\($0)") }
+        try await shop.engine.submit(hanging, to: try RequestTarget("http://127.0.0.1:\(port)/hangs"))
+        try await shop.engine.submit(prompt, to: try RequestTarget(fast.url))
+        var delivered = 0
+        for event in prompt where await shop.engine.outcome(of: event.webhookID).accepted { delivered += 1 }
+        // Every prompt delivery is in while the hanging receiver has not answered (nor timed out) once.
+        var answered = 0
+        for event in hanging { answered += await shop.engine.pendingState(of: event.webhookID)?.attempts.count ?? 1 }
+        await shop.stop()
+        await fast.stop()
+        #expect(delivered == prompt.count)
+        #expect(answered == 0)
+        #expect(fast.received.count == prompt.count)
+    }
+}

@@ -2,9 +2,13 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Delivers events with retries: persists each before its first attempt, hands due attempts to the HTTP client
-/// (whose `concurrency` kept-alive transfers on dedicated threads sign and send them), keeps an order's snapshots in
-/// order unless `ordered` is off, and dead-letters what runs out of attempts. Responses come back in batches.
+/// Delivers deliveries (one event to one subscription, in its dialect) with retries: persists each before its first
+/// attempt, hands due attempts to the HTTP client (whose `concurrency` kept-alive transfers on dedicated threads sign
+/// and send them), keeps each lane's deliveries in order unless `ordered` is off, and dead-letters what runs out of
+/// attempts. Responses come back in batches.
+///
+/// The scheduling rules live in `DeliveryScheduler`, a value fed with events and returning actions; this actor only
+/// performs them (HTTP client jobs, journal writes, timers) and wakes whoever waits for an outcome.
 public actor DeliveryEngine {
     public struct Options: Sendable {
         public var policy = RetryPolicy.standard
@@ -26,6 +30,10 @@ public actor DeliveryEngine {
         /// Where the engine says what the caller would not otherwise see: an endpoint that answered 410, and each
         /// event dropped because of it. Nil: silent.
         public var logger: Logger?
+        /// Attempts handed to the HTTP client at once to one receiver URL; nil: half of `concurrency`, at least one.
+        /// A receiver that hangs until the request timeout then holds at most that many connections, and the others
+        /// keep delivering.
+        public var destinationLimit: Int?
 
         public init() {}
     }
@@ -51,7 +59,7 @@ public actor DeliveryEngine {
         public var webhookID: String { eventID }
     }
 
-    /// The retry policy for events submitted without their own.
+    /// The retry policy for deliveries submitted without their own.
     public nonisolated var policy: RetryPolicy { options.policy }
 
     private let sender: WebhookSender
@@ -61,21 +69,8 @@ public actor DeliveryEngine {
     private let options: Options
     private let onAttempt: @Sendable (DeliveryState, AttemptRecord) -> Void
 
-    /// A delivery not yet final: its state, when it was queued (for end-to-end latency), and its own policy if any.
-    private struct Entry {
-        var state: DeliveryState
-        let submitted: Date
-        let policy: RetryPolicy?
-    }
-
-    /// A lane: an order's deliveries to one subscription (or, without one, to one URL) go out one at a time, in
-    /// order.
-    private struct OrderKey: Hashable {
-        let destination: DeliveryDestination
-        let order: String
-    }
-
-    private var pending: [DeliveryID: Entry] = [:]
+    /// Which delivery goes out when (pending, lanes, due dates, the window, 410 stops, journal batching).
+    private var scheduler: DeliveryScheduler
     private var finished: [DeliveryID: Outcome] = [:]
     /// `finished`'s ids, oldest first, for `outcomeLimit`.
     private var finishedOrder = InsertionOrder<DeliveryID>()
@@ -83,28 +78,14 @@ public actor DeliveryEngine {
     private var waiterToken = 0
     /// The stop in progress (or done), shared by every caller of `stop`.
     private var stopping: Task<Void, Never>?
-    /// Callers waiting for an event's first attempt of its round (`firstAttempt(of:)`).
+    /// Callers waiting for a delivery's first attempt of its round (`firstAttempt(of:)`).
     private var startWaiters: [DeliveryID: [CheckedContinuation<Void, Never>]] = [:]
-    /// Orders with a snapshot due or in flight, and the later snapshots waiting behind it (only orders that have
-    /// some: most orders have one event out at a time, and 100,000 queued events should not cost 100,000 arrays).
-    private var busyOrders: Set<OrderKey> = []
-    private var waitingSnapshots: [OrderKey: [DeliveryID]] = [:]
-    private var due = DueHeap()
     private var targets: [String: RequestTarget] = [:]
-    private var inFlight = 0
     private var random = SystemRandomNumberGenerator()
-    private var stopped = false
     /// The pending wake-up for the earliest future due date, and that date.
     private var timer: (date: Date, task: Task<Void, Never>)?
-    /// Journal lines not yet written, in order: written together when 256 gather or 20 ms pass (a lost line only
-    /// means the same bytes under the same `Webhook-Id` go out again after a crash, or a kill after 410 is redone).
-    private var journal: [Outbox.Line] = []
-    private var journalFlush: Task<Void, Never>?
-    /// True while the outbox refuses writes (a full disk): the lines wait, in order, and are tried again each second
-    /// instead of at every new line.
-    private var journalStalled = false
-    /// What the engine shares with every attempt's transport-thread work: the response inbox, the endpoints that
-    /// answered 410, the signing plans.
+    /// What the engine shares with every attempt's transport-thread work: the response inbox, the destinations
+    /// that answered 410, the dialects and credentials.
     private let shared: Attempt.Shared
 
     /// An engine sending through `sender`'s HTTP client.
@@ -115,7 +96,7 @@ public actor DeliveryEngine {
     ///     signs with them (never journaled). A delivery whose subscription has none is dead-lettered, not sent
     ///     unsigned.
     ///   - onSubscriptionGone: called (on the engine) when a subscription's endpoint answered 410, with the
-    ///     subscription and the URL; the engine has already stopped it and dead-lettered its pending deliveries.
+    ///     subscription and the URL; the engine stops the subscription and dead-letters its pending deliveries.
     public init(
         sender: WebhookSender,
         dialects: Dialects? = nil,
@@ -132,6 +113,15 @@ public actor DeliveryEngine {
         self.metrics = metrics
         self.onAttempt = onAttempt
         self.onSubscriptionGone = onSubscriptionGone
+        self.scheduler = DeliveryScheduler(
+            configuration: .init(
+                concurrency: options.concurrency,
+                ordered: options.ordered,
+                policy: options.policy,
+                destinationLimit: options.destinationLimit,
+                journaled: outbox != nil
+            )
+        )
         self.shared = Attempt.Shared(
             sender: sender,
             outbox: outbox,
@@ -170,23 +160,28 @@ public actor DeliveryEngine {
 
     private func queue(_ states: [DeliveryState], to targets: [RequestTarget], policy: RetryPolicy?) {
         for target in targets where self.targets[target.url] == nil { self.targets[target.url] = target }
-        for state in states {
-            queue(state, submitted: Date(), policy: policy)
-        }
-        pump()
+        run(scheduler.submit(states.map(stored), submitted: Date(), policy: policy, now: options.clock.now()))
     }
 
-    /// Queues events restored from the outbox: pending ones resume (due ones at once), final ones are remembered.
+    /// What the scheduler keeps of a delivery: behind an outbox the body stays on disk until its attempt, so
+    /// 100,000 queued deliveries cost ids, not bodies.
+    private func stored(_ state: DeliveryState) -> DeliveryState {
+        outbox == nil || state.event.body.isEmpty ? state : state.withBody([])
+    }
+
+    /// Queues deliveries restored from the outbox: pending ones resume (due ones at once), final ones are
+    /// remembered.
     public func resume(_ restored: [DeliveryState]) throws(UCPSimError) {
+        var resumed: [DeliveryState] = []
         for state in restored {
             if state.phase.isFinal {
                 remember(Self.outcome(state))
                 continue
             }
             if targets[state.target] == nil { targets[state.target] = try RequestTarget(state.target) }
-            queue(state, submitted: Date(), policy: nil)
+            resumed.append(stored(state))
         }
-        pump()
+        run(scheduler.submit(resumed, submitted: Date(), policy: nil, now: options.clock.now()))
     }
 
     /// Puts dead letters back in the queue: same `Webhook-Id`, same bytes. Returns how many.
@@ -195,13 +190,13 @@ public actor DeliveryEngine {
         try resend(restored.filter { if case .dead = $0.phase { true } else { false } })
     }
 
-    /// Sends final events (delivered or dead) again, each with a new round of retries: same `Webhook-Id`, same
-    /// bytes, signed afresh; to `target` when given, else to each event's own receiver. Events not final are left
+    /// Sends final deliveries (delivered or dead) again, each with a new round of retries: same `Webhook-Id`, same
+    /// bytes, signed afresh; to `target` when given, else to each one's own receiver. Deliveries not final are left
     /// alone (they are on their way). Returns how many were queued.
     @discardableResult
     public func resend(_ restored: [DeliveryState], to target: RequestTarget? = nil) throws(UCPSimError) -> Int {
         let now = options.clock.now()
-        let resent = restored.filter { $0.phase.isFinal && pending[$0.id] == nil }.map { state in
+        let resent = restored.filter { $0.phase.isFinal && scheduler.state(of: $0.id) == nil }.map { state in
             var state = state
             state.resend(at: now, to: target?.url)
             return state
@@ -214,22 +209,22 @@ public actor DeliveryEngine {
         // order: a round's line before an older attempt's would put that attempt in the new round).
         if let error = flushJournal() { throw error }
         try outbox?.appendRounds(resent)
+        var queued: [DeliveryState] = []
         for state in resent {
             finished[state.id] = nil
             shared.stopped.remove(DeliveryDestination(state))
             // The body stays in memory only when the journal can no longer give it back.
             let keepBody = !state.event.body.isEmpty && outbox?.hasBody(of: state.id) == false
-            queue(state, submitted: Date(), policy: nil, keepBody: keepBody)
+            queued.append(keepBody ? state : stored(state))
         }
-        pump()
+        run(scheduler.resend(queued, submitted: Date(), now: now))
         return resent.count
     }
-
     /// Waits until the delivery is delivered or dead-lettered (or, once the engine stops, its state then: pending).
     public func outcome(of id: DeliveryID) async -> Outcome {
         // Without a timeout the waiter is resumed with the outcome, or with nil only when the engine stops.
         if let outcome = await outcome(of: id, timeout: nil) { return outcome }
-        if let state = pending[id]?.state { return Self.outcome(state) }
+        if let state = scheduler.state(of: id) { return Self.outcome(state) }
         return Outcome(
             id: id,
             eventID: id.rawValue,
@@ -251,8 +246,9 @@ public actor DeliveryEngine {
     /// Returns once the delivery has had the first attempt of its round, or is final, unknown, waiting behind an
     /// earlier one in its lane, or the engine stopped.
     public func firstAttempt(of webhookID: DeliveryID) async {
-        guard !stopped, let state = pending[webhookID]?.state, state.attempts.count == state.roundStart else { return }
-        if options.ordered, waitingSnapshots[orderKey(state)]?.contains(webhookID) == true { return }
+        guard !scheduler.isStopped, let state = scheduler.state(of: webhookID), state.attempts.count == state.roundStart
+        else { return }
+        if scheduler.isWaitingInLane(webhookID) { return }
         await withCheckedContinuation { continuation in
             startWaiters[webhookID, default: []].append(continuation)
         }
@@ -265,7 +261,7 @@ public actor DeliveryEngine {
     /// Waits until the delivery is final, or `timeout` seconds of real time pass (then nil: still pending).
     public func outcome(of webhookID: DeliveryID, timeout: TimeInterval?) async -> Outcome? {
         if let done = finished[webhookID] { return done }
-        if stopped { return nil }
+        if scheduler.isStopped { return nil }
         waiterToken += 1
         let token = waiterToken
         if let timeout {
@@ -287,13 +283,13 @@ public actor DeliveryEngine {
     }
 
     /// The state of a pending delivery (its attempts so far and when it is due next), nil when final or unknown.
-    public func pendingState(of id: DeliveryID) -> DeliveryState? { pending[id]?.state }
+    public func pendingState(of id: DeliveryID) -> DeliveryState? { scheduler.state(of: id) }
 
     /// Deliveries not yet final.
-    public var pendingCount: Int { pending.count }
+    public var pendingCount: Int { scheduler.pendingCount }
 
     /// True when the engine has the delivery, pending or final.
-    public func knows(_ id: DeliveryID) -> Bool { pending[id] != nil || finished[id] != nil }
+    public func knows(_ id: DeliveryID) -> Bool { scheduler.state(of: id) != nil || finished[id] != nil }
 
     // MARK: By event id, for deliveries made by `submit(_:to:policy:)` (their delivery id is the event's id)
 
@@ -320,12 +316,12 @@ public actor DeliveryEngine {
     public func knows(_ eventID: String) -> Bool { knows(DeliveryID(eventID)) }
 
     /// True once `stop()` ran: nothing more is sent.
-    public var isStopped: Bool { stopped }
+    public var isStopped: Bool { scheduler.isStopped }
 
     /// Waits until nothing is pending or `seconds` of real time pass. True when everything is final.
     public func drain(timeout seconds: TimeInterval) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
-        while !pending.isEmpty {
+        while scheduler.pendingCount > 0 {
             if Date() >= deadline { return false }
             try? await Task.sleep(nanoseconds: 10_000_000)
         }
@@ -354,7 +350,7 @@ public actor DeliveryEngine {
     }
 
     private func stopOnce() async {
-        stopped = true
+        scheduler.stop()
         shared.halted.set()
         timer?.task.cancel()
         timer = nil
@@ -362,7 +358,7 @@ public actor DeliveryEngine {
         let grace = timeout > 0 ? min(options.stopGrace, timeout) : options.stopGrace
         let deadline = Date().addingTimeInterval(grace)
         // Responses are taken by `takeCompletions`, which runs while this waits (actor reentrancy).
-        while inFlight > 0 && Date() < deadline {
+        while scheduler.inFlight > 0 && Date() < deadline {
             try? await Task.sleep(nanoseconds: 2_000_000)
         }
         for (_, list) in startWaiters { list.forEach { $0.resume() } }
@@ -373,120 +369,121 @@ public actor DeliveryEngine {
         outbox?.sync()
     }
 
-    private func journalLine(_ line: Outbox.Line) {
-        guard outbox != nil else { return }
-        journal.append(line)
-        if journal.count >= 256 && !journalStalled {
-            flushJournal()
-        } else if journalFlush == nil {
-            scheduleJournalFlush()
+    // MARK: Performing the scheduler's actions
+
+    /// Performs actions in order (writing the journal may bring more: a refused write is tried again later).
+    private func run(_ actions: [DeliveryScheduler.Action]) {
+        for action in actions {
+            switch action {
+            case .send(let sends):
+                sender.client.enqueue(sends.map(job))
+            case .journal(let lines):
+                write(lines)
+            case .flushJournal(let delay):
+                Task {
+                    try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+                    self.journalTimerFired()
+                }
+            case .schedule(let date):
+                setTimer(date)
+            case .attempted(let attempted):
+                metrics.attempt(seconds: attempted.record.milliseconds / 1000, ok: attempted.decision == .delivered)
+                if case .retry = attempted.decision { metrics.retry() }
+                onAttempt(attempted.state, attempted.record)
+                wakeStartWaiters(attempted.state.id)
+            case .finished(let final):
+                conclude(final)
+            case .stopped(let destination, let state):
+                shared.stopped.insert(destination)
+                options.logger?.warning(
+                    "webhook endpoint \(state.target) answered HTTP 410 Gone (\(Self.describe(state))): every later webhook \(destination.scope) is dropped (dead-lettered) until `ucpsim deliveries redeliver`"
+                )
+                if let subscription = state.subscription { onSubscriptionGone(subscription, state.target) }
+            }
         }
     }
 
-    private func scheduleJournalFlush() {
-        let delay: UInt64 = journalStalled ? 1_000_000_000 : 20_000_000
-        journalFlush = Task {
-            try? await Task.sleep(nanoseconds: delay)
-            if !Task.isCancelled { self.flushJournal() }
+    /// A delivery became final: metrics, the outcome kept, and its waiters woken.
+    private func conclude(_ final: DeliveryScheduler.Finished) {
+        let state = final.state
+        switch state.phase {
+        case .dead: metrics.deadLetter()
+        case .delivered:
+            metrics.deliveredEvent(endToEnd: Date().timeIntervalSince(final.submitted))
+            outbox?.forgetBody(of: state.id)  // only a dead letter can be sent again
+        case .pending: break
         }
+        if final.droppedAfterGone {
+            metrics.droppedEndpointGone()
+            options.logger?.warning(
+                "dropped \(Self.describe(state)): \(state.target) answered HTTP 410 Gone earlier (dead-lettered; `ucpsim deliveries redeliver` sends it)"
+            )
+        }
+        let outcome = Self.outcome(state)
+        remember(outcome)
+        wakeStartWaiters(state.id)
+        for waiter in waiters.removeValue(forKey: state.id) ?? [] { waiter.continuation.resume(returning: outcome) }
     }
 
-    /// Writes the gathered lines. When the outbox refuses them (it keeps whole lines or none), they stay, in order,
-    /// for the next try; returns the error. Losing one would only mean a repeat after a crash, but they are kept so
-    /// a full disk that frees up loses nothing.
+    private func wakeStartWaiters(_ id: DeliveryID) {
+        for waiter in startWaiters.removeValue(forKey: id) ?? [] { waiter.resume() }
+    }
+
+    /// Writes journal lines; when the outbox refuses them (it keeps whole lines or none) the scheduler keeps them,
+    /// in order, for a later try, and the error is returned. Losing one would only mean a repeat after a crash, but
+    /// they are kept so a full disk that frees up loses nothing.
     @discardableResult
-    private func flushJournal() -> UCPSimError? {
-        journalFlush?.cancel()
-        journalFlush = nil
-        guard !journal.isEmpty, let outbox else { return nil }
+    private func write(_ lines: [Outbox.Line]) -> UCPSimError? {
+        guard let outbox, !lines.isEmpty else { return nil }
         do {
-            try outbox.append(journal)
+            try outbox.append(lines)
         } catch {
-            journalStalled = true
-            if !stopped { scheduleJournalFlush() }
+            run(scheduler.journalFailed(lines))
             return error
         }
-        journalStalled = false
-        journal.removeAll(keepingCapacity: true)
+        scheduler.journalWritten()
         return nil
     }
 
-    // MARK: Scheduling
+    /// Writes every gathered journal line now.
+    @discardableResult
+    private func flushJournal() -> UCPSimError? { write(scheduler.takeJournal()) }
 
-    private func queue(_ state: DeliveryState, submitted: Date, policy: RetryPolicy?, keepBody: Bool = false) {
-        let id = state.id
-        // Behind an outbox the body stays on disk until its attempt: 100,000 queued events cost ids, not bodies.
-        let stored = outbox == nil || keepBody ? state : state.withBody([])
-        pending[id] = Entry(state: stored, submitted: submitted, policy: policy)
-        guard case .pending(let next) = state.phase else { return }
-        if shared.stopped.contains(DeliveryDestination(state)) {
-            finish(id, killing: Self.goneReason, inOrder: false)
-            return
-        }
-        if options.ordered {
-            let key = orderKey(state)
-            if busyOrders.insert(key).inserted {
-                due.push(next, id)
-            } else {
-                waitingSnapshots[key, default: []].append(id)
-            }
-        } else {
-            due.push(next, id)
-        }
-    }
+    private func journalTimerFired() { run(scheduler.journalTimerFired()) }
 
-    private func orderKey(_ state: DeliveryState) -> OrderKey {
-        OrderKey(destination: DeliveryDestination(state), order: state.event.orderID)
-    }
-
-    /// Attempts handed to the HTTP client at once: twice its connections, so a connection that frees finds the
-    /// next request already queued instead of waiting for the engine. Connections still bound what is on the wire.
-    private var window: Int { max(1, options.concurrency) * 2 }
-
-    /// Hands every due event (up to the window) to the HTTP client, then sets a wake-up for the next due date.
-    private func pump() {
-        guard !stopped else { return }
-        let now = options.clock.now()
-        var jobs: [HTTPClient.Job] = []
-        while inFlight < window, let top = due.peek, top.date <= now {
-            due.pop()
-            if let job = job(for: top.id, at: now) {
-                jobs.append(job)
-                inFlight += 1
-            }
-        }
-        sender.client.enqueue(jobs)
-        guard inFlight < window, let next = due.peek?.date, next > now else { return }
-        if let timer, timer.date <= next { return }
+    private func setTimer(_ date: Date) {
         timer?.task.cancel()
         let clock = options.clock
+        let now = clock.now()
         timer = (
-            next,
+            date,
             Task {
-                try? await clock.sleep(next.timeIntervalSince(now))
-                if !Task.isCancelled { self.timerFired(next) }
+                try? await clock.sleep(date.timeIntervalSince(now))
+                if !Task.isCancelled { self.timerFired(date) }
             }
         )
     }
 
     private func timerFired(_ date: Date) {
         if timer?.date == date { timer = nil }
-        pump()
+        run(scheduler.timerFired(at: date, now: options.clock.now()))
     }
 
-    /// One attempt as an HTTP client job: the body is read back and the request signed (fresh `created`) on the
-    /// transport thread; the response goes to the inbox, and the engine takes the inbox in batches.
-    private func job(for id: DeliveryID, at now: Date) -> HTTPClient.Job? {
-        guard let state = pending[id]?.state, let target = targets[state.target] else { return nil }
+    /// One attempt as an HTTP client job: the body is read back and the request signed in the delivery's dialect
+    /// (fresh time) on the transport thread; the response goes to the inbox, and the engine takes the inbox in
+    /// batches.
+    private func job(_ send: DeliveryScheduler.Send) -> HTTPClient.Job {
+        let state = send.state
         let attempt = Attempt(
-            id: id,
+            id: state.id,
             event: state.event,
             subscription: state.subscription,
             dialect: state.dialect,
             destination: DeliveryDestination(state),
-            target: target,
-            number: state.attempts.count + 1,
-            at: now,
+            url: state.target,
+            target: targets[state.target],
+            number: send.number,
+            at: send.at,
             shared: shared,
             engine: self
         )
@@ -495,108 +492,7 @@ public actor DeliveryEngine {
 
     /// Records a batch of responses (one journal write for all of them), then sends what is due.
     fileprivate func takeCompletions() {
-        for completion in shared.inbox.take() {
-            inFlight -= 1
-            let id = completion.id
-            guard let entry = pending[id] else { continue }
-            // Stopping: not sent, or cut off with no answer. It stays pending, as it was, for the next start.
-            if completion.abandoned && stopped { continue }
-            var state = entry.state
-            if completion.endpointStopped {
-                // Not sent: its endpoint answered 410 to another event meanwhile.
-                finish(id, killing: Self.goneReason)
-                continue
-            }
-            if let reason = completion.unsendable {
-                finish(id, killing: reason)
-                continue
-            }
-            let policy = entry.policy ?? options.policy
-            // The signed headers are for the progress callback only; the state keeps the attempt without them.
-            var stored = completion.record
-            stored.sentHeaders = nil
-            let decision = state.record(
-                stored,
-                retryAfter: completion.retryAfter,
-                policy: policy,
-                // Jitter only matters for a retry (and the system generator costs a syscall).
-                random: completion.record.status.map { (200..<300).contains($0) } == true
-                    ? 0 : Double.random(in: 0..<1, using: &random)
-            )
-            pending[id]?.state = state
-            journalLine((id, stored, state.phase))
-            attempted(id)
-            metrics.attempt(seconds: stored.milliseconds / 1000, ok: decision == .delivered)
-            onAttempt(state, completion.record)
-            switch decision {
-            case .retry(let next):
-                metrics.retry()
-                due.push(next, id)
-            case .delivered:
-                metrics.deliveredEvent(endToEnd: Date().timeIntervalSince(entry.submitted))
-                finish(id)
-            case .dead:
-                finish(id)
-            case .endpointGone:
-                let destination = DeliveryDestination(state)
-                options.logger?.warning(
-                    "webhook endpoint \(state.target) answered HTTP 410 Gone (\(Self.describe(state))): every later webhook \(destination.scope) is dropped (dead-lettered) until `ucpsim deliveries redeliver`"
-                )
-                finish(id)
-                shared.stopped.insert(destination)
-                for (other, queued) in pending where DeliveryDestination(queued.state) == destination {
-                    finish(other, killing: Self.goneReason)
-                }
-                if let subscription = state.subscription { onSubscriptionGone(subscription, state.target) }
-            }
-        }
-        pump()
-    }
-
-    /// Marks an event final, frees its order's next snapshot, and wakes its waiters. `inOrder` is false for an event
-    /// killed before it took its place in its order's line.
-    private func finish(_ id: DeliveryID, killing reason: String? = nil, inOrder: Bool = true) {
-        guard var state = pending.removeValue(forKey: id)?.state else { return }
-        if pending.capacity > 8192 && pending.count * 8 < pending.capacity {
-            // Dictionaries keep their capacity: give back what a drained queue of 100,000 no longer needs.
-            var smaller = [DeliveryID: Entry](minimumCapacity: pending.count * 2)
-            for (key, value) in pending { smaller[key] = value }
-            pending = smaller
-        }
-        if let reason {
-            state.kill(reason: reason)
-            journalLine((id, nil, state.phase))
-            if reason == Self.goneReason {
-                metrics.droppedEndpointGone()
-                options.logger?.warning(
-                    "dropped \(Self.describe(state)): \(state.target) answered HTTP 410 Gone earlier (dead-lettered; `ucpsim deliveries redeliver` sends it)"
-                )
-            }
-        }
-        switch state.phase {
-        case .dead: metrics.deadLetter()
-        case .delivered: outbox?.forgetBody(of: id)  // only a dead letter can be sent again
-        case .pending: break
-        }
-        if options.ordered && inOrder {
-            let key = orderKey(state)
-            if var waiting = waitingSnapshots[key], let index = waiting.firstIndex(of: id) {
-                // A waiting snapshot was killed: the one out stays out.
-                waiting.remove(at: index)
-                waitingSnapshots[key] = waiting.isEmpty ? nil : waiting
-            } else if var waiting = waitingSnapshots[key], !waiting.isEmpty {
-                // The snapshot out is final: the next one goes (unless this is a kill, which takes it too).
-                let next = waiting.removeFirst()
-                waitingSnapshots[key] = waiting.isEmpty ? nil : waiting
-                if reason == nil, case .pending(let date) = pending[next]?.state.phase { due.push(date, next) }
-            } else {
-                busyOrders.remove(key)
-            }
-        }
-        let outcome = Self.outcome(state)
-        remember(outcome)
-        attempted(id)
-        for waiter in waiters.removeValue(forKey: id) ?? [] { waiter.continuation.resume(returning: outcome) }
+        run(scheduler.completed(shared.inbox.take(), now: options.clock.now(), random: &random))
     }
 
     /// Keeps a final outcome for `outcome(of:)`, forgetting the oldest past `outcomeLimit`.
@@ -608,8 +504,6 @@ public actor DeliveryEngine {
             finished[oldest] = nil
         }
     }
-
-    static let goneReason = "endpoint stopped after HTTP 410 Gone"
 
     /// How a log line names a delivery: its event id, order, and (when they are not the event's) its own id and
     /// subscription.
@@ -630,50 +524,6 @@ public actor DeliveryEngine {
             phase: state.phase,
             attempts: state.attempts
         )
-    }
-}
-
-/// A binary min-heap of (due date, delivery id), FIFO among equal dates.
-struct DueHeap {
-    private var items: [(date: Date, sequence: Int, id: DeliveryID)] = []
-    private var sequence = 0
-
-    var peek: (date: Date, id: DeliveryID)? { items.first.map { ($0.date, $0.id) } }
-    var count: Int { items.count }
-
-    mutating func push(_ date: Date, _ id: DeliveryID) {
-        sequence += 1
-        items.append((date, sequence, id))
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard less(child, parent) else { break }
-            items.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    @discardableResult
-    mutating func pop() -> DeliveryID? {
-        guard !items.isEmpty else { return nil }
-        items.swapAt(0, items.count - 1)
-        let top = items.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < items.count, less(left, smallest) { smallest = left }
-            if right < items.count, less(right, smallest) { smallest = right }
-            if smallest == parent { break }
-            items.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return top.id
-    }
-
-    private func less(_ a: Int, _ b: Int) -> Bool {
-        items[a].date < items[b].date || (items[a].date == items[b].date && items[a].sequence < items[b].sequence)
     }
 }
 
@@ -710,7 +560,9 @@ private final class Attempt: Sendable {
     let subscription: SubscriptionID?
     let dialect: DialectName
     let destination: DeliveryDestination
-    let target: RequestTarget
+    /// The receiver URL, and its parsed form (nil only if it cannot be parsed: then nothing is sent).
+    let url: String
+    let target: RequestTarget?
     let number: Int
     let at: Date
     let shared: Shared
@@ -722,7 +574,8 @@ private final class Attempt: Sendable {
         subscription: SubscriptionID?,
         dialect: DialectName,
         destination: DeliveryDestination,
-        target: RequestTarget,
+        url: String,
+        target: RequestTarget?,
         number: Int,
         at: Date,
         shared: Shared,
@@ -733,6 +586,7 @@ private final class Attempt: Sendable {
         self.subscription = subscription
         self.dialect = dialect
         self.destination = destination
+        self.url = url
         self.target = target
         self.number = number
         self.at = at
@@ -743,6 +597,7 @@ private final class Attempt: Sendable {
     @Sendable func prepare() throws -> OutgoingRequest {
         if shared.halted.isSet { throw TransportError.shutDown(sent: false) }
         if shared.stopped.contains(destination) { throw EndpointStopped() }
+        guard let target else { throw Unsendable(reason: "the receiver URL \(url) cannot be used; not sent") }
         guard let signer = shared.dialects[dialect] else {
             throw Unsendable(reason: "the \(dialect.rawValue) dialect is not available in this ucpsim; not sent")
         }
@@ -800,6 +655,7 @@ private final class Attempt: Sendable {
         record.sentHeaders = request?.headers
         let completion = Completion(
             id: id,
+            target: url,
             record: record,
             retryAfter: retryAfter,
             endpointStopped: endpointStopped,
@@ -840,6 +696,8 @@ enum DeliveryDestination: Hashable, Sendable {
 /// What a transport thread reports about one attempt.
 struct Completion: Sendable {
     let id: DeliveryID
+    /// The receiver URL it went to (for the per-destination limit).
+    let target: String
     let record: AttemptRecord
     let retryAfter: String?
     /// Not sent: the endpoint had answered 410.
