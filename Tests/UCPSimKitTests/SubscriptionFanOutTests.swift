@@ -154,3 +154,114 @@ import Testing
         await gone.stop()
     }
 }
+
+extension SubscriptionFanOutTests {
+    /// Concurrent control-API calls on one order: each change and the journaling of its deliveries are one step, so
+    /// the receiver gets the snapshots in the order the changes were made (each one more credit than the last).
+    @Test func concurrentChangesToOneOrderAreDeliveredInTheOrderTheyWereMade() async throws {
+        let token = "tok-\(UUID().uuidString)"
+        let shop = try await Self.shop(token: token)
+        let receiver = try await ScriptedReceiver.start { _, _ in .init(status: 200) }
+        let api = API(base: shop.server.baseURL, token: token)
+        #expect(
+            try await api.call("POST", "/v1/webhooks", #"{"url":"\#(receiver.url)","event_types":["*"]}"#).status == 201
+        )
+        #expect(
+            try await api.call("POST", "/testing/orders", #"{"id":"ord_c","items":[{"sku":"a","price":100}]}"#).status
+                == 201
+        )
+        let client = HTTPClient(workers: 8)
+        let calls = 40
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<calls {
+                group.addTask {
+                    try await client.send(
+                        OutgoingRequest(
+                            method: "POST",
+                            url: "\(shop.server.baseURL)/testing/orders/ord_c/credit",
+                            headers: HTTPFieldList([("Content-Type", "application/json")]),
+                            body: Array(#"{"amount":100}"#.utf8)
+                        )
+                    ).status
+                }
+            }
+            for try await status in group { #expect(status == 200) }
+        }
+        #expect(await shop.engine.drain(timeout: 60))
+        await shop.stop()
+        await client.shutdown()
+        await api.client.shutdown()
+        await receiver.stop()
+        let credits = try receiver.received.map { received in
+            let order = try #require(try JSONSerialization.jsonObject(with: Data(received.body)) as? [String: Any])
+            return (order["adjustments"] as? [Any])?.count ?? 0
+        }
+        #expect(credits.count == calls + 1)
+        #expect(credits == Array(0...calls), "snapshots in the order they were made: \(credits)")
+    }
+}
+
+extension SubscriptionFanOutTests {
+    /// `serve` killed while a subscription's delivery is pending (its receiver down): after a restart on the same
+    /// state directory the subscription, its secret and the delivery are all there, and the delivery arrives, signed
+    /// with the stored secret, at a `listen` that checks it.
+    @Test func subscriptionsAndTheirPendingDeliveriesSurviveSIGKILL() async throws {
+        let state = SubscriptionRegistryTests.temporaryDirectory()
+        let secret = HMACForge.randomSecret().text
+        // A receiver's address, then nothing listening there.
+        let probe = try await ListenHMACTests.Listener.start(arguments: ["--secret", secret])
+        let url = probe.baseURL
+        _ = try await probe.stop()
+        let port = try #require(URLComponents(string: url)?.port)
+        let added = try await TestSupport.run(
+            CLITests.binary,
+            [
+                "subscriptions", "add", "--state", state, "--url", url, "--event-type", "order.created", "--dialect",
+                "ucp-hmac", "--secret", secret,
+            ]
+        )
+        #expect(added.status == 0, "\(added.stderr)")
+        let options = ["--state", state, "--api-token", "t", "--retry-schedule", "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s"]
+        let serve = try ServeProcess.start(options)
+        let api = API(base: try await serve.baseURL(), token: "t")
+        #expect(
+            try await api.call("POST", "/testing/orders", #"{"id":"ord_k","items":[{"sku":"a","price":1}]}"#).status
+                == 201
+        )
+        // Wait until the first attempt failed (the journal says so), then kill.
+        var attempted = false
+        for _ in 0..<1000 where !attempted {
+            let snapshot = try Outbox.inspect(directory: state)
+            attempted = snapshot.states.first.map { !$0.attempts.isEmpty } ?? false
+            if !attempted { try await Task.sleep(nanoseconds: 10_000_000) }
+        }
+        #expect(attempted)
+        #expect(await serve.interrupt(SIGKILL).signalled)
+        await api.client.shutdown()
+
+        let listener = try await ListenHMACTests.Listener.start(arguments: ["--port", String(port), "--secret", secret])
+        let again = try ServeProcess.start(options)
+        var delivered = false
+        for _ in 0..<1000 where !delivered {
+            let snapshot = try Outbox.inspect(directory: state)
+            delivered = snapshot.states.first?.phase == .delivered
+            if !delivered { try await Task.sleep(nanoseconds: 10_000_000) }
+        }
+        _ = await again.interrupt(SIGTERM)
+        let lines = try await listener.stop()
+        #expect(delivered)
+        let snapshot = try Outbox.inspect(directory: state)
+        #expect(snapshot.states.count == 1)
+        let state0 = try #require(snapshot.states.first)
+        #expect(state0.dialect == .ucpHMAC && state0.subscription != nil)
+        #expect(
+            lines.contains {
+                $0.hasPrefix("verified  dialect=ucp-hmac event=\(state0.event.webhookID) type=order.created")
+            },
+            "\(lines)"
+        )
+        #expect(!lines.joined().contains(secret))
+        let journal = try String(contentsOfFile: state + "/outbox.jsonl", encoding: .utf8)
+        #expect(!journal.contains(secret) && !journal.contains(String(secret.dropFirst(6))), "no secret in the journal")
+    }
+}
