@@ -107,7 +107,9 @@ struct Serve: AsyncParsableCommand {
             outputLine(
                 "profile: \(running.profile.profileURL)  (keys: \(running.keyRing.keys.map(\.kid).joined(separator: ", ")); signing with \(running.keyRing.active.kid))"
             )
-            outputLine("webhooks: \(target?.url ?? "not sent (no --webhook-url or --platform-profile)")")
+            let registered = (try? await running.subscriptions.list().filter(\.enabled).count) ?? 0
+            let also = "\(registered) enabled subscription\(registered == 1 ? "" : "s") in \(delivery.state)"
+            outputLine("webhooks: " + (target.map { "\($0.url) (ucp, every event type) and \(also)" } ?? also))
             outputLine("metrics: \(running.server.baseURL)/metrics")
             outputLine("subscriptions: \(running.server.baseURL)/v1/webhooks  (Authorization: Bearer <api token>)")
             if apiToken == nil {
