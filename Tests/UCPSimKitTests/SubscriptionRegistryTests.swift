@@ -3,7 +3,7 @@ import Synchronization
 import Testing
 @testable import UCPSimKit
 
-/// The registry on a real SQLite file: secrets, rotation, the delivery side's cache, `ensure`, the file's mode.
+/// The registry on a real SQLite file: secrets, rotation, the delivery side's cache, the file's mode.
 @Suite struct SubscriptionRegistryTests {
     static func temporaryDirectory() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-subs-\(UUID().uuidString)").path
@@ -122,23 +122,6 @@ import Testing
         #expect(!plain.contains(secret.text) && !plain.contains("secret"))
         #expect(!encoded.contains(secret.text) && !encoded.contains("secret"))
         #expect(String(decoding: created.subscription.json(secret: secret), as: UTF8.self).contains(secret.text))
-    }
-
-    @Test func ensureFindsWhatTheFlagMadeAndMakesOneOtherwise() async throws {
-        let registry = try SubscriptionRegistry(database: try ShopDatabase.inMemory())
-        // One made through the API for the same URL is not the flag's.
-        let manual = try await registry.add(
-            NewSubscription(url: "http://127.0.0.1:8081/hook", eventTypes: [.orderCreated])
-        ).subscription
-        let made = try await registry.ensure(url: "http://127.0.0.1:8081/hook")
-        #expect(made.id != manual.id)
-        #expect(made.dialect == .ucp && made.eventTypes == EventType.allCases && made.enabled)
-        #expect(registry.credentials(for: made.id)?.secrets.count == 1)
-        #expect(try await registry.ensure(url: "http://127.0.0.1:8081/hook").id == made.id)
-        #expect(try await registry.ensure(url: "http://127.0.0.1:8081/hook", dialect: .ucpHMAC).id != made.id)
-        // The flag has always taken http on any host.
-        _ = try await registry.ensure(url: "http://receiver.internal:8081/hook")
-        #expect(try await registry.list().count == 4)
     }
 
     @Test func twoConnectionsOnOneFileSeeEachOthersChanges() async throws {

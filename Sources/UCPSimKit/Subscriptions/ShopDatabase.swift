@@ -127,7 +127,7 @@ public final class ShopDatabase: Sendable {
                 table.column("description", .text)
                 table.column("enabled", .boolean).notNull()
                 table.column("disabled_reason", .text)
-                // `api`, `cli`, or `webhook-url-flag` (made by `--webhook-url`; `ensure` finds those again).
+                // `api` or `cli`: who made it.
                 table.column("origin", .text).notNull()
                 // Unix milliseconds.
                 table.column("created_at", .integer).notNull()

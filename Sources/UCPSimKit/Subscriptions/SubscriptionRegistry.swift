@@ -5,7 +5,7 @@ import Synchronization
 /// The webhook subscriptions of a shop, kept in its state database (`ShopDatabase`), shared by the API
 /// (`/v1/webhooks`), the CLI (`ucpsim subscriptions`) and the delivery side.
 ///
-/// Management calls (`add`, `list`, `get`, `update`, `remove`, `disable`, `ensure`) go to the database: they are
+/// Management calls (`add`, `list`, `get`, `update`, `remove`, `disable`) go to the database: they are
 /// `async`, and GRDB runs them on its own queue, never blocking the caller's thread. The delivery side's calls
 /// (`matching`, `credentials`) run on every event and are served from memory: a cache rebuilt after each write made
 /// here, and whenever the database's `data_version` shows a commit by another process (a `ucpsim subscriptions`
@@ -19,12 +19,10 @@ public final class SubscriptionRegistry: Sendable {
     /// How long a rotated-out secret keeps signing beside the new one.
     public static let rotationGrace: TimeInterval = 24 * 3600
 
-    /// Who made a subscription; `ensure` finds the ones `--webhook-url` made.
+    /// Who made a subscription (kept in the database for support; a command's `--webhook-url` makes none).
     public enum Origin: String, Sendable {
         case api
         case cli
-        /// Made by a command's `--webhook-url`.
-        case webhookURLFlag = "webhook-url-flag"
     }
 
     public let database: ShopDatabase
@@ -168,33 +166,9 @@ public final class SubscriptionRegistry: Sendable {
         }
     }
 
-    /// The subscription a command's `--webhook-url` stands for: the one it made before for this URL and dialect
-    /// (as it is now, disabled or not), or a new one (enabled, `eventTypes`, a generated secret). The URL must be
-    /// one libcurl takes; unlike the API it may be http on any host, as `--webhook-url` always allowed.
-    public func ensure(
-        url: String,
-        dialect: DialectName = .ucp,
-        eventTypes: [EventType] = EventType.allCases,
-        description: String? = nil
-    ) async throws(SubscriptionError) -> Subscription {
-        do {
-            _ = try RequestTarget(url)
-        } catch {
-            throw .invalid(FieldError(path: [.key("url")], "must be an absolute http(s) URL: \(error.message)"))
-        }
-        let new = NewSubscription(url: url, eventTypes: eventTypes, dialect: dialect, description: description)
-        do throws(FieldError) {
-            if eventTypes.isEmpty { _ = try SubscriptionRules.eventTypes([]) }
-            if let description { try SubscriptionRules.checkDescription(description) }
-        } catch {
-            throw .invalid(error)
-        }
-        return try await insert(new, origin: .webhookURLFlag, unlessExisting: true).subscription
-    }
-
     // MARK: - Storage
 
-    private func insert(_ new: NewSubscription, origin: Origin, unlessExisting: Bool = false)
+    private func insert(_ new: NewSubscription, origin: Origin)
         async throws(SubscriptionError) -> SubscriptionWithSecret
     {
         let stamp = milliseconds(now())
@@ -211,17 +185,6 @@ public final class SubscriptionRegistry: Sendable {
             updatedAt: Self.date(stamp)
         )
         return try await writing { db in
-            if unlessExisting {
-                let existing = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT * FROM webhook_subscription WHERE url = ? AND dialect = ? AND origin = ?
-                        ORDER BY created_at, id LIMIT 1
-                        """,
-                    arguments: [new.url, new.dialect.rawValue, origin.rawValue]
-                )
-                if let existing { return SubscriptionWithSecret(subscription: try Self.decode(existing), secret: nil) }
-            }
             try db.execute(
                 sql: """
                     INSERT INTO webhook_subscription (id, url, event_types, dialect, description, enabled,
