@@ -290,8 +290,12 @@ import Testing
         )
         let hanging = (0..<4).map { TestSupport.event("ord_hang_\($0)") }
         let prompt = (0..<6).map { TestSupport.event("ord_fast_\($0)") }
-        try await shop.engine.submit(hanging, to: try RequestTarget("http://127.0.0.1:\(port)/hangs"))
-        try await shop.engine.submit(prompt, to: try RequestTarget(fast.url))
+        // Both at once, as an event fanned out to two subscriptions is.
+        let slowTarget = try RequestTarget("http://127.0.0.1:\(port)/hangs")
+        let fastTarget = try RequestTarget(fast.url)
+        try await shop.engine.submit(
+            hanging.map { Delivery.ucp($0, to: slowTarget) } + prompt.map { Delivery.ucp($0, to: fastTarget) }
+        )
         var delivered = 0
         for event in prompt where await shop.engine.outcome(of: event.webhookID).accepted { delivered += 1 }
         // Every prompt delivery is in while the hanging receiver has not answered (nor timed out) once.

@@ -187,7 +187,8 @@ import Testing
 
     /// At most twice the connections are handed to the HTTP client; each answer lets the next one go.
     @Test func theWindowBoundsWhatIsHandedToTheClient() {
-        var scheduler = Self.scheduler(concurrency: 2)
+        // One receiver URL alone: no per-destination limit, the whole window is its.
+        var scheduler = Self.scheduler(concurrency: 2, limit: nil)
         let states = (0..<10).map { Self.state("w\($0)", order: "o\($0)") }
         #expect(
             Self.sent(scheduler.submit(states, submitted: Self.t0, policy: nil, now: Self.t0)) == [
@@ -214,6 +215,35 @@ import Testing
         #expect(Self.sent(Self.complete(&scheduler, [Self.answer("slow2", 200)])) == ["slow4"])
     }
 
+    /// The limit binds only while several URLs have pending deliveries: once the other URL's are done, the parked
+    /// ones of the first get the whole window again.
+    @Test func aDestinationLeftAloneGetsTheWholeWindow() {
+        var scheduler = Self.scheduler(concurrency: 2, limit: nil)
+        let slow = (0..<5).map { Self.state("slow\($0)", order: "o\($0)") }
+        let fast = [Self.state("fast0", order: "o0", url: Self.fast)]
+        #expect(
+            Self.sent(scheduler.submit(slow + fast, submitted: Self.t0, policy: nil, now: Self.t0)) == [
+                "slow0", "fast0",
+            ]
+        )
+        let actions = Self.complete(&scheduler, [Self.answer("fast0", 200, url: Self.fast)])
+        #expect(Self.sent(actions) == ["slow1", "slow2", "slow3"])
+    }
+
+    /// A lone receiver whose attempts got no answer (timeouts) is limited on its retry round, so deliveries to
+    /// another receiver that arrive meanwhile find room; its first answer lifts the limit.
+    @Test func aReceiverThatStoppedAnsweringIsLimitedWhenAlone() {
+        var scheduler = Self.scheduler(concurrency: 2, limit: nil)
+        let states = (0..<4).map { Self.state("h\($0)", order: "o\($0)") }
+        #expect(Self.sent(scheduler.submit(states, submitted: Self.t0, policy: nil, now: Self.t0)).count == 4)
+        let timeouts = Self.complete(&scheduler, (0..<4).map { Self.answer("h\($0)", nil) })
+        let retry = Self.t0.addingTimeInterval(10)
+        #expect(Self.timers(timeouts) == [retry])
+        #expect(Self.sent(scheduler.timerFired(at: retry, now: retry)) == ["h0"])
+        let answered = Self.complete(&scheduler, [Self.answer("h0", 200, at: retry)], now: retry)
+        #expect(Self.sent(answered) == ["h1", "h2", "h3"])
+    }
+
     /// A delivery killed while it waited for its URL's room (its subscription answered 410) does not take that
     /// room: the URL's next waiting delivery goes.
     @Test func aKilledWaitingDeliveryLeavesItsRoomToTheNext() {
@@ -222,8 +252,9 @@ import Testing
             Self.state("a0", order: "o0", subscription: "sub_a"),
             Self.state("a1", order: "o1", subscription: "sub_a"),
             Self.state("b1", order: "o1", subscription: "sub_b"),
+            Self.state("f0", order: "o0", url: Self.fast),
         ]
-        #expect(Self.sent(scheduler.submit(states, submitted: Self.t0, policy: nil, now: Self.t0)) == ["a0"])
+        #expect(Self.sent(scheduler.submit(states, submitted: Self.t0, policy: nil, now: Self.t0)) == ["a0", "f0"])
         let actions = Self.complete(&scheduler, [Self.answer("a0", 410)])
         #expect(Self.finals(actions) == ["a0 dead", "a1 dead"])
         #expect(Self.sent(actions) == ["b1"])

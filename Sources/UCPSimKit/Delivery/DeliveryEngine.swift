@@ -30,9 +30,10 @@ public actor DeliveryEngine {
         /// Where the engine says what the caller would not otherwise see: an endpoint that answered 410, and each
         /// event dropped because of it. Nil: silent.
         public var logger: Logger?
-        /// Attempts handed to the HTTP client at once to one receiver URL; nil: half of `concurrency`, at least one.
-        /// A receiver that hangs until the request timeout then holds at most that many connections, and the others
-        /// keep delivering.
+        /// Attempts handed to the HTTP client at once to one receiver URL while deliveries to another URL are
+        /// pending, or when that URL's last attempt got no answer; nil: half of `concurrency`, at least one. A
+        /// receiver that hangs until the request timeout then holds at most that many connections, and the others
+        /// keep delivering; a lone receiver that answers gets them all.
         public var destinationLimit: Int?
 
         public init() {}

@@ -14,8 +14,10 @@ import Foundation
 ///   Two subscriptions on one URL are two lanes.
 /// - **Window.** At most `window` (twice the HTTP client's connections) attempts are handed to the client at once, so
 ///   a connection that frees finds the next request queued.
-/// - **Per-destination limit.** At most `destinationLimit` of them go to one receiver URL; a due delivery over it
-///   waits (parked) until an attempt to that URL is answered. A receiver that hangs until the request timeout cannot
+/// - **Per-destination limit.** While deliveries to more than one receiver URL are pending, and for a URL whose last
+///   attempt got no answer (a timeout, a refused connection), at most `destinationLimit` attempts go to one URL; a
+///   due delivery over it waits (parked) until an attempt to that URL is answered. A lone receiver that answers gets
+///   the whole window. A receiver that hangs until the request timeout cannot
 ///   take every connection: the others keep delivering.
 /// - **410 Gone** stops the delivery's destination (its subscription, or its URL without one): every pending delivery
 ///   of it is dead-lettered, and later ones are at once, until a redelivery or resend to it.
@@ -116,10 +118,13 @@ struct DeliveryScheduler {
     /// Attempts with the HTTP client, in all and per receiver URL.
     private(set) var inFlight = 0
     private var inFlightTo: [String: Int] = [:]
-    /// Due deliveries held back by the per-destination limit, per URL, oldest first.
-    private var parked: [String: [DeliveryID]] = [:]
-    /// Parked deliveries whose URL has room again, with that URL: they go before anything else due.
-    private var released: [(id: DeliveryID, url: String)] = []
+    /// Pending deliveries per receiver URL: the per-destination limit binds only while there are several.
+    private var pendingTo: [String: Int] = [:]
+    /// URLs whose last attempt got no answer: limited even when alone, so their retry rounds leave room.
+    private var failing: Set<String> = []
+    /// Due deliveries held back by the per-destination limit, per URL, oldest first. They go before anything else
+    /// due once their URL has room.
+    private var parked: [String: FIFO] = [:]
     /// Destinations that answered 410.
     private var stopped: Set<DeliveryDestination> = []
     /// The wake-up set for the earliest future due date, if any.
@@ -190,6 +195,11 @@ struct DeliveryScheduler {
             if let reason = completion.unsendable {
                 finish(id, killing: reason, into: &actions)
                 continue
+            }
+            if completion.record.status == nil {
+                failing.insert(completion.target)
+            } else if !failing.isEmpty {
+                failing.remove(completion.target)
             }
             var state = entry.state
             // The signed headers are for the progress callback only; the state keeps the attempt without them.
@@ -275,7 +285,10 @@ struct DeliveryScheduler {
         into actions: inout [Action]
     ) {
         let id = state.id
-        pending[id] = Entry(state: state, submitted: submitted, policy: policy)
+        if let replaced = pending.updateValue(Entry(state: state, submitted: submitted, policy: policy), forKey: id) {
+            forget(replaced.state.target)
+        }
+        pendingTo[state.target, default: 0] += 1
         guard case .pending(let next) = state.phase else { return }
         if stopped.contains(DeliveryDestination(state)) {
             finish(id, killing: Self.goneReason, inLane: false, into: &actions)
@@ -302,15 +315,22 @@ struct DeliveryScheduler {
     private mutating func pump(now: Date, into actions: inout [Action]) {
         guard !isStopped else { return }
         var sends: [Send] = []
-        let limit = configuration.perDestination
-        while inFlight < configuration.window, !released.isEmpty {
-            let (id, url) = released.removeFirst()
-            // Killed since it was released (a 410 in the same batch): the room goes to the URL's next one.
-            if !launch(id, now: now, limit: limit, into: &sends) { releaseNext(url) }
+        let shared = pendingTo.count > 1
+        if !parked.isEmpty {
+            for url in Array(parked.keys) {
+                let limit = limit(url, shared: shared)
+                // Stale ones (killed while parked) are skipped: the room goes to the URL's next one.
+                while inFlight < configuration.window, inFlightTo[url, default: 0] < limit,
+                    let id = parked[url, default: FIFO()].pop()
+                {
+                    launch(id, now: now, shared: shared, into: &sends)
+                }
+                if parked[url]?.isEmpty == true { parked[url] = nil }
+            }
         }
         while inFlight < configuration.window, let top = due.peek, top.date <= now {
             due.pop()
-            launch(top.id, now: now, limit: limit, into: &sends)
+            launch(top.id, now: now, shared: shared, into: &sends)
         }
         if !sends.isEmpty { actions.append(.send(sends)) }
         guard inFlight < configuration.window, let next = due.peek?.date, next > now else { return }
@@ -319,15 +339,21 @@ struct DeliveryScheduler {
         actions.append(.schedule(timerAt: next))
     }
 
-    /// Sends `id` now, or parks it when its URL has `limit` attempts out already. False when it is stale (killed,
-    /// or already out) and was skipped.
+    /// The attempts `url` may have out at once: the per-destination limit when other URLs have deliveries pending
+    /// (`shared`) or its last attempt got no answer; else the whole window.
+    private func limit(_ url: String, shared: Bool) -> Int {
+        shared || failing.contains(url) ? configuration.perDestination : Int.max
+    }
+
+    /// Sends `id` now, or parks it when its URL has its limit of attempts out already. False when it is stale
+    /// (killed, or already out) and was skipped.
     @discardableResult
-    private mutating func launch(_ id: DeliveryID, now: Date, limit: Int, into sends: inout [Send]) -> Bool {
+    private mutating func launch(_ id: DeliveryID, now: Date, shared: Bool, into sends: inout [Send]) -> Bool {
         guard var entry = pending[id], !entry.inFlight, case .pending = entry.state.phase else { return false }
         let url = entry.state.target
         let out = inFlightTo[url, default: 0]
-        guard out < limit else {
-            parked[url, default: []].append(id)
+        guard out < limit(url, shared: shared) else {
+            parked[url, default: FIFO()].push(id)
             return true
         }
         inFlightTo[url] = out + 1
@@ -338,23 +364,16 @@ struct DeliveryScheduler {
         return true
     }
 
-    /// An attempt to `url` was answered: the oldest delivery parked for it may go.
+    /// An attempt to `url` was answered: the oldest delivery parked for it may go (at the next pump).
     private mutating func release(_ url: String) {
         let out = (inFlightTo[url] ?? 1) - 1
         inFlightTo[url] = out > 0 ? out : nil
-        releaseNext(url)
     }
 
-    /// Moves the oldest live delivery parked for `url` to `released` (stale ones, killed while parked, are dropped).
-    private mutating func releaseNext(_ url: String) {
-        while var queue = parked[url], !queue.isEmpty {
-            let id = queue.removeFirst()
-            parked[url] = queue.isEmpty ? nil : queue
-            if let entry = pending[id], !entry.inFlight, case .pending = entry.state.phase {
-                released.append((id, url))
-                return
-            }
-        }
+    /// A pending delivery to `url` is gone (final, or replaced).
+    private mutating func forget(_ url: String) {
+        let left = (pendingTo[url] ?? 1) - 1
+        pendingTo[url] = left > 0 ? left : nil
     }
 
     /// Marks a delivery final, frees its lane's next delivery, and reports it. `inLane` is false for a delivery
@@ -366,6 +385,7 @@ struct DeliveryScheduler {
         into actions: inout [Action]
     ) {
         guard let entry = pending.removeValue(forKey: id) else { return }
+        forget(entry.state.target)
         var state = entry.state
         if pending.capacity > 8192 && pending.count * 8 < pending.capacity {
             // Dictionaries keep their capacity: give back what a drained queue of 100,000 no longer needs.
@@ -447,5 +467,29 @@ struct DueHeap {
 
     private func less(_ a: Int, _ b: Int) -> Bool {
         items[a].date < items[b].date || (items[a].date == items[b].date && items[a].sequence < items[b].sequence)
+    }
+}
+
+/// A first-in first-out queue of delivery ids that pops in O(1) (an array and the index of its head).
+struct FIFO {
+    private var items: [DeliveryID] = []
+    private var head = 0
+
+    var isEmpty: Bool { head >= items.count }
+
+    mutating func push(_ id: DeliveryID) { items.append(id) }
+
+    mutating func pop() -> DeliveryID? {
+        guard head < items.count else { return nil }
+        let id = items[head]
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: items.count < 4096)
+            head = 0
+        } else if head > 1024, head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return id
     }
 }
