@@ -35,7 +35,7 @@ import Testing
         let output = Pipe()
         receiver.standardOutput = output
         receiver.standardError = FileHandle.nullDevice
-        try receiver.run()
+        try TestSupport.start(receiver)
         // SIGKILL: a signal mask inherited from the test runner can leave SIGTERM blocked in the child.
         defer { if receiver.isRunning { kill(receiver.processIdentifier, SIGKILL) } }
         let first = try await TestSupport.firstLine(of: output)
@@ -54,7 +54,7 @@ import Testing
         kill(receiver.processIdentifier, SIGKILL)
         let rest = try await TestSupport.offPool {
             receiver.waitUntilExit()
-            return output.fileHandleForReading.readDataToEndOfFile()
+            return TestSupport.readAll(output.fileHandleForReading)
         }
         let lines = String(decoding: first + rest, as: UTF8.self)
             .split(separator: "\n").dropFirst()

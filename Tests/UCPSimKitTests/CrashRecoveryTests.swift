@@ -13,7 +13,7 @@ import Testing
         process.currentDirectoryURL = TestSupport.repoRoot
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try TestSupport.start(process)
         return process
     }
 

@@ -12,7 +12,7 @@ import Testing
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return -1 }
+        guard (try? TestSupport.start(process)) != nil else { return -1 }
         process.waitUntilExit()
         return process.terminationStatus
     }

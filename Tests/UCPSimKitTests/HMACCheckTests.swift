@@ -74,7 +74,7 @@ import Testing
         let output = Pipe()
         receiver.standardOutput = output
         receiver.standardError = FileHandle.nullDevice
-        try receiver.run()
+        try TestSupport.start(receiver)
         let first = try await TestSupport.firstLine(of: output)
         let port = try #require(Int(String(decoding: first, as: UTF8.self).split(separator: "\n").first ?? ""))
         return (receiver, "http://127.0.0.1:\(port)/webhooks")

@@ -66,13 +66,13 @@ import Testing
         let output = Pipe()
         process.standardError = errors
         process.standardOutput = output
-        try process.run()
+        try TestSupport.start(process)
         let first = try await TestSupport.firstLine(of: output)
         // SIGKILL: a signal mask inherited from the test runner can leave SIGINT and SIGTERM blocked in the child.
         kill(process.processIdentifier, SIGKILL)
         let stderr = try await TestSupport.offPool {
             process.waitUntilExit()
-            return String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return String(decoding: TestSupport.readAll(errors.fileHandleForReading), as: UTF8.self)
         }
         #expect(String(decoding: first, as: UTF8.self).contains("shop listening on"))
         #expect(stderr.contains("WARNING: --allow-unauthenticated-control"), "\(stderr)")

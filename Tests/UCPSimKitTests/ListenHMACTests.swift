@@ -19,7 +19,7 @@ import Testing
             let output = Pipe()
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try TestSupport.start(process)
             let first = String(decoding: try await TestSupport.firstLine(of: output), as: UTF8.self)
             guard let start = first.range(of: "http://"), let end = first.range(of: " (POST") else {
                 kill(process.processIdentifier, SIGKILL)
@@ -46,7 +46,7 @@ import Testing
             kill(process.processIdentifier, SIGKILL)
             let (process, output) = (process, output)
             let rest = try await TestSupport.offPool {
-                let data = output.fileHandleForReading.readDataToEndOfFile()
+                let data = TestSupport.readAll(output.fileHandleForReading)
                 process.waitUntilExit()
                 return data
             }

@@ -446,10 +446,10 @@ final class ListenProcess: Sendable {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try TestSupport.start(process)
         var first = Data()
         while !first.contains(0x0A) {
-            let chunk = output.fileHandleForReading.availableData
+            let chunk = TestSupport.readChunk(output.fileHandleForReading)
             if chunk.isEmpty { break }
             first += chunk
         }
@@ -462,7 +462,7 @@ final class ListenProcess: Sendable {
         pid = process.processIdentifier
         self.process = process
         // Keep reading its lines so a full pipe never stalls it.
-        Thread { _ = output.fileHandleForReading.readDataToEndOfFile() }.start()
+        Thread { _ = TestSupport.readAll(output.fileHandleForReading) }.start()
     }
 
     /// `VmRSS` from /proc, in kB.

@@ -175,11 +175,11 @@ final class ServeProcess: Sendable {
         process.standardOutput = out
         process.standardError = err
         let serve = ServeProcess(process: process)
-        try process.run()
+        try TestSupport.start(process)
         for (pipe, isOut) in [(out, true), (err, false)] {
             Thread {
                 while true {
-                    let chunk = pipe.fileHandleForReading.availableData
+                    let chunk = TestSupport.readChunk(pipe.fileHandleForReading)
                     serve.output.withLock {
                         if chunk.isEmpty {
                             $0.closed += 1

@@ -70,6 +70,36 @@ enum TestSupport {
         }
     }
 
+    /// Foundation's `Process.run` is not safe to call from several threads at once (seen here: a crash in its memmove
+    /// while many tests spawned processes together): every test starts its processes through here, one at a time.
+    static func start(_ process: Process) throws {
+        try spawnLock.withLock { _ in try process.run() }
+    }
+
+    private static let spawnLock = Mutex(())
+
+    /// Reads `handle` to its end. Foundation's `readDataToEndOfFile` traps when a signal interrupts a read (EINTR,
+    /// seen under load); this retries it.
+    static func readAll(_ handle: FileHandle) -> Data {
+        var data = Data()
+        while true {
+            let chunk = readChunk(handle)
+            if chunk.isEmpty { return data }
+            data.append(chunk)
+        }
+    }
+
+    /// One read of what `handle` has (empty at its end), retried when a signal interrupts it: Foundation's
+    /// `availableData` traps on EINTR.
+    static func readChunk(_ handle: FileHandle) -> Data {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if count >= 0 { return Data(buffer.prefix(count)) }
+            if errno != EINTR { return Data() }
+        }
+    }
+
     private static func runBlocking(
         _ executable: String,
         _ arguments: [String],
@@ -85,15 +115,15 @@ enum TestSupport {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try TestSupport.start(process)
         // Read stderr on its own thread so a full pipe on either side cannot stall the child.
         let errData = Mutex(Data())
         let errDone = DispatchSemaphore(value: 0)
         Thread {
-            errData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+            errData.withLock { $0 = TestSupport.readAll(err.fileHandleForReading) }
             errDone.signal()
         }.start()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stdout = TestSupport.readAll(out.fileHandleForReading)
         process.waitUntilExit()
         errDone.wait()
         let stderr = errData.withLock { $0 }
@@ -115,7 +145,7 @@ enum TestSupport {
         try await offPool {
             var first = Data()
             while !first.contains(0x0A) {
-                let chunk = pipe.fileHandleForReading.availableData
+                let chunk = TestSupport.readChunk(pipe.fileHandleForReading)
                 if chunk.isEmpty { break }
                 first += chunk
             }

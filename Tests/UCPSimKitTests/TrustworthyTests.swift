@@ -131,12 +131,12 @@ import Testing
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        try TestSupport.start(process)
         for _ in 0..<400 where receiver.received.isEmpty { try await Task.sleep(nanoseconds: 25_000_000) }
         #expect(!receiver.received.isEmpty)
         kill(process.processIdentifier, SIGINT)
         let stderr = try await TestSupport.offPool {
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let text = String(decoding: TestSupport.readAll(errors.fileHandleForReading), as: UTF8.self)
             process.waitUntilExit()
             return text
         }

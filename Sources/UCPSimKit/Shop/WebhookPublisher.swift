@@ -84,22 +84,7 @@ public final class WebhookPublisher: Sendable {
                 guard let event = change.first(where: { dialect.body(for: $0) != nil }),
                     let body = dialect.body(for: event)
                 else { continue }
-                let message = WebhookEvent(
-                    webhookID: event.id,
-                    timestamp: event.occurredAt,
-                    orderID: event.orderID ?? "",
-                    body: body
-                )
-                deliveries.append(
-                    Delivery(
-                        id: DeliveryID(event.id),
-                        event: message,
-                        eventType: event.type,
-                        subscription: nil,
-                        dialect: .ucp,
-                        target: url
-                    )
-                )
+                deliveries.append(Self.delivery(event, body: body, id: DeliveryID(event.id), to: url))
             }
         }
         var subscriptions = audience.adHoc.map(\.subscription)
@@ -120,21 +105,7 @@ public final class WebhookPublisher: Sendable {
                 if subscription.dialect == .ucp { wanted = Array(wanted.prefix(1)) }
                 for event in wanted {
                     guard let body = dialect.body(for: event) else { continue }
-                    let message = WebhookEvent(
-                        webhookID: event.id,
-                        timestamp: event.occurredAt,
-                        orderID: event.orderID ?? "",
-                        body: body
-                    )
-                    deliveries.append(
-                        Delivery(
-                            event: message,
-                            eventType: event.type,
-                            subscription: subscription.id,
-                            dialect: subscription.dialect,
-                            target: target
-                        )
-                    )
+                    deliveries.append(Self.delivery(event, body: body, to: target, subscription: subscription))
                 }
             }
         }
@@ -175,6 +146,29 @@ public final class WebhookPublisher: Sendable {
     /// Runs `work` (a state change and its publication) while no other work for the same order runs.
     public func serialized<T: Sendable, E: Error>(order: String, _ work: () async throws(E) -> T) async throws(E) -> T {
         try await serializer.run(order, work)
+    }
+
+    /// One delivery of `event` with its dialect's `body`: to a subscription, or (none) to a bare URL in `ucp`.
+    private static func delivery(
+        _ event: OrderEvent,
+        body: [UInt8],
+        id: DeliveryID = .make(),
+        to target: RequestTarget,
+        subscription: Subscription? = nil
+    ) -> Delivery {
+        Delivery(
+            id: id,
+            event: WebhookEvent(
+                webhookID: event.id,
+                timestamp: event.occurredAt,
+                orderID: event.orderID ?? "",
+                body: body
+            ),
+            eventType: event.type,
+            subscription: subscription?.id,
+            dialect: subscription?.dialect ?? .ucp,
+            target: target
+        )
     }
 
     private func target(_ url: String) throws(UCPSimError) -> RequestTarget {
