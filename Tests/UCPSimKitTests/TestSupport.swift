@@ -94,7 +94,7 @@ enum TestSupport {
     static func readChunk(_ handle: FileHandle) -> Data {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(handle.fileDescriptor, $0.baseAddress, $0.count) }
             if count >= 0 { return Data(buffer.prefix(count)) }
             if errno != EINTR { return Data() }
         }
