@@ -107,9 +107,10 @@ enum TestSupport {
         directory: URL
     ) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
+        // `env -C DIR` changes the child's directory: Foundation's own `currentDirectoryURL` handling crashed in
+        // `Process.run` (a memmove past a buffer) under load, twice in a full run.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["-C", directory.path, executable] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
         let err = Pipe()
