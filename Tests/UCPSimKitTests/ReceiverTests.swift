@@ -43,7 +43,11 @@ import Testing
         let fetched = { fetches.value }
         let client = HTTPClient(workers: 2)
         let clock = TestClock()
-        let receiver = ReferenceReceiver(client: client, now: { clock.now })
+        // What is counted is fetches, not their speed: a loaded machine (a full parallel test run) may take longer than
+        // the default 5 s for one, which would turn the first answer into a fetch failure.
+        var options = ReferenceReceiver.Options()
+        options.profileLimits.fetchTimeoutMilliseconds = 60_000
+        let receiver = ReferenceReceiver(client: client, options: options, now: { clock.now })
         let target = try RequestTarget("http://127.0.0.1:9/webhooks/ucp/orders")
         let body = try TestSupport.read("fixtures/order-created.json")
 
