@@ -11,7 +11,8 @@
 //
 // The parts alone, for comparison: `--sign-only` (headers, digest and ES256 signature on one core) and
 // `--raw-jobs URL` (unsigned POSTs of the same body through the same libcurl client, 8 connections).
-// BENCH_SIGNATURES=N sets how many signatures `--sign-only` makes (default 20,000).
+// BENCH_SIGNATURES=N sets how many signatures `--sign-only` makes (default 20,000). `--bodies`: each dialect's
+// order.created body alone, on one core (what the publisher makes per delivery).
 // `--control-api URL [CALLS]`: the real `ucpsim serve` (built beside this binary; BENCH_UCPSIM=PATH for another),
 // webhooks to URL, driven by CALLS control-API calls (default 100,000: a create and two transitions per order) over
 // loopback; prints serve's resident set size after 10k, 50k and 100k calls, the curve that shows what a long `serve`
@@ -76,6 +77,41 @@ if arguments.dropFirst().first == "--sign-only" {
     print(
         "signing alone:     \(String(format: "%.0f", Double(signatures) / Date().timeIntervalSince(started))) signed requests/s on one core (digest, base, ES256, headers)"
     )
+    exit(0)
+}
+if arguments.dropFirst().first == "--bodies" {
+    // Each dialect's body for an order.created event alone, one core: what the publisher does per delivery before
+    // the journal (BENCH_SIGNATURES=N events, default 20,000).
+    let sender = WebhookSender(
+        client: HTTPClient(workers: 1),
+        signer: MessageSigner(key: try SigningKey.generate(.es256, kid: "k")),
+        profileURL: "https://shop.example.com/.well-known/ucp"
+    )
+    let dialects = Dialects.standard(sender: sender)
+    let order = try OrderStateMachine(
+        spec: OrderSpec(
+            id: "ord_0000000",
+            lines: [
+                .init(sku: "mug-blue", title: "Blue Ceramic Mug", price: 1500, quantity: 2),
+                .init(sku: "tea-sencha", title: "Sencha Green Tea", price: 900, quantity: 1),
+            ],
+            shipping: 499
+        ),
+        at: Date(timeIntervalSince1970: 1_775_913_000),
+        shopBaseURL: "https://shop.example.com"
+    ).order
+    let events = OrderChange.events(before: nil, after: order, transition: nil, occurredAt: 1_775_913_000)
+    let repeats = Int(ProcessInfo.processInfo.environment["BENCH_SIGNATURES"] ?? "") ?? 20_000
+    for name in DialectName.allCases {
+        guard let dialect = dialects[name], let event = events.first else { continue }
+        let started = Date()
+        var bytes = 0
+        for _ in 0..<repeats { bytes = dialect.body(for: event)?.count ?? 0 }
+        let seconds = Date().timeIntervalSince(started)
+        say(
+            "bodies alone:      \(name.rawValue): \(String(format: "%.0f", Double(repeats) / seconds)) order.created bodies/s on one core (\(String(format: "%.1f", seconds / Double(repeats) * 1e6)) µs each, \(bytes) bytes)"
+        )
+    }
     exit(0)
 }
 if arguments.dropFirst().first == "--raw-jobs", arguments.count >= 3 {

@@ -120,6 +120,7 @@ echo "cpu steal:         $(steal_since "$before")"
 ceiling=$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")
 echo "== the parts alone, same machine, same sink"
 .build/release/UCPSimBench --sign-only
+BENCH_SIGNATURES=2000 .build/release/UCPSimBench --bodies
 .build/release/UCPSimBench --raw-jobs "$url"
 if command -v openssl >/dev/null; then
     openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/nistp256/{print "OpenSSL alone:     " $(NF-1) " ES256 signatures/s on one core (openssl speed ecdsap256)"}'
