@@ -1,12 +1,18 @@
 // The delivery benchmark: `make bench` runs it against a local nginx sink.
 //
-// Usage: UCPSimBench URL [COUNT] [CONCURRENCY]
+// Usage: UCPSimBench [--dialect NAME] URL [COUNT] [CONCURRENCY]
 // Prints deliveries per second, CPU per delivery, end-to-end latency percentiles, and peak RSS. BENCH_NO_OUTBOX=1
-// measures the engine without the durable outbox; BENCH_STATE=DIR keeps the outbox in DIR.
+// measures the engine without the durable outbox; BENCH_STATE=DIR keeps the outbox in DIR. Without `--dialect` (or
+// with `--dialect ucp`) the deliveries are today's: `ucp` to a bare URL. `--dialect ucp-hmac` or
+// `standard-webhooks` sends the same bodies as deliveries of one subscription in that dialect, with the secret the
+// shop's registry generated for it (so only the signing differs).
+// `--fan-out URL [EVENTS] [CONCURRENCY]`: each order event to three subscriptions, one per dialect, through
+// WebhookPublisher (FanOutBench.swift).
 //
 // The parts alone, for comparison: `--sign-only` (headers, digest and ES256 signature on one core) and
 // `--raw-jobs URL` (unsigned POSTs of the same body through the same libcurl client, 8 connections).
-// BENCH_SIGNATURES=N sets how many signatures `--sign-only` makes (default 20,000).
+// BENCH_SIGNATURES=N sets how many signatures `--sign-only` makes (default 20,000). `--bodies`: each dialect's
+// order.created body alone, on one core (what the publisher makes per delivery).
 // `--control-api URL [CALLS]`: the real `ucpsim serve` (built beside this binary; BENCH_UCPSIM=PATH for another),
 // webhooks to URL, driven by CALLS control-API calls (default 100,000: a create and two transitions per order) over
 // loopback; prints serve's resident set size after 10k, 50k and 100k calls, the curve that shows what a long `serve`
@@ -73,6 +79,41 @@ if arguments.dropFirst().first == "--sign-only" {
     )
     exit(0)
 }
+if arguments.dropFirst().first == "--bodies" {
+    // Each dialect's body for an order.created event alone, one core: what the publisher does per delivery before
+    // the journal (BENCH_SIGNATURES=N events, default 20,000).
+    let sender = WebhookSender(
+        client: HTTPClient(workers: 1),
+        signer: MessageSigner(key: try SigningKey.generate(.es256, kid: "k")),
+        profileURL: "https://shop.example.com/.well-known/ucp"
+    )
+    let dialects = Dialects.standard(sender: sender)
+    let order = try OrderStateMachine(
+        spec: OrderSpec(
+            id: "ord_0000000",
+            lines: [
+                .init(sku: "mug-blue", title: "Blue Ceramic Mug", price: 1500, quantity: 2),
+                .init(sku: "tea-sencha", title: "Sencha Green Tea", price: 900, quantity: 1),
+            ],
+            shipping: 499
+        ),
+        at: Date(timeIntervalSince1970: 1_775_913_000),
+        shopBaseURL: "https://shop.example.com"
+    ).order
+    let events = OrderChange.events(before: nil, after: order, transition: nil, occurredAt: 1_775_913_000)
+    let repeats = Int(ProcessInfo.processInfo.environment["BENCH_SIGNATURES"] ?? "") ?? 20_000
+    for name in DialectName.allCases {
+        guard let dialect = dialects[name], let event = events.first else { continue }
+        let started = Date()
+        var bytes = 0
+        for _ in 0..<repeats { bytes = dialect.body(for: event)?.count ?? 0 }
+        let seconds = Date().timeIntervalSince(started)
+        say(
+            "bodies alone:      \(name.rawValue): \(String(format: "%.0f", Double(repeats) / seconds)) order.created bodies/s on one core (\(String(format: "%.1f", seconds / Double(repeats) * 1e6)) µs each, \(bytes) bytes)"
+        )
+    }
+    exit(0)
+}
 if arguments.dropFirst().first == "--raw-jobs", arguments.count >= 3 {
     // The transport alone, as the engine uses it: queued jobs, 8 connections, no signing.
     let client = HTTPClient(workers: 8)
@@ -99,12 +140,34 @@ if arguments.dropFirst().first == "--raw-jobs", arguments.count >= 3 {
 if arguments.dropFirst().first == "--control-api", arguments.count >= 3 {
     exit(runControlAPIBench(sink: arguments[2], calls: arguments.count > 3 ? Int(arguments[3]) ?? 100_000 : 100_000))
 }
-guard arguments.count >= 2, let target = try? RequestTarget(arguments[1]) else {
-    FileHandle.standardError.write(Data("usage: ucpsim-bench URL [COUNT] [CONCURRENCY]\n".utf8))
+if arguments.dropFirst().first == "--fan-out", arguments.count >= 3, let target = try? RequestTarget(arguments[2]) {
+    exit(
+        try await runFanOutBench(
+            target: target,
+            events: arguments.count > 3 ? Int(arguments[3]) ?? 30_000 : 30_000,
+            concurrency: arguments.count > 4 ? Int(arguments[4]) ?? 8 : 8
+        )
+    )
+}
+// `--dialect NAME` first, then today's arguments.
+var positional = Array(arguments.dropFirst())
+var dialect = DialectName.ucp
+if positional.first == "--dialect" {
+    guard positional.count >= 2, let name = DialectName(rawValue: positional[1]) else {
+        FileHandle.standardError.write(
+            Data("ucpsim-bench: error: --dialect takes one of \(DialectName.names.joined(separator: ", "))\n".utf8)
+        )
+        exit(64)
+    }
+    dialect = name
+    positional.removeFirst(2)
+}
+guard let url = positional.first, let target = try? RequestTarget(url) else {
+    FileHandle.standardError.write(Data("usage: ucpsim-bench [--dialect NAME] URL [COUNT] [CONCURRENCY]\n".utf8))
     exit(64)
 }
-let count = arguments.count > 2 ? Int(arguments[2]) ?? 100_000 : 100_000
-let concurrency = arguments.count > 3 ? Int(arguments[3]) ?? 8 : 8
+let count = positional.count > 1 ? Int(positional[1]) ?? 100_000 : 100_000
+let concurrency = positional.count > 2 ? Int(positional[2]) ?? 8 : 8
 
 // One real snapshot as a template; each event is the same order under its own id, written over the template's
 // fixed-width id in place (same size, distinct bytes, and cheap enough not to compete with the deliveries).
@@ -130,11 +193,35 @@ var setup = DeliverySetup(stateDirectory: ProcessInfo.processInfo.environment["B
 setup.engine.concurrency = concurrency
 setup.engine.policy = RetryPolicy(delays: [1, 5], jitter: 0.2, retry4xx: false)
 let shop = try await Shop.start(keys: try KeyRing.ephemeral(), delivery: setup)
+// An HMAC dialect signs with a subscription's secret: one subscription, its secret generated by the registry (the
+// shop's credentials lookup reads it there at each attempt). The shop publishes nothing by itself (no audience).
+var subscription: SubscriptionID?
+if dialect != .ucp {
+    subscription =
+        try await shop.subscriptions.add(
+            NewSubscription(url: target.url, eventTypes: [.orderCreated], dialect: dialect, description: "bench")
+        ).subscription.id
+}
 let rssBefore = peakRSSMegabytes()
 let began = Date()
 // Submitted in batches, as a shop's transitions would arrive; each batch is persisted (one fsync) before sending.
 for start in stride(from: 0, to: count, by: 10_000) {
-    try await shop.engine.submit(events(start..<min(count, start + 10_000)), to: target)
+    let batch = events(start..<min(count, start + 10_000))
+    if let subscription {
+        try await shop.engine.submit(
+            batch.map {
+                Delivery(
+                    event: $0,
+                    eventType: .orderCreated,
+                    subscription: subscription,
+                    dialect: dialect,
+                    target: target
+                )
+            }
+        )
+    } else {
+        try await shop.engine.submit(batch, to: target)
+    }
 }
 let queuedAt = Date()
 let queuedRSS = peakRSSMegabytes()
@@ -160,12 +247,14 @@ if setup.stateDirectory != nil {
 }
 if keptState == nil { try? FileManager.default.removeItem(atPath: state) }
 
+let signature = dialect == .ucp ? "ES256 (RFC 9421)" : "HMAC-SHA256"
 print(
-    "events:            \(count) signed ES256 deliveries of \(bodySize)-byte order snapshots, \(concurrency) in flight"
+    "events:            \(count) \(dialect.rawValue) deliveries signed \(signature) of \(bodySize)-byte order snapshots, \(concurrency) in flight"
 )
 print(
     "queued (durable):  \(String(format: "%.2f", queuedAt.timeIntervalSince(began))) s to persist and fsync the outbox"
 )
+if delivered != count { print("not delivered:     \(summary)") }
 print("delivered:         \(delivered) in \(String(format: "%.2f", elapsed)) s")
 print(
     "cpu:               \(String(format: "%.0f", cpuSeconds / Double(max(1, delivered)) * 1e6)) µs of this process's CPU per delivery (event generation, journal, signing, HTTP)"
@@ -179,5 +268,5 @@ print(
 )
 if !reread.isEmpty { print(reread) }
 print(
-    "RESULT deliveries_per_second=\(String(format: "%.0f", Double(delivered) / elapsed)) peak_rss_mb=\(String(format: "%.1f", peakRSS))"
+    "RESULT dialect=\(dialect.rawValue) deliveries_per_second=\(String(format: "%.0f", Double(delivered) / elapsed)) peak_rss_mb=\(String(format: "%.1f", peakRSS))"
 )
