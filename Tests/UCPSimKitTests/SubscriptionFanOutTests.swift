@@ -265,3 +265,26 @@ extension SubscriptionFanOutTests {
         #expect(!journal.contains(secret) && !journal.contains(String(secret.dropFirst(6))), "no secret in the journal")
     }
 }
+
+extension SubscriptionFanOutTests {
+    /// Two snapshots of one order in one publication (a replay): the order's latest snapshot is the later one.
+    @Test func aPublicationKeepsEachOrdersLastSnapshot() async throws {
+        let shop = try await Shop.start(keys: try KeyRing.ephemeral(), logger: TestSupport.quietLogger)
+        let fixture = try TestSupport.read("fixtures/order-created.json")
+        let first = try OrderDocument(bytes: fixture, source: "first")
+        let changed = try #require(try JSONSerialization.jsonObject(with: Data(fixture)) as? [String: Any])
+        var second = changed
+        second["label"] = "second"
+        let later = try OrderDocument(
+            bytes: [UInt8](try JSONSerialization.data(withJSONObject: second, options: [.sortedKeys])),
+            source: "second"
+        )
+        try await shop.webhooks.publish([
+            [OrderChange.event(document: first, first: true, occurredAt: 1)],
+            [OrderChange.event(document: later, first: false, occurredAt: 2)],
+        ])
+        let stored = await shop.orders.get(first.id)
+        await shop.stop()
+        #expect(stored == later.bytes)
+    }
+}

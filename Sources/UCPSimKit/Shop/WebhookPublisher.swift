@@ -136,10 +136,14 @@ public final class WebhookPublisher: Sendable {
             }
         }
         try await engine.submit(deliveries, policy: policy)
-        var stored: Set<String> = []
+        // Each order's latest snapshot: the last change of it in `changes`.
+        var latest: [String: OrderDocument] = [:]
+        var order: [String] = []
         for event in changes.joined() {
-            if let document = event.document, stored.insert(document.id).inserted { await orders.put(document) }
+            guard let document = event.document else { continue }
+            if latest.updateValue(document, forKey: document.id) == nil { order.append(document.id) }
         }
+        for id in order { if let document = latest[id] { await orders.put(document) } }
         return deliveries
     }
 
