@@ -23,7 +23,7 @@ import Testing
     static let dialects: [DialectName] = [.ucpHMAC, .standardWebhooks]
 
     /// A secret in the generated form, new per test.
-    static func secret() -> String { HMACForge.randomSecret().text }
+    static func secret() -> String { WebhookSecret.generate().text }
 
     /// The `cases` of a `--json` run, by id.
     static func rows(_ stdout: String) throws -> [String: [String: Any]] {

@@ -40,7 +40,7 @@ import Testing
         let token = "tok-\(UUID().uuidString)"
         let shop = try await Self.shop(token: token)
         let api = API(base: shop.server.baseURL, token: token)
-        let hmacSecret = HMACForge.randomSecret().text
+        let hmacSecret = WebhookSecret.generate().text
         let standardSecret = WebhookSecret.generate().text
         let (hmacProcess, hmacURL) = try await HMACCheckTests.strictReceiver(.ucpHMAC, secret: hmacSecret)
         let (standardProcess, standardURL) = try await HMACCheckTests.strictReceiver(
@@ -207,7 +207,7 @@ extension SubscriptionFanOutTests {
     /// with the stored secret, at a `listen` that checks it.
     @Test func subscriptionsAndTheirPendingDeliveriesSurviveSIGKILL() async throws {
         let state = SubscriptionRegistryTests.temporaryDirectory()
-        let secret = HMACForge.randomSecret().text
+        let secret = WebhookSecret.generate().text
         // A receiver's address, then nothing listening there.
         let probe = try await ListenHMACTests.Listener.start(arguments: ["--secret", secret])
         let url = probe.baseURL

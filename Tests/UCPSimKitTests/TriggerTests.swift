@@ -11,7 +11,7 @@ import Testing
     }
 
     @Test func anHMACDeliveryWithAnOverrideVerifiesAtAnIndependentReceiver() async throws {
-        let secret = HMACForge.randomSecret().text
+        let secret = WebhookSecret.generate().text
         let (receiver, url) = try await HMACCheckTests.strictReceiver(.ucpHMAC, secret: secret)
         defer { kill(receiver.processIdentifier, SIGKILL) }
         let result = try await Self.ucpsim([

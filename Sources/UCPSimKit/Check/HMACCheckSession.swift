@@ -34,7 +34,7 @@ public final class HMACCheckSession: Sendable {
         guard let dialect = dialect(name) else { throw DialectWithoutSecret(dialect: name) }
         var key = try secret.signingKey(for: name)
         HMACSHA256.cleanse(&key)
-        let forge = HMACForge(dialect: dialect, secret: secret, otherSecret: HMACForge.randomSecret())
+        let forge = HMACForge(dialect: dialect, secret: secret, otherSecret: WebhookSecret.generate())
         return HMACCheckSession(client: HTTPClient(workers: 1, options: clientOptions), forge: forge, now: now)
     }
 

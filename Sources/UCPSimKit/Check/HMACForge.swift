@@ -24,12 +24,6 @@ public struct HMACForge: Sendable {
         self.otherSecret = otherSecret
     }
 
-    /// A fresh secret in the generated form (`whsec_` + base64 of 32 random bytes), for the one the receiver lacks.
-    public static func randomSecret() -> WebhookSecret {
-        var generator = SystemRandomNumberGenerator()
-        return secret(from: (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
-    }
-
     /// `whsec_` + base64 of `bytes`.
     static func secret(from bytes: [UInt8]) -> WebhookSecret {
         WebhookSecret("whsec_" + Data(bytes).base64EncodedString())

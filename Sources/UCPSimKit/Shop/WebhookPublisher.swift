@@ -97,6 +97,9 @@ public final class WebhookPublisher: Sendable {
                 }
             }
         }
+        // A dialect's body of an event is the same for every subscription: built once (the HMAC bodies parse the
+        // order's JSON).
+        var bodies: [DialectName: [String: [UInt8]?]] = [:]
         for subscription in subscriptions where subscription.enabled {
             guard let dialect = dialects[subscription.dialect] else { continue }
             let target = try target(subscription.url)
@@ -104,7 +107,9 @@ public final class WebhookPublisher: Sendable {
                 var wanted = change.filter { subscription.receives($0.type) }
                 if subscription.dialect == .ucp { wanted = Array(wanted.prefix(1)) }
                 for event in wanted {
-                    guard let body = dialect.body(for: event) else { continue }
+                    let built = bodies[dialect.name, default: [:]][event.id] ?? dialect.body(for: event)
+                    bodies[dialect.name, default: [:]][event.id] = .some(built)
+                    guard let body = built else { continue }
                     deliveries.append(Self.delivery(event, body: body, to: target, subscription: subscription))
                 }
             }

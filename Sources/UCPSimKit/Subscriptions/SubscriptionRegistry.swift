@@ -140,10 +140,12 @@ public final class SubscriptionRegistry: Sendable {
     }
 
     /// The secrets deliveries to `id` are signed with, newest first (two during a rotation's grace); nil for an
-    /// unknown id. From memory.
+    /// unknown id. From memory only, with no look at the database: it runs on a transport thread at every attempt.
+    /// Another process's change reaches it at this process's next `matching` (every publication asks), and a
+    /// rotated-out secret keeps signing through its grace anyway.
     public func credentials(for id: SubscriptionID) -> DeliveryCredentials? {
         let stamp = milliseconds(now())
-        return current { cache in
+        return cache.withLock { cache in
             cache.secrets[id].map { stored in
                 DeliveryCredentials(
                     secrets: stored.filter { $0.expiresAt.map { $0 > stamp } ?? true }.map(\.secret)
