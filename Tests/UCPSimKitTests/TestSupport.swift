@@ -106,31 +106,55 @@ enum TestSupport {
         environment: [String: String],
         directory: URL
     ) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        // `env -C DIR` changes the child's directory: Foundation's own `currentDirectoryURL` handling crashed in
-        // `Process.run` (a memmove past a buffer) under load, twice in a full run.
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["-C", directory.path, executable] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try TestSupport.start(process)
+        // posix_spawn directly, not Foundation's `Process.run`: that crashed the test process (a memmove past a buffer
+        // inside it) under load, in several full runs. `env -C DIR` changes the child's directory.
+        let spawnArguments = ["/usr/bin/env", "-C", directory.path, executable] + arguments
+        let variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0)=\($1)" }
+        var out: [Int32] = [-1, -1]
+        var err: [Int32] = [-1, -1]
+        let argv = spawnArguments.map { strdup($0) } + [nil]
+        let envp = variables.map { strdup($0) } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        // Under the lock every test spawn takes, so no other child inherits these pipes between their creation and
+        // close-on-exec.
+        let spawned: Int32 = try spawnLock.withLock { _ in
+            guard pipe(&out) == 0, pipe(&err) == 0 else {
+                throw UCPSimError(.unavailable, "pipe: \(String(cString: strerror(errno)))")
+            }
+            for descriptor in out + err { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, err[1], 2)
+            return posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, envp)
+        }
+        close(out[1])
+        close(err[1])
+        let outHandle = FileHandle(fileDescriptor: out[0], closeOnDealloc: true)
+        let errHandle = FileHandle(fileDescriptor: err[0], closeOnDealloc: true)
+        guard spawned == 0 else {
+            throw UCPSimError(.unavailable, "posix_spawn: \(String(cString: strerror(spawned)))")
+        }
         // Read stderr on its own thread so a full pipe on either side cannot stall the child.
         let errData = Mutex(Data())
         let errDone = DispatchSemaphore(value: 0)
         Thread {
-            errData.withLock { $0 = TestSupport.readAll(err.fileHandleForReading) }
+            errData.withLock { $0 = TestSupport.readAll(errHandle) }
             errDone.signal()
         }.start()
-        let stdout = TestSupport.readAll(out.fileHandleForReading)
-        process.waitUntilExit()
+        let stdout = TestSupport.readAll(outHandle)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         errDone.wait()
         let stderr = errData.withLock { $0 }
-        return (
-            process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)
-        )
+        // Exit code when it exited, else the signal's number (as `Process.terminationStatus` gives).
+        let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : status & 0x7F
+        return (code, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 
     /// Runs blocking work (reading a child's pipe, waiting for its exit) on a thread of its own: blocking one of the
