@@ -36,7 +36,12 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == damaged, "reading and refusing change nothing")
 
         // Repair takes the writers' lock.
-        let busy = try FileHandle(forUpdating: URL(fileURLWithPath: "\(directory)/outbox.lock"))
+        // Close-on-exec, so no child another test spawns meanwhile inherits the lock and keeps it after `close`.
+        let busy = FileHandle(
+            fileDescriptor: open("\(directory)/outbox.lock", O_RDWR | O_CLOEXEC),
+            closeOnDealloc: false
+        )
+        #expect(busy.fileDescriptor >= 0)
         #expect(flock(busy.fileDescriptor, LOCK_EX | LOCK_NB) == 0)
         let refused = try await CLITests.ucpsim(["deliveries", "repair", "--state", directory])
         #expect(refused.status == 73 && refused.stderr.contains("in use by another ucpsim"), "\(refused.stderr)")
