@@ -100,6 +100,17 @@ enum TestSupport {
         }
     }
 
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up at run time: Swift's Glibc module imports
+    /// `spawn.h` without `_GNU_SOURCE`, which hides it. (SwiftNIO's sockets are not close-on-exec.)
+    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? =
+        {
+            guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+            return unsafeBitCast(
+                symbol,
+                to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self
+            )
+        }()
+
     private static func runBlocking(
         _ executable: String,
         _ arguments: [String],
@@ -131,6 +142,14 @@ enum TestSupport {
             defer { posix_spawn_file_actions_destroy(&actions) }
             posix_spawn_file_actions_adddup2(&actions, out[1], 1)
             posix_spawn_file_actions_adddup2(&actions, err[1], 2)
+            // The child keeps only stdin, stdout and stderr: any other descriptor the test process has open without
+            // close-on-exec (a listening socket, a lock) would otherwise live on in the child and outlast its test.
+            guard let closeFrom, closeFrom(&actions, 3) == 0 else {
+                throw UCPSimError(
+                    .unavailable,
+                    "posix_spawn_file_actions_addclosefrom_np: missing (glibc < 2.34) or failed"
+                )
+            }
             return posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, envp)
         }
         close(out[1])
