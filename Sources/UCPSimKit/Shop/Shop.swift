@@ -46,6 +46,8 @@ public final class Shop: Sendable {
     public let subscriptions: SubscriptionRegistry
     /// The one path from an order change to its deliveries.
     public let webhooks: WebhookPublisher
+    /// What the shop sells (`serve --shop FILE`, or the embedded shop).
+    public let shopFile: ShopFile
 
     private init(
         keyRing: KeyRing,
@@ -60,7 +62,8 @@ public final class Shop: Sendable {
         history: [DeliveryState],
         outbox: Outbox?,
         subscriptions: SubscriptionRegistry,
-        webhooks: WebhookPublisher
+        webhooks: WebhookPublisher,
+        shopFile: ShopFile
     ) {
         self.keyRing = keyRing
         self.publisher = publisher
@@ -76,6 +79,7 @@ public final class Shop: Sendable {
         self.database = subscriptions.database
         self.subscriptions = subscriptions
         self.webhooks = webhooks
+        self.shopFile = shopFile
     }
 
     /// Starts the shop's HTTP server and delivery engine, resuming any pending deliveries in the outbox.
@@ -93,6 +97,7 @@ public final class Shop: Sendable {
         delivery: DeliverySetup = DeliverySetup(),
         control: ControlOptions? = nil,
         apiToken: BearerToken? = nil,
+        shop shopFile: ShopFile = .embedded,
         logger: Logger = Logger(label: "ucpsim.shop")
     ) async throws(UCPSimError) -> Shop {
         if let publicURL { _ = try RequestTarget(publicURL) }
@@ -193,6 +198,17 @@ public final class Shop: Sendable {
         }
         controlAPI?.addRoutes(to: shopRouter)
         if let apiToken { WebhooksAPI(registry: subscriptions, token: apiToken).addRoutes(to: shopRouter) }
+        let services = ShopServices(
+            shop: shopFile,
+            gateway: ShoppingGateway(version: version, paymentHandlers: shopFile.paymentHandlers),
+            database: database,
+            book: book,
+            webhooks: webhooks,
+            baseURL: profile.baseURL
+        )
+        CatalogAPI(services: services).addRoutes(to: shopRouter)
+        CartAPI(services: services).addRoutes(to: shopRouter)
+        CheckoutAPI(services: services).addRoutes(to: shopRouter)
         responderBox.set(shopRouter.buildResponder())
         try await engine.resume(restored)
         return Shop(
@@ -208,7 +224,8 @@ public final class Shop: Sendable {
             history: restored,
             outbox: outbox,
             subscriptions: subscriptions,
-            webhooks: webhooks
+            webhooks: webhooks,
+            shopFile: shopFile
         )
     }
 

@@ -1,0 +1,57 @@
+/// The capabilities the shop implements, as its profile advertises them and negotiation intersects them.
+public enum ShoppingCapability: String, Sendable, CaseIterable, Comparable {
+    case catalogSearch = "dev.ucp.shopping.catalog.search"
+    case catalogLookup = "dev.ucp.shopping.catalog.lookup"
+    case cart = "dev.ucp.shopping.cart"
+    case checkout = "dev.ucp.shopping.checkout"
+    case fulfillment = "dev.ucp.shopping.fulfillment"
+    case discount = "dev.ucp.shopping.discount"
+    case order = "dev.ucp.shopping.order"
+
+    /// The capabilities an extension extends (any one present keeps it); empty for a root capability.
+    public var extends: [ShoppingCapability] {
+        switch self {
+        case .fulfillment: [.checkout]
+        case .discount: [.checkout, .cart]
+        default: []
+        }
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// One operation of the shopping service's REST binding.
+public enum ShoppingOperation: String, Sendable, CaseIterable {
+    case catalogSearch = "search_catalog"
+    case catalogLookup = "lookup_catalog"
+    case catalogProduct = "get_product"
+    case cartCreate = "create_cart"
+    case cartGet = "get_cart"
+    case cartUpdate = "update_cart"
+    case cartCancel = "cancel_cart"
+    case checkoutCreate = "create_checkout"
+    case checkoutGet = "get_checkout"
+    case checkoutUpdate = "update_checkout"
+    case checkoutComplete = "complete_checkout"
+    case checkoutCancel = "cancel_checkout"
+    case orderGet = "get_order"
+
+    /// The capability the operation belongs to (its response's root capability).
+    public var capability: ShoppingCapability {
+        switch self {
+        case .catalogSearch: .catalogSearch
+        case .catalogLookup, .catalogProduct: .catalogLookup
+        case .cartCreate, .cartGet, .cartUpdate, .cartCancel: .cart
+        case .checkoutCreate, .checkoutGet, .checkoutUpdate, .checkoutComplete, .checkoutCancel: .checkout
+        case .orderGet: .order
+        }
+    }
+
+    /// Whether it changes state (POST/PUT other than catalog reads): these take an `Idempotency-Key`.
+    public var changesState: Bool {
+        switch self {
+        case .catalogSearch, .catalogLookup, .catalogProduct, .cartGet, .checkoutGet, .orderGet: false
+        default: true
+        }
+    }
+}
