@@ -10,17 +10,21 @@ public struct BusinessProfile: Sendable {
     /// The shop's public base URL, without a trailing slash.
     public let baseURL: String
     public let keys: [JWK]
+    /// The shop file's payment handlers, advertised under `ucp.payment_handlers`.
+    public let paymentHandlers: [ShopFile.PaymentHandler]
 
     public init(
         baseURL: String,
         keys: [JWK],
         version: UCPVersion = .newest,
-        olderVersions: [UCPVersion] = []
+        olderVersions: [UCPVersion] = [],
+        paymentHandlers: [ShopFile.PaymentHandler] = []
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.keys = keys
         self.version = version
         self.olderVersions = Array(Set(olderVersions.filter { $0 < version })).sorted()
+        self.paymentHandlers = paymentHandlers
     }
 
     /// The URL of this profile, as `UCP-Agent` names it.
@@ -31,7 +35,7 @@ public struct BusinessProfile: Sendable {
 
     /// The self-contained profile of one older release (no `supported_versions`: leaves never have one).
     public func leaf(_ version: UCPVersion) -> BusinessProfile {
-        BusinessProfile(baseURL: baseURL, keys: keys, version: version)
+        BusinessProfile(baseURL: baseURL, keys: keys, version: version, paymentHandlers: paymentHandlers)
     }
 
     /// The published keys the release lists an algorithm for (Ed25519 keys stay out of a 2026-04-08 profile).
@@ -58,12 +62,24 @@ public struct BusinessProfile: Sendable {
                         )
                     ]
                 ],
-                capabilities: [
-                    "dev.ucp.shopping.order": [
-                        .init(version: version.rawValue, spec: version.orderSpecURL, schema: version.orderSchemaURL)
-                    ]
-                ],
-                paymentHandlers: [:]
+                capabilities: Dictionary(
+                    uniqueKeysWithValues: ShoppingCapability.allCases.map { capability in
+                        (
+                            capability.rawValue,
+                            [
+                                Document.Capability(
+                                    version: version.rawValue,
+                                    spec: version.specURL(capability),
+                                    schema: version.schemaURL(capability),
+                                    extends: Document.Extends(capability.extends)
+                                )
+                            ]
+                        )
+                    }
+                ),
+                paymentHandlers: Dictionary(grouping: paymentHandlers, by: \.name).mapValues { handlers in
+                    handlers.map { Document.PaymentHandlerEntry(id: $0.id, version: version.rawValue) }
+                }
             ),
             keys: publishedKeys,
             keysMember: version.keysMember
@@ -80,7 +96,7 @@ public struct BusinessProfile: Sendable {
             let supportedVersions: [String: String]?
             let services: [String: [Service]]
             let capabilities: [String: [Capability]]
-            let paymentHandlers: [String: [String]]
+            let paymentHandlers: [String: [PaymentHandlerEntry]]
 
             enum CodingKeys: String, CodingKey {
                 case version, services, capabilities
@@ -99,6 +115,32 @@ public struct BusinessProfile: Sendable {
             let version: String
             let spec: String
             let schema: String
+            let extends: Extends?
+        }
+        /// `extends` as the spec's examples write it: a string for one parent, an array for several.
+        enum Extends: Encodable {
+            case one(String)
+            case many([String])
+
+            init?(_ parents: [ShoppingCapability]) {
+                switch parents.count {
+                case 0: return nil
+                case 1: self = .one(parents[0].rawValue)
+                default: self = .many(parents.map(\.rawValue))
+                }
+            }
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.singleValueContainer()
+                switch self {
+                case .one(let parent): try container.encode(parent)
+                case .many(let parents): try container.encode(parents)
+                }
+            }
+        }
+        struct PaymentHandlerEntry: Encodable {
+            let id: String
+            let version: String
         }
         let ucp: UCP
         let keys: [JWK]

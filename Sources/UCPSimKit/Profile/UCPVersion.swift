@@ -29,6 +29,41 @@ public enum UCPVersion: String, Sendable, CaseIterable, Codable, Comparable {
         }
     }
 
+    /// The human-readable spec of a shopping capability, as the release's own example profiles name it
+    /// (2026-08-25 moved catalog, cart, checkout and order under `/specification/shopping/`; the fulfillment and
+    /// discount extensions stayed at `/specification/<name>`).
+    public func specURL(_ capability: ShoppingCapability) -> String {
+        let page: String
+        switch capability {
+        case .catalogSearch: page = "catalog/search"
+        case .catalogLookup: page = "catalog/lookup"
+        case .cart: page = "cart"
+        case .checkout: page = "checkout"
+        case .order: return orderSpecURL
+        case .fulfillment: return "\(base)/specification/fulfillment"
+        case .discount: return "\(base)/specification/discount"
+        }
+        switch self {
+        case .v2026_04_08: return "\(base)/specification/\(page)"
+        case .v2026_08_25: return "\(base)/specification/shopping/\(page)"
+        }
+    }
+
+    /// A shopping capability's JSON schema (the same paths in both releases).
+    public func schemaURL(_ capability: ShoppingCapability) -> String {
+        let file: String
+        switch capability {
+        case .catalogSearch: file = "catalog_search"
+        case .catalogLookup: file = "catalog_lookup"
+        case .cart: file = "cart"
+        case .checkout: file = "checkout"
+        case .fulfillment: file = "fulfillment"
+        case .discount: file = "discount"
+        case .order: file = "order"
+        }
+        return "\(base)/schemas/shopping/\(file).json"
+    }
+
     /// The order capability's JSON schema.
     public var orderSchemaURL: String { "\(base)/schemas/shopping/order.json" }
 

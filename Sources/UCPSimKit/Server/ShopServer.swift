@@ -31,7 +31,8 @@ public final class ProfilePublisher: Sendable {
             baseURL: old.baseURL,
             keys: keys,
             version: old.version,
-            olderVersions: old.olderVersions
+            olderVersions: old.olderVersions,
+            paymentHandlers: old.paymentHandlers
         )
         current.withLock { $0 = Self.render(next) }
     }

@@ -144,7 +144,8 @@ public final class Shop: Sendable {
             baseURL: publicURL ?? server.baseURL,
             keys: keys.publicJWKs(),
             version: version,
-            olderVersions: olderVersions
+            olderVersions: olderVersions,
+            paymentHandlers: shopFile.paymentHandlers
         )
         let client = HTTPClient(workers: delivery.engine.concurrency, options: clientOptions)
         let sender = WebhookSender(

@@ -144,6 +144,7 @@ public final class ShopDatabase: Sendable {
             }
             try db.create(index: "webhook_secret_by_subscription", on: "webhook_secret", columns: ["subscription_id"])
         }
+        migrator.registerMigration("v2 carts", migrate: CartStore.migrate)
         return migrator
     }()
 }

@@ -1,0 +1,188 @@
+import Foundation
+
+/// A cart as kept: the lines the shop could price, and the platform's `buyer` and `context`, echoed back.
+public struct StoredCart: Sendable, Equatable {
+    public struct Line: Codable, Sendable, Equatable {
+        public var itemID: String
+        public var quantity: Int
+
+        enum CodingKeys: String, CodingKey {
+            case itemID = "item_id"
+            case quantity
+        }
+    }
+
+    public var id: String
+    public var lines: [Line]
+    public var buyer: OpaqueJSON?
+    public var context: OpaqueJSON?
+}
+
+/// The body of `POST /carts` and `PUT /carts/{id}` (the spec's create and update requests share one shape; an
+/// update's line `id`s are ignored: it is a full replacement, and lines are numbered afresh).
+public struct CartRequest: Decodable, Sendable, Equatable {
+    public struct Line: Decodable, Sendable, Equatable {
+        public struct Item: Decodable, Sendable, Equatable {
+            public var id: String
+        }
+
+        public var item: Item
+        public var quantity: Int
+    }
+
+    public var lineItems: [Line]
+    public var buyer: OpaqueJSON?
+    public var context: OpaqueJSON?
+
+    enum CodingKeys: String, CodingKey {
+        case lineItems = "line_items"
+        case buyer, context
+    }
+
+    /// Refuses what no cart can hold (HTTP 400): quantities outside 1…`Limits.quantity`, too many lines, a `buyer`
+    /// or `context` that is not an object.
+    func validate() throws(FieldError) {
+        guard lineItems.count <= Limits.lines else {
+            throw FieldError(path: [.key("line_items")], "has \(lineItems.count) lines; at most \(Limits.lines)")
+        }
+        for (index, line) in lineItems.enumerated() where !(1...Limits.quantity).contains(line.quantity) {
+            throw FieldError(
+                path: [.key("line_items"), .index(index), .key("quantity")],
+                "must be from 1 to \(Limits.quantity), got \(line.quantity)"
+            )
+        }
+        for (name, value) in [("buyer", buyer), ("context", context)] {
+            if let value, !value.isObject { throw FieldError(path: [.key(name)], "must be an object") }
+        }
+    }
+}
+
+/// Prices carts from the shop file: a pure value, tested without HTTP or a database.
+///
+/// - A line whose item the shop does not sell is left out of the cart, with an `item_unavailable` error message.
+/// - A line whose variant is out of stock (or short of the quantity) stays, with an `out_of_stock` error message
+///   whose `path` points at it; totals still count it (they are estimates).
+/// - Lines are numbered `li_1`, `li_2`, … in request order; each has a `subtotal` and a `total`, and so does the
+///   cart. The cart carries no discounts, fulfillment or tax (checkout computes those).
+public struct CartPricing: Sendable {
+    public let shop: ShopFile
+
+    public init(shop: ShopFile) {
+        self.shop = shop
+    }
+
+    /// What a request leaves in the cart, and the messages about what it could not keep.
+    public func accept(_ request: CartRequest) -> (lines: [StoredCart.Line], messages: [Message]) {
+        var lines: [StoredCart.Line] = []
+        var messages: [Message] = []
+        for line in request.lineItems {
+            if shop.variant(line.item.id) == nil {
+                messages.append(
+                    .error(
+                        code: "item_unavailable",
+                        "Item \(line.item.id) is not sold by this shop",
+                        severity: .recoverable
+                    )
+                )
+            } else {
+                lines.append(StoredCart.Line(itemID: line.item.id, quantity: line.quantity))
+            }
+        }
+        return (lines, messages)
+    }
+
+    /// Whether none of `lines` can be bought now (every item unknown or out of stock).
+    public func nothingAvailable(_ lines: [StoredCart.Line]) -> Bool {
+        lines.allSatisfy { line in (shop.variant(line.itemID)?.variant.inventory ?? 0) == 0 }
+    }
+
+    /// The cart's JSON, with `messages` first (from `accept`) and then one `out_of_stock` per short line.
+    public func render(_ cart: StoredCart, envelope: ResponseEnvelope, messages: [Message] = []) -> CartResponse {
+        var items: [CartResponse.LineItem] = []
+        var messages = messages
+        var subtotal = 0
+        for line in cart.lines {
+            guard let (product, variant) = shop.variant(line.itemID) else { continue }
+            let amount = variant.price * line.quantity
+            subtotal += amount
+            let index = items.count
+            items.append(
+                CartResponse.LineItem(
+                    id: "li_\(index + 1)",
+                    item: .init(
+                        id: variant.id,
+                        title: variant.title,
+                        price: variant.price,
+                        imageURL: product.images.first
+                    ),
+                    quantity: line.quantity,
+                    totals: [.init(type: "subtotal", amount: amount), .init(type: "total", amount: amount)]
+                )
+            )
+            if variant.inventory < line.quantity {
+                messages.append(
+                    .error(
+                        code: "out_of_stock",
+                        variant.inventory == 0
+                            ? "\(variant.title) is out of stock"
+                            : "Only \(variant.inventory) of \(variant.title) in stock",
+                        severity: .recoverable,
+                        path: "$.line_items[\(index)]"
+                    )
+                )
+            }
+        }
+        return CartResponse(
+            ucp: envelope,
+            id: cart.id,
+            lineItems: items,
+            buyer: cart.buyer,
+            context: cart.context,
+            currency: shop.currency,
+            totals: [.init(type: "subtotal", amount: subtotal), .init(type: "total", amount: subtotal)],
+            messages: messages.isEmpty ? nil : messages
+        )
+    }
+}
+
+/// The spec's cart (`shopping/cart.json`; ucp-sdk 0.5.0 `Cart`).
+public struct CartResponse: Encodable, Sendable, Equatable {
+    public struct Item: Encodable, Sendable, Equatable {
+        public var id: String
+        public var title: String
+        /// Unit price, minor units.
+        public var price: Int
+        public var imageURL: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, title, price
+            case imageURL = "image_url"
+        }
+    }
+
+    public struct Total: Encodable, Sendable, Equatable {
+        public var type: String
+        public var amount: Int
+    }
+
+    public struct LineItem: Encodable, Sendable, Equatable {
+        public var id: String
+        public var item: Item
+        public var quantity: Int
+        public var totals: [Total]
+    }
+
+    public var ucp: ResponseEnvelope
+    public var id: String
+    public var lineItems: [LineItem]
+    public var buyer: OpaqueJSON?
+    public var context: OpaqueJSON?
+    public var currency: String
+    public var totals: [Total]
+    public var messages: [Message]?
+
+    enum CodingKeys: String, CodingKey {
+        case ucp, id, buyer, context, currency, totals, messages
+        case lineItems = "line_items"
+    }
+}

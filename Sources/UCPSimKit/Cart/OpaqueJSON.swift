@@ -1,0 +1,52 @@
+import Foundation
+
+/// A JSON value kept as the platform sent it (a cart's `buyer` and `context`): decoded, stored and echoed back.
+public indirect enum OpaqueJSON: Codable, Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case integer(Int)
+    case number(Double)
+    case string(String)
+    case array([OpaqueJSON])
+    case object([String: OpaqueJSON])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int.self) {
+            self = .integer(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([OpaqueJSON].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: OpaqueJSON].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+
+    /// The value as JSON bytes, keys sorted.
+    public var bytes: [UInt8] { ShoppingJSON.encode(self) }
+
+    var isObject: Bool {
+        if case .object = self { return true }
+        return false
+    }
+}
