@@ -432,6 +432,7 @@ func startShop(
     port: Port? = nil,
     control: ControlOptions? = nil,
     apiToken: BearerToken? = nil,
+    shopFile: ShopFile = .embedded,
     verbose: Bool = false,
     onAttempt: @escaping @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }
 ) async throws(UCPSimError) -> Shop {
@@ -453,6 +454,7 @@ func startShop(
             delivery: delivery.setup(onAttempt: onAttempt),
             control: control,
             apiToken: apiToken,
+            shop: shopFile,
             logger: makeLogger("ucpsim.shop", verbose: verbose)
         )
     } catch  where port == nil && identity.port != nil && error.exitCode == .unavailable {

@@ -23,6 +23,16 @@ struct Serve: AsyncParsableCommand {
     )
     var apiToken: String?
 
+    @Option(
+        name: .customLong("shop"),
+        help: ArgumentHelp(
+            "The shop file (YAML: products, fulfillment, discounts, payment handlers, tax, customers); default: the "
+                + "embedded shop (fixtures/shop.yaml is a copy to edit).",
+            valueName: "file"
+        )
+    )
+    var shopFile: String?
+
     @Option(help: "Port to listen on.")
     var port = Port(8080)
 
@@ -82,6 +92,8 @@ struct Serve: AsyncParsableCommand {
                         + "reaches it"
                 )
             }
+            // Read before anything starts: a bad file is exit 65 (`file:line: reason`), an unreadable one 66.
+            let shopFile = try self.shopFile.map { path throws(UCPSimError) in try ShopFile.load(path: path) }
             let token = apiToken.map(BearerToken.init) ?? BearerToken.generate()
             let discovery = HTTPClient(workers: 1, options: client.httpOptions)
             let target: RequestTarget?
@@ -99,7 +111,8 @@ struct Serve: AsyncParsableCommand {
                 host: host,
                 port: port,
                 control: ControlOptions(target: target, secret: simulationSecret),
-                apiToken: token
+                apiToken: token,
+                shopFile: shopFile ?? .embedded
             ) { state, attempt in
                 outputLine("webhook: \(DeliveryReport.attemptLine(state, attempt))")
             }

@@ -3,7 +3,7 @@
 and, for release 2026-08-25, the official Python SDK's models.
 
 Usage:
-    python3 Tests/tools/validate_schemas.py --kind order|profile|error|webhook-response
+    python3 Tests/tools/validate_schemas.py --kind order|profile|error|webhook-response|search|lookup|product|cart
         [--version auto|2026-04-08|2026-08-25] [--many] FILE [FILE...]
 
 FILE may be "-" for stdin. With --many, each FILE must hold a JSON array and
@@ -21,13 +21,18 @@ sets live under the schema root (env UCP_SCHEMAS_DIR, default
     webhook-response  services/shopping/rest.openapi.json webhooks.orderEvent 200 body, its `ucp` also checked
                       against schemas/ucp.json#/$defs/response_order_schema (the OpenAPI's bare ucp.json
                       reference constrains nothing by itself)
+    search            schemas/shopping/catalog_search.json#/$defs/search_response (both sets)
+    lookup            schemas/shopping/catalog_lookup.json#/$defs/lookup_response (both sets)
+    product           schemas/shopping/catalog_lookup.json#/$defs/get_product_response (both sets)
+    cart              schemas/shopping/cart.json (both sets)
 
 Beyond the schemas' keywords:
 - tracking: every fulfillment event whose type is not `processing` carries
   tracking_number and tracking_url (types/fulfillment_event.json says so in
   its descriptions; its `required` list cannot express it);
-- ucp-sdk: a 2026-08-25 order or profile must parse with the `ucp-sdk` 0.5.0
-  pydantic models (Order, profile.BusinessSchema) in strict mode.
+- ucp-sdk: a 2026-08-25 document must parse with the `ucp-sdk` 0.5.0
+  pydantic model of its kind in strict mode: Order, profile.BusinessSchema,
+  ErrorResponse, SearchResponse, LookupResponse, GetProductResponse, Cart.
 
 Output, one line per document per check:
     ok <check> <file>                                  (check: a set name, tracking, ucp-sdk-0.5.0)
@@ -89,6 +94,13 @@ ENTRY_POINTS = {
     ("2026-04-08", "webhook-response"): ("services/shopping/rest.openapi.json", ""),
     ("main", "webhook-response"): ("services/shopping/rest.openapi.json", ""),
 }
+for _set in ("2026-04-08", "main"):
+    ENTRY_POINTS[(_set, "search")] = ("schemas/shopping/catalog_search.json", "/$defs/search_response")
+    ENTRY_POINTS[(_set, "lookup")] = ("schemas/shopping/catalog_lookup.json", "/$defs/lookup_response")
+    ENTRY_POINTS[(_set, "product")] = ("schemas/shopping/catalog_lookup.json", "/$defs/get_product_response")
+    ENTRY_POINTS[(_set, "cart")] = ("schemas/shopping/cart.json", "")
+
+KINDS = ["order", "profile", "error", "webhook-response", "search", "lookup", "product", "cart"]
 
 OPENAPI = "services/shopping/rest.openapi.json"
 
@@ -295,10 +307,19 @@ def sdk_model(kind: str):
     """The ucp-sdk 0.5.0 model for a kind, or None when the SDK has none to check it with."""
     try:
         from ucp_sdk.models.schemas import profile
-        from ucp_sdk.models.schemas.shopping import order
+        from ucp_sdk.models.schemas.common.types import error_response
+        from ucp_sdk.models.schemas.shopping import cart, catalog_lookup, catalog_search, order
     except ImportError as exc:
         raise RuntimeError(f"missing dependency ({exc}); run: pip install ucp-sdk==0.5.0") from exc
-    return {"order": order.Order, "profile": profile.BusinessSchema}.get(kind)
+    return {
+        "order": order.Order,
+        "profile": profile.BusinessSchema,
+        "error": error_response.ErrorResponse,
+        "search": catalog_search.SearchResponse,
+        "lookup": catalog_lookup.LookupResponse,
+        "product": catalog_lookup.GetProductResponse,
+        "cart": cart.Cart,
+    }.get(kind)
 
 
 def sdk_errors(model, doc: object) -> list[str]:
@@ -324,7 +345,7 @@ def document_set(doc: object, requested: str) -> tuple[str | None, str]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Validate UCP documents against the UCP schemas of their release.")
-    parser.add_argument("--kind", required=True, choices=["order", "profile", "error", "webhook-response"])
+    parser.add_argument("--kind", required=True, choices=KINDS)
     parser.add_argument(
         "--version",
         default="auto",

@@ -23,6 +23,9 @@ public struct CartAPI: Sendable {
         router.post("/carts") { request, _ in
             try await services.gateway.handle(request, .cartCreate) { call in
                 let body = try Self.read(call.body)
+                guard !body.lineItems.isEmpty else {
+                    throw APIError.invalid(FieldError(path: [.key("line_items")], "must hold at least one line"))
+                }
                 let (lines, messages) = pricing.accept(body)
                 if pricing.nothingAvailable(lines) {
                     return lines.isEmpty

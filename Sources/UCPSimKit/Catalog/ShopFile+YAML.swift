@@ -172,8 +172,13 @@ private struct ShopFileReader {
             guard !products.contains(where: { $0.id == product.id }) else {
                 throw fail(node, "product id \(product.id) is used twice")
             }
-            for variant in product.variants where !variantIDs.insert(variant.id).inserted {
-                throw fail(node, "variant id \(variant.id) is used twice")
+            let variantNodes = node.mapping?["variants"]?.sequence.map(Array.init) ?? []
+            for (index, variant) in product.variants.enumerated() where !variantIDs.insert(variant.id).inserted {
+                // At the repeated variant's own line, not its product's.
+                throw fail(
+                    index < variantNodes.count ? variantNodes[index] : node,
+                    "variant id \(variant.id) is used twice"
+                )
             }
             products.append(product)
         }
