@@ -369,4 +369,27 @@ import Testing
             #expect(!output.contains("invalid"), "\(output)")
         }
     }
+
+    /// A shop speaking 2026-04-08 answers in that release (its `ucp.version`), valid under that release's schemas.
+    @Test func anOlderReleaseShopAnswersValidUnderItsSchemas() async throws {
+        let shop = try await Shop.start(
+            keys: try KeyRing.ephemeral(),
+            version: .v2026_04_08,
+            logger: TestSupport.quietLogger
+        )
+        let search = try await call(shop, "POST", "/catalog/search", #"{"query":"tee"}"#)
+        let lookup = try await call(shop, "POST", "/catalog/lookup", #"{"ids":["prod_mug","x"]}"#)
+        let product = try await call(shop, "POST", "/catalog/product", #"{"id":"prod_tee"}"#)
+        let cart = try await call(shop, "POST", "/carts", #"{"line_items":[{"item":{"id":"var_tee_l"},"quantity":5}]}"#)
+        let missing = try await call(shop, "GET", "/carts/cart_09999")
+        await shop.stop()
+        let ucp = try #require(try object(cart)["ucp"] as? [String: Any])
+        #expect(ucp["version"] as? String == "2026-04-08")
+        for (kind, answer) in [
+            ("search", search), ("lookup", lookup), ("product", product), ("cart", cart), ("error", missing),
+        ] {
+            let output = try await UCPVersionTests.validate(kind: kind, documents: [answer.body])
+            if let output { #expect(output.contains("ok 2026-04-08") && !output.contains("invalid"), "\(output)") }
+        }
+    }
 }
