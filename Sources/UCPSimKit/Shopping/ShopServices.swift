@@ -15,6 +15,9 @@ public struct ShopServices: Sendable {
     public let baseURL: String
     /// The clock (expiry, discount codes' expiry).
     public let now: @Sendable () -> Date
+    /// HOOK for the cart (issue 13): the line items of cart `id` for `POST /checkout-sessions` with `cart_id` and
+    /// no `line_items`; nil (or a nil answer) when there is no such cart. `CartAPI` sets it; checkout only reads it.
+    public var cartLineItems: (@Sendable (_ id: String) async throws -> [CheckoutInput.Line]?)?
 
     public init(
         shop: ShopFile,
@@ -23,8 +26,10 @@ public struct ShopServices: Sendable {
         book: OrderBook,
         webhooks: WebhookPublisher,
         baseURL: String,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() },
+        cartLineItems: (@Sendable (_ id: String) async throws -> [CheckoutInput.Line]?)? = nil
     ) {
+        self.cartLineItems = cartLineItems
         self.shop = shop
         self.gateway = gateway
         self.database = database
