@@ -71,7 +71,8 @@ import Testing
         #expect(result.status == 0, "checkout answers failed validation:\n\(result.stdout)\(result.stderr)")
     }
 
-    static let address = #"{"street_address":"123 Main St","address_locality":"Springfield","#
+    static let address =
+        #"{"street_address":"123 Main St","address_locality":"Springfield","#
         + #""address_region":"IL","postal_code":"62701","address_country":"US"}"#
 
     static func body(
@@ -146,7 +147,9 @@ import Testing
         #expect(updated["status"] as? String == "ready_for_complete", "\(updated)")
         // 3798 − 500 + 1499 shipping (under the 5000 free-shipping threshold) + tax 8.25 % of 3298 = 272.085 → 272.
         #expect(
-            Self.totals(updated) == ["subtotal": 3798, "discount": -500, "fulfillment": 1499, "tax": 272, "total": 5069]
+            Self.totals(updated) == [
+                "subtotal": 3798, "discount": -500, "fulfillment": 1499, "tax": 272, "total": 5069,
+            ]
         )
         let applied = try #require((updated["discounts"] as? [String: Any])?["applied"] as? [[String: Any]])
         #expect(applied.first?["code"] as? String == "SAVE5" && applied.first?["amount"] as? Int == 500)
@@ -204,7 +207,11 @@ import Testing
         }
         // Declined token: incomplete + payment_failed.
         let declined = try await session()
-        let (_, decline) = try await client.send("POST", "/checkout-sessions/\(declined)/complete", Self.pay("tok_decline"))
+        let (_, decline) = try await client.send(
+            "POST",
+            "/checkout-sessions/\(declined)/complete",
+            Self.pay("tok_decline")
+        )
         #expect(decline["status"] as? String == "incomplete" && Self.codes(decline) == ["payment_failed"])
         // Handler not advertised.
         let (_, unknownHandler) = try await client.send(
@@ -215,15 +222,27 @@ import Testing
         #expect(Self.codes(unknownHandler) == ["payment_handler_unknown"])
         // Escalation.
         let escalated = try await session()
-        let (_, escalation) = try await client.send("POST", "/checkout-sessions/\(escalated)/complete", Self.pay("tok_3ds"))
+        let (_, escalation) = try await client.send(
+            "POST",
+            "/checkout-sessions/\(escalated)/complete",
+            Self.pay("tok_3ds")
+        )
         #expect(escalation["status"] as? String == "requires_escalation")
         #expect(escalation["continue_url"] is String)
         let severity = (escalation["messages"] as? [[String: Any]])?.first?["severity"] as? String
         #expect(severity == "requires_buyer_input")
         // Second complete.
-        let (_, done) = try await client.send("POST", "/checkout-sessions/\(declined)/complete", Self.pay("tok_success"))
+        let (_, done) = try await client.send(
+            "POST",
+            "/checkout-sessions/\(declined)/complete",
+            Self.pay("tok_success")
+        )
         #expect(done["status"] as? String == "completed")
-        let (_, again) = try await client.send("POST", "/checkout-sessions/\(declined)/complete", Self.pay("tok_success"))
+        let (_, again) = try await client.send(
+            "POST",
+            "/checkout-sessions/\(declined)/complete",
+            Self.pay("tok_success")
+        )
         #expect(again["status"] as? String == "completed" && Self.codes(again) == ["checkout_completed"])
         let (_, fetched) = try await client.send("GET", "/checkout-sessions/\(declined)")
         #expect(Self.codes(fetched).isEmpty && fetched["order"] != nil)
@@ -250,13 +269,19 @@ import Testing
         #expect(Self.codes(abroad) == ["address_undeliverable"] && abroad["status"] as? String == "incomplete")
         // Unknown session: error_response not_found.
         let (_, missing) = try await client.send("GET", "/checkout-sessions/chk_99999")
-        #expect((missing["ucp"] as? [String: Any])?["status"] as? String == "error" && Self.codes(missing) == ["not_found"])
+        #expect(
+            (missing["ucp"] as? [String: Any])?["status"] as? String == "error" && Self.codes(missing) == ["not_found"]
+        )
         // Strict requests: 400 invalid_request with the path.
         let omitted = try await client.raw("POST", "/checkout-sessions", #"{"line_items":[],"status":"completed"}"#)
         #expect(omitted.status == 400)
         let error = try #require(try JSONSerialization.jsonObject(with: Data(omitted.body)) as? [String: Any])
         #expect(error["code"] as? String == "invalid_request" && error["path"] as? String == "$.status")
-        let unknownField = try await client.raw("POST", "/checkout-sessions/\(escalated)/complete", #"{"payment":{},"tip":1}"#)
+        let unknownField = try await client.raw(
+            "POST",
+            "/checkout-sessions/\(escalated)/complete",
+            #"{"payment":{},"tip":1}"#
+        )
         #expect(unknownField.status == 400)
         await client.shop.stop()
         try await Self.validate(client.recorder)
@@ -267,9 +292,19 @@ import Testing
         // var_tee_l has 3 in stock.
         let lines = #"[{"item":{"id":"var_tee_l"},"quantity":2}]"#
         var client = try await Self.startShop(stateDirectory: directory.path)
-        let (_, first) = try await client.send("POST", "/checkout-sessions", Self.body(lines: lines, fulfillment: Self.shipping()))
-        let (_, second) = try await client.send("POST", "/checkout-sessions", Self.body(lines: lines, fulfillment: Self.shipping()))
-        #expect(first["status"] as? String == "ready_for_complete" && second["status"] as? String == "ready_for_complete")
+        let (_, first) = try await client.send(
+            "POST",
+            "/checkout-sessions",
+            Self.body(lines: lines, fulfillment: Self.shipping())
+        )
+        let (_, second) = try await client.send(
+            "POST",
+            "/checkout-sessions",
+            Self.body(lines: lines, fulfillment: Self.shipping())
+        )
+        #expect(
+            first["status"] as? String == "ready_for_complete" && second["status"] as? String == "ready_for_complete"
+        )
         let (_, done) = try await client.send("POST", "/checkout-sessions/chk_00001/complete", Self.pay("tok_success"))
         #expect(done["status"] as? String == "completed")
         await client.shop.stop()
@@ -317,7 +352,8 @@ import Testing
             var answers: [[UInt8]] = []
             answers.append(try await client.raw("POST", "/checkout-sessions", Self.body(codes: ["WELCOME10"])).body)
             answers.append(
-                try await client.raw("PUT", "/checkout-sessions/chk_00001", Self.body(fulfillment: Self.shipping())).body
+                try await client.raw("PUT", "/checkout-sessions/chk_00001", Self.body(fulfillment: Self.shipping()))
+                    .body
             )
             answers.append(
                 try await client.raw("POST", "/checkout-sessions/chk_00001/complete", Self.pay("tok_success")).body

@@ -93,7 +93,9 @@ public struct CheckoutEngine: Sendable {
         next.checkout = evaluate(session, stock: stock, now: now)
         guard next.checkout.status == .readyForComplete else { return .refused(next) }
         // The instrument: the selected one, else the first.
-        guard let index = payment.instruments.firstIndex(where: { $0.selected == true }) ?? payment.instruments.indices.first
+        guard
+            let index = payment.instruments.firstIndex(where: { $0.selected == true })
+                ?? payment.instruments.indices.first
         else {
             next.checkout.add(.error("missing", "a payment instrument is required", path: "$.payment.instruments"))
             return .refused(next)
@@ -200,7 +202,12 @@ public struct CheckoutEngine: Sendable {
             lines.append(
                 Checkout.LineItem(
                     id: lineID,
-                    item: .init(id: variant.id, title: variant.title, price: variant.price, imageURL: product.images.first),
+                    item: .init(
+                        id: variant.id,
+                        title: variant.title,
+                        price: variant.price,
+                        imageURL: product.images.first
+                    ),
                     quantity: line.quantity,
                     totals: [.init(type: "subtotal", amount: amount), .init(type: "total", amount: amount)]
                 )

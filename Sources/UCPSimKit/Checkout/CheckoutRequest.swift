@@ -376,30 +376,30 @@ public struct CompleteInput: Sendable, Equatable {
     }
 
     init(request decoder: any Decoder) throws(FieldError) {
-            try CheckoutJSON.refuse(
-                CheckoutInput.shopOwned + ["line_items", "buyer", "context", "fulfillment", "discounts"],
-                in: decoder,
-                "must not be sent on complete (update the checkout first)"
-            )
-            let fields = try StrictFields(decoder, Keys.self)
-            _ = try fields.optional(AnyObject.self, .signals, "must be an object")
-            _ = try fields.optional(AnyObject.self, .attribution, "must be an object")
-            guard fields.container.contains(.payment) else {
-                throw fields.error(.payment, "is required and must be {instruments: [...]}")
-            }
-            let payment: StrictFields<PaymentKeys>
-            do {
-                payment = try StrictFields(try fields.container.superDecoder(forKey: .payment), PaymentKeys.self)
-            } catch let error as FieldError {
-                throw error
-            } catch {
-                throw fields.error(.payment, "must be an object")
-            }
-            let instruments =
-                try CheckoutJSON.list(payment, .instruments, "must be a list of payment instruments") {
-                    decoder throws(FieldError) in try Self.instrument(decoder)
-                } ?? []
-            self.instruments = instruments
+        try CheckoutJSON.refuse(
+            CheckoutInput.shopOwned + ["line_items", "buyer", "context", "fulfillment", "discounts"],
+            in: decoder,
+            "must not be sent on complete (update the checkout first)"
+        )
+        let fields = try StrictFields(decoder, Keys.self)
+        _ = try fields.optional(AnyObject.self, .signals, "must be an object")
+        _ = try fields.optional(AnyObject.self, .attribution, "must be an object")
+        guard fields.container.contains(.payment) else {
+            throw fields.error(.payment, "is required and must be {instruments: [...]}")
+        }
+        let payment: StrictFields<PaymentKeys>
+        do {
+            payment = try StrictFields(try fields.container.superDecoder(forKey: .payment), PaymentKeys.self)
+        } catch let error as FieldError {
+            throw error
+        } catch {
+            throw fields.error(.payment, "must be an object")
+        }
+        let instruments =
+            try CheckoutJSON.list(payment, .instruments, "must be a list of payment instruments") {
+                decoder throws(FieldError) in try Self.instrument(decoder)
+            } ?? []
+        self.instruments = instruments
     }
 
     static func instrument(_ decoder: any Decoder) throws(FieldError) -> Instrument {
