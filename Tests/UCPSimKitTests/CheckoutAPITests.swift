@@ -44,12 +44,14 @@ import Testing
         control: ControlOptions? = nil,
         stateDirectory: String? = nil,
         shop: ShopFile = .embedded,
+        version: UCPVersion = .newest,
         publicURL: String? = nil,
         clock: @escaping @Sendable () -> Date = { CheckoutAPITests.start }
     ) async throws -> Client {
         let shop = try await Shop.start(
             keys: try KeyRing.ephemeral(),
             publicURL: publicURL,
+            version: version,
             delivery: DeliverySetup(stateDirectory: stateDirectory),
             control: control,
             shop: shop,
@@ -60,10 +62,11 @@ import Testing
     }
 
     /// Validates every recorded answer (SDK strict + jsonschema); exit 3 (schemas absent) tolerated locally only.
-    static func validate(_ recorder: Recorder) async throws {
+    static func validate(_ recorder: Recorder, release: UCPVersion = .newest) async throws {
         let documents = try recorder.answers.map { try JSONSerialization.jsonObject(with: Data($0)) }
         let file = try TestSupport.temporaryJSON(documents, name: "checkouts.json")
-        let result = try await TestSupport.run(TestSupport.python, [validator, file])
+        let options = release == .newest ? [] : ["--release", release.rawValue]
+        let result = try await TestSupport.run(TestSupport.python, [validator] + options + [file])
         if result.status == 3, ProcessInfo.processInfo.environment["UCPSIM_REQUIRE_SCHEMAS"] != "1" {
             print("WARNING: UCP schemas not found; checkout validation SKIPPED")
             return
@@ -332,6 +335,27 @@ import Testing
         #expect(polled["status"] as? String == "completed" && polled["order"] != nil)
         await client.shop.stop()
         try await Self.validate(client.recorder)
+    }
+
+    @Test func release20260408AnswersInItsOwnShapes() async throws {
+        let client = try await Self.startShop(version: .v2026_04_08)
+        let (_, created) = try await client.send("POST", "/checkout-sessions", Self.body(fulfillment: Self.shipping()))
+        // Shipping only: 2026-04-08's destination is `oneOf [shipping_destination, retail_location]`, and a retail
+        // location is always a valid shipping destination too (every postal field is optional), so no pickup answer
+        // can pass that schema (README § Checkout).
+        let (_, updated) = try await client.send(
+            "PUT",
+            "/checkout-sessions/chk_00001",
+            Self.body(fulfillment: Self.shipping(option: "express"))
+        )
+        let (_, done) = try await client.send("POST", "/checkout-sessions/chk_00001/complete", Self.pay("tok_success"))
+        #expect((created["ucp"] as? [String: Any])?["version"] as? String == "2026-04-08")
+        #expect(updated["status"] as? String == "ready_for_complete" && done["status"] as? String == "completed")
+        let method = ((updated["fulfillment"] as? [String: Any])?["methods"] as? [[String: Any]])?.first
+        #expect((method?["destinations"] as? [[String: Any]])?.first?["type"] == nil)
+        _ = try await client.send("GET", "/checkout-sessions/chk_00404")
+        await client.shop.stop()
+        try await Self.validate(client.recorder, release: .v2026_04_08)
     }
 
     @Test func expiredSessionsReadAsNotFound() async throws {

@@ -2,7 +2,10 @@
 """Validate checkout answers ucpsim emitted, release 2026-08-25.
 
 Usage:
-    python3 Tests/tools/validate_checkout.py FILE
+    python3 Tests/tools/validate_checkout.py [--release 2026-04-08] FILE
+
+With --release 2026-04-08 the answers are checked against the 2026-04-08
+schema set instead (jsonschema only: the SDK models are 2026-08-25's).
 
 FILE holds a JSON array of answers of the checkout REST operations. Each is
 either a checkout (ucp.status "success") or an error_response (ucp.status
@@ -34,7 +37,7 @@ import validate_schemas as vs  # noqa: E402
 from jsonschema import Draft202012Validator  # noqa: E402
 
 
-def validators(set_dir: Path) -> dict[str, list[tuple[str, Draft202012Validator]]]:
+def validators(set_dir: Path, legacy: bool) -> dict[str, list[tuple[str, Draft202012Validator]]]:
     registry, uri_for = vs.load_registry(set_dir)
     checker = vs.make_format_checker()
 
@@ -50,7 +53,16 @@ def validators(set_dir: Path) -> dict[str, list[tuple[str, Draft202012Validator]
             ("fulfillment.json", make("schemas/shopping/fulfillment.json", "/$defs/dev.ucp.shopping.checkout")),
             ("discount.json", make("schemas/shopping/discount.json", "/$defs/dev.ucp.shopping.checkout")),
         ],
-        "error": [("error_response.json", make("schemas/common/types/error_response.json"))],
+        "error": [
+            (
+                "error_response.json",
+                make(
+                    "schemas/shopping/types/error_response.json"
+                    if legacy
+                    else "schemas/common/types/error_response.json"
+                ),
+            )
+        ],
     }
 
 
@@ -69,11 +81,15 @@ def models() -> dict[str, list[tuple[str, object]]]:
 
 
 def main(argv: list[str]) -> int:
+    legacy = len(argv) == 4 and argv[1] == "--release" and argv[2] == "2026-04-08"
+    if legacy:
+        argv = [argv[0], argv[3]]
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
     root = Path(os.environ.get("UCP_SCHEMAS_DIR", vs.DEFAULT_SCHEMAS_DIR))
-    if not (root / "main").is_dir():
+    set_name = "2026-04-08" if legacy else "main"
+    if not (root / set_name).is_dir():
         print(f"SKIPPED: UCP schemas not found at {root}", file=sys.stderr)
         return 3
     try:
@@ -84,8 +100,8 @@ def main(argv: list[str]) -> int:
     if not isinstance(documents, list):
         print(f"error: {argv[1]} must hold a JSON array", file=sys.stderr)
         return 2
-    schemas = validators(root / "main")
-    sdk = models()
+    schemas = validators(root / set_name, legacy)
+    sdk = {"checkout": [], "error": []} if legacy else models()
     invalid = False
     for index, doc in enumerate(documents):
         label = f"{argv[1]}[{index}]"

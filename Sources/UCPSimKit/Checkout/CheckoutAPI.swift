@@ -198,7 +198,38 @@ public struct CheckoutAPI: Sendable {
     ) -> ShoppingReply {
         var shown = checkout
         if let note { shown.add(note) }
-        return .json(CheckoutAnswer(shown, call: call), status: status)
+        let reply = ShoppingReply.json(CheckoutAnswer(shown, call: call), status: status)
+        guard call.version == .v2026_04_08 else { return reply }
+        return ShoppingReply(status: status, body: Self.release20260408(reply.body))
+    }
+
+    /// The 2026-04-08 shape of a checkout answer: a fulfillment destination has no `type` (it was `oneOf` shipping
+    /// destination | retail location), and an option's `description` is a string.
+    static func release20260408(_ bytes: [UInt8]) -> [UInt8] {
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any],
+            var fulfillment = object["fulfillment"] as? [String: Any],
+            var methods = fulfillment["methods"] as? [[String: Any]]
+        else { return bytes }
+        for index in methods.indices {
+            if let destinations = methods[index]["destinations"] as? [[String: Any]] {
+                methods[index]["destinations"] = destinations.map { $0.filter { $0.key != "type" } }
+            }
+            if var groups = methods[index]["groups"] as? [[String: Any]] {
+                for group in groups.indices {
+                    guard let options = groups[group]["options"] as? [[String: Any]] else { continue }
+                    groups[group]["options"] = options.map { option in
+                        var option = option
+                        option["description"] = (option["description"] as? [String: Any])?["plain"]
+                        return option
+                    }
+                }
+                methods[index]["groups"] = groups
+            }
+        }
+        fulfillment["methods"] = methods
+        object["fulfillment"] = fulfillment
+        let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return data.map { [UInt8]($0) } ?? bytes
     }
 
     func notFound(_ id: String, _ call: ShoppingCall) -> ShoppingReply {
