@@ -188,4 +188,40 @@ import Testing
         let json = try JSONSerialization.jsonObject(with: Data(RunReport.json(results))) as? [String: Any]
         #expect(json?["passed"] as? Bool == false && json?["failures"] as? Int == 1)
     }
+
+    @Test func aCheckoutStepPlacesItsOrderForLaterStepsAndChecksItsExpectation() async throws {
+        let scenario = try Scenario.load(path: TestSupport.path("scenarios/checkout.yaml"))
+        let (receiver, receiverServer, receiverClient) = try await TestSupport.startReceiver()
+        let shop = try await Shop.start(keys: try KeyRing.ephemeral(), logger: TestSupport.quietLogger)
+        let results = try await ScenarioRunner(
+            shop: shop,
+            target: try RequestTarget("\(receiverServer.baseURL)/hook")
+        ).run(scenario, start: Date(timeIntervalSince1970: 1_775_913_000))
+        await shop.stop()
+        await receiverServer.stop()
+        await receiverClient.shutdown()
+
+        #expect(results.map(\.transition) == ["checkout", "place", "ship", "ship", "deliver", "deliver"])
+        #expect(results.allSatisfy { $0.passed })
+        #expect(receiver.received.count == 6 && receiver.received.allSatisfy { $0.status == 200 })
+        let placed = try JSONDecoder().decode(Order.self, from: Data(results[0].event.body))
+        #expect(placed.id == "ord_web_1" && placed.checkoutID == "chk_00001")
+        // 3798 − 500 (SAVE5; BOGUS is refused) + 599 + tax 272.
+        #expect(placed.totals.last?.amount == 4169)
+        #expect(placed.fulfillment.expectations.first?.description == "Standard Shipping")
+
+        let wrong = try String(contentsOfFile: TestSupport.path("scenarios/checkout.yaml"), encoding: .utf8)
+            .replacingOccurrences(
+                of: "expect: { status: completed }",
+                with: "expect: { status: completed, messages: [] }"
+            )
+        #expect {
+            _ = try Scenario.parse(wrong, file: "c.yaml")
+        } throws: { error in
+            "\(error)".contains(
+                "c.yaml:8: step 1: checkout: expected completed with messages [], got completed with "
+                    + "messages [\"discount_code_invalid\"]"
+            )
+        }
+    }
 }

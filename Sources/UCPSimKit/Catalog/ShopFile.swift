@@ -242,6 +242,9 @@ public struct ShopFile: Sendable, Equatable {
         case decline
         /// Needs the buyer (3-D Secure style): the checkout goes to `requires_escalation` with a `continue_url`.
         case escalate
+        /// Accepted for asynchronous completion: the checkout answers `complete_in_progress`, and the order is placed
+        /// when the checkout is next read.
+        case pending
     }
 
     /// One tax rate on the taxable amount.

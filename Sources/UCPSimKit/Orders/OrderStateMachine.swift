@@ -27,6 +27,14 @@ public struct OrderSpec: Sendable, Equatable {
     public var destination: Order.PostalAddress
     /// Shipping fee in minor units.
     public var shipping: Int
+    /// An order-level discount in minor units (positive; the `discount` total is its negative); 0: none.
+    public var discount: Int
+    /// Tax in minor units; 0: no `tax` total.
+    public var tax: Int
+    /// The fulfillment expectation's `method_type` (`shipping`, `pickup`, …).
+    public var methodType: String
+    /// The fulfillment expectation's description (a checkout's chosen option's title).
+    public var expectationDescription: String
 
     public init(
         id: String,
@@ -35,8 +43,16 @@ public struct OrderSpec: Sendable, Equatable {
         currency: String = "USD",
         lines: [Line],
         destination: Order.PostalAddress = OrderSpec.defaultDestination,
-        shipping: Int = 0
+        shipping: Int = 0,
+        discount: Int = 0,
+        tax: Int = 0,
+        methodType: String = "shipping",
+        expectationDescription: String = "Arrives in 3-5 business days"
     ) {
+        self.discount = discount
+        self.tax = tax
+        self.methodType = methodType
+        self.expectationDescription = expectationDescription
         self.id = id
         self.checkoutID = checkoutID
         self.label = label
@@ -100,6 +116,7 @@ public struct OrderStateMachine: Sendable {
         }
         guard !spec.lines.isEmpty else { throw fail("an order needs at least one line item") }
         guard spec.shipping >= 0 else { throw fail("shipping must not be negative") }
+        guard spec.discount >= 0, spec.tax >= 0 else { throw fail("discount and tax must not be negative") }
         var lineItems: [Order.LineItem] = []
         for (index, line) in spec.lines.enumerated() {
             guard line.quantity > 0 else {
@@ -132,9 +149,9 @@ public struct OrderStateMachine: Sendable {
                     .init(
                         id: "exp_1",
                         lineItems: lineItems.map { .init(id: $0.id, quantity: $0.quantity.total) },
-                        methodType: "shipping",
+                        methodType: spec.methodType,
                         destination: spec.destination,
-                        description: "Arrives in 3-5 business days"
+                        description: spec.expectationDescription
                     )
                 ],
                 events: []
@@ -143,12 +160,17 @@ public struct OrderStateMachine: Sendable {
             totals: []
         )
         shippingFee = spec.shipping
+        discount = spec.discount
+        tax = spec.tax
         lastTime = time
-        Self.recompute(&order, shipping: spec.shipping)
+        Self.recompute(&order, shipping: spec.shipping, discount: spec.discount, tax: spec.tax)
         paid = order.totals.first { $0.type == "total" }?.amount ?? 0
     }
 
     private var shippingFee = 0
+    /// The checkout's order-level discount and tax (kept as placed; none once every line is canceled).
+    private var discount = 0
+    private var tax = 0
 
     /// Parcel states from which a carrier event can still happen.
     private static let onTheWay: Set<String> = ["shipped", "in_transit", "failed_attempt"]
@@ -316,7 +338,7 @@ public struct OrderStateMachine: Sendable {
             )
         }
         lastTime = time
-        Self.recompute(&order, shipping: shippingFee)
+        Self.recompute(&order, shipping: shippingFee, discount: discount, tax: tax)
     }
 
     /// Appends an adjustment; `returning` lines are recorded as negative quantities (units taken back).
@@ -455,7 +477,7 @@ public struct OrderStateMachine: Sendable {
     }
 
     /// Derives line statuses and totals and the order totals (exactly one subtotal and one total).
-    static func recompute(_ order: inout Order, shipping: Int) {
+    static func recompute(_ order: inout Order, shipping: Int, discount: Int = 0, tax: Int = 0) {
         for index in order.lineItems.indices {
             let quantity = order.lineItems[index].quantity
             let amount = quantity.total * order.lineItems[index].item.price
@@ -465,10 +487,15 @@ public struct OrderStateMachine: Sendable {
             order.lineItems[index].status = LineItemStatus.derive(quantity)
         }
         let subtotal = order.lineItems.reduce(0) { $0 + $1.quantity.total * $1.item.price }
-        let fee = order.lineItems.allSatisfy { $0.quantity.total == 0 } ? 0 : shipping
+        let open = !order.lineItems.allSatisfy { $0.quantity.total == 0 }
+        let fee = open ? shipping : 0
+        let off = open ? min(discount, subtotal) : 0
+        let taxed = open ? tax : 0
         order.totals = [.init(type: "subtotal", amount: subtotal)]
+        if off > 0 { order.totals.append(.init(type: "discount", amount: -off)) }
         if fee > 0 { order.totals.append(.init(type: "fulfillment", amount: fee)) }
-        order.totals.append(.init(type: "total", amount: subtotal + fee))
+        if taxed > 0 { order.totals.append(.init(type: "tax", amount: taxed)) }
+        order.totals.append(.init(type: "total", amount: subtotal - off + fee + taxed))
     }
 
     /// The tracking number of a parcel shipped without one: deterministic, from the order and shipment ids.

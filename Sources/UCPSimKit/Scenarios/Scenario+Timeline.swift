@@ -21,6 +21,7 @@ extension Scenario {
         case .advance: nil
         case .interaction: "interaction"
         case .place: "place"
+        case .checkout: "checkout"
         case .transition(let transition): transition.name
         }
     }

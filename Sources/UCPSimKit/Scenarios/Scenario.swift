@@ -45,6 +45,21 @@ public struct Scenario: Sendable {
         case transition(OrderTransition)
         /// Something an agent did (`interaction:`): an `agent.interaction_event`, no order change.
         case interaction(AgentInteraction)
+        /// A checkout session (`checkout:`) created, updated and completed with the embedded shop's rules; when it
+        /// completes, its order is placed (its "order created" webhook) and later steps can move it.
+        case checkout(CheckoutScript)
+    }
+
+    /// A `checkout:` step: the requests, the id the placed order gets, and what the checkout must end as.
+    public struct CheckoutScript: Sendable, Equatable {
+        public var order: String
+        public var create: CheckoutInput
+        public var update: CheckoutInput?
+        public var complete: CompleteInput?
+        /// The checkout's final status; default `completed` with `complete`, else `ready_for_complete`.
+        public var status: Checkout.Status
+        /// The final answer's message codes, in order, when given.
+        public var messages: [String]?
     }
 
     public struct Step: Sendable {
@@ -180,6 +195,9 @@ public struct Scenario: Sendable {
 struct ScenarioPlayer {
     private var machines: [String: OrderStateMachine] = [:]
     private let specs: [String: OrderSpec]
+    /// Units completed `checkout:` steps took from the embedded shop's stock.
+    private var reserved: [String: Int] = [:]
+    private var checkouts = 0
     private let shopBaseURL: String
     private let version: UCPVersion
     /// The scenario clock: `advance` steps move it; transitions happen at it.
@@ -208,6 +226,8 @@ struct ScenarioPlayer {
             return []
         case .interaction:
             return []  // changes no order
+        case .checkout(let script):
+            return try checkout(script, fail: fail).map { [$0] } ?? []
         case .place, .transition:
             break
         }
@@ -215,7 +235,7 @@ struct ScenarioPlayer {
         for id in step.orders {
             do {
                 switch step.action {
-                case .advance, .interaction:
+                case .advance, .interaction, .checkout:
                     break  // handled above
                 case .place:
                     guard machines[id] == nil else { throw fail("order \(id) is already placed") }
@@ -242,5 +262,66 @@ struct ScenarioPlayer {
             }
         }
         return snapshots
+    }
+
+    /// Runs a `checkout:` step's requests through `CheckoutEngine` on the scenario clock; checks its expectation;
+    /// places its order when it completes.
+    private mutating func checkout(
+        _ script: Scenario.CheckoutScript,
+        fail: (String) -> ScenarioParser.Failure
+    ) throws(ScenarioParser.Failure) -> Order? {
+        guard machines[script.order] == nil, specs[script.order] == nil else {
+            throw fail("order \(script.order) already exists")
+        }
+        let engine = CheckoutEngine(shop: .embedded, baseURL: shopBaseURL)
+        let taken = reserved
+        let stock: CheckoutEngine.Stock = { id in
+            (ShopFile.embedded.variant(id)?.variant.inventory ?? 0) - (taken[id] ?? 0)
+        }
+        checkouts += 1
+        var session = engine.create(
+            id: "chk_\(String(format: "%05d", checkouts))",
+            input: script.create,
+            stock: stock,
+            now: clock
+        )
+        if let update = script.update {
+            session = engine.update(session, input: update, stock: stock, now: clock).0
+        }
+        var spec: OrderSpec?
+        if let payment = script.complete {
+            switch engine.complete(session, payment: payment, stock: stock, now: clock) {
+            case .place(let next, let order):
+                session = next
+                spec = order
+            case .accepted(let next):
+                session = engine.finish(next).map { $0.0 } ?? next
+                spec = engine.finish(next)?.1
+            case .refused(let next):
+                session = next
+            case .unchanged(let same, _):
+                session = same
+            }
+        }
+        let codes = session.checkout.messageCodes
+        let finalStatus: Checkout.Status = spec == nil ? session.checkout.status : .completed
+        guard finalStatus == script.status, script.messages.map({ $0 == codes }) ?? true else {
+            throw fail(
+                "checkout: expected \(script.status.rawValue)"
+                    + (script.messages.map { " with messages \($0)" } ?? "")
+                    + ", got \(finalStatus.rawValue) with messages \(codes)"
+            )
+        }
+        guard var spec else { return nil }
+        spec.id = script.order
+        let machine: OrderStateMachine
+        do {
+            machine = try OrderStateMachine(spec: spec, at: clock, shopBaseURL: shopBaseURL, version: version)
+        } catch {
+            throw fail("\(error)")
+        }
+        for line in session.checkout.lineItems { reserved[line.item.id, default: 0] += line.quantity }
+        machines[script.order] = machine
+        return machine.order
     }
 }

@@ -11,7 +11,7 @@ struct ScenarioParser {
 
     let file: String
 
-    private static let actionKeys = ["place", "advance", "interaction"] + OrderTransition.names
+    private static let actionKeys = ["place", "advance", "interaction", "checkout"] + OrderTransition.names
     private static let stepParameters = OrderTransition.parameterNames.union(["expect", "mutate"])
 
     func scenario(_ root: Node) throws(Failure) -> Scenario {
@@ -36,10 +36,15 @@ struct ScenarioParser {
         guard let stepsNode = root["steps"], let stepList = stepsNode.sequence, !stepList.isEmpty else {
             throw Failure(line: line(root), message: "`steps` must be a non-empty list")
         }
+        // Orders `checkout:` steps place: later steps name them like declared ones (`all` stays the declared).
+        var named = groups
+        for node in stepList {
+            if let id = node["checkout"]?["order"]?.string, named[id] == nil { named[id] = [id] }
+        }
         var steps: [Scenario.Step] = []
         for (index, node) in stepList.enumerated() {
             do {
-                steps.append(try step(node, number: index + 1, groups: groups, all: specs.map(\.id)))
+                steps.append(try step(node, number: index + 1, groups: named, all: specs.map(\.id)))
             } catch var failure {
                 failure.step = index + 1
                 throw failure
@@ -202,6 +207,18 @@ struct ScenarioParser {
                 expectation: .accepted
             )
         }
+        if action == "checkout" {
+            try checkKeys(mapping, allowed: ["checkout", "expect"], at: node)
+            let script = try checkout(value)
+            let expectation = try node["expect"].map { node throws(Failure) in try self.expectation(node) }
+            return .init(
+                number: number,
+                line: line(node),
+                action: .checkout(script),
+                orders: [script.order],
+                expectation: expectation ?? .accepted
+            )
+        }
         try checkKeys(mapping, allowed: Self.stepParameters.union([action]), at: node)
         if action == "advance" {
             return .init(
@@ -238,6 +255,60 @@ struct ScenarioParser {
         )
         step.mutation = mutation
         return step
+    }
+
+    /// `checkout: {order, create, update?, complete?, expect?: {status, messages}}`: the bodies as the REST API
+    /// reads them.
+    private func checkout(_ node: Node) throws(Failure) -> Scenario.CheckoutScript {
+        guard let mapping = node.mapping else {
+            throw Failure(line: line(node), message: "checkout: must be a mapping with order, create, update, complete")
+        }
+        try checkKeys(mapping, allowed: ["order", "create", "update", "complete", "expect"], at: node)
+        guard let order = node["order"]?.string, Identifier.problem(order) == nil else {
+            throw Failure(line: line(node), message: "checkout.order: is required: the id the placed order gets")
+        }
+        guard let create = node["create"] else {
+            throw Failure(line: line(node), message: "checkout.create: is required: the create request body")
+        }
+        let input = try decode(CheckoutInput.CreateBody.self, from: create, path: [.key("checkout"), .key("create")])
+        let update = try node["update"].map { node throws(Failure) in
+            try decode(CheckoutInput.UpdateBody.self, from: node, path: [.key("checkout"), .key("update")]).input
+        }
+        let complete = try node["complete"].map { node throws(Failure) in
+            try decode(CompleteInput.Body.self, from: node, path: [.key("checkout"), .key("complete")]).input
+        }
+        var status: Checkout.Status = complete == nil ? .readyForComplete : .completed
+        var messages: [String]?
+        if let expect = node["expect"] {
+            guard let expectMapping = expect.mapping else {
+                throw Failure(line: line(expect), message: "checkout.expect: must be {status, messages}")
+            }
+            try checkKeys(expectMapping, allowed: ["status", "messages"], at: expect)
+            if let text = expect["status"] {
+                guard let value = text.string.flatMap(Checkout.Status.init(rawValue:)) else {
+                    throw Failure(
+                        line: line(text),
+                        message:
+                            "checkout.expect.status: one of \(Checkout.Status.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
+                }
+                status = value
+            }
+            if let list = expect["messages"] {
+                guard let codes = list.sequence?.compactMap(\.string), codes.count == list.sequence?.count else {
+                    throw Failure(line: line(list), message: "checkout.expect.messages: a list of message codes")
+                }
+                messages = codes
+            }
+        }
+        return Scenario.CheckoutScript(
+            order: order,
+            create: input.input,
+            update: update,
+            complete: complete,
+            status: status,
+            messages: messages
+        )
     }
 
     /// The step's transition, its parameters (the keys beside the action) read by `TransitionParameters`.

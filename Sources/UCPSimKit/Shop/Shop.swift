@@ -98,6 +98,7 @@ public final class Shop: Sendable {
         control: ControlOptions? = nil,
         apiToken: BearerToken? = nil,
         shop shopFile: ShopFile = .embedded,
+        clock: @escaping @Sendable () -> Date = { Date() },
         logger: Logger = Logger(label: "ucpsim.shop")
     ) async throws(UCPSimError) -> Shop {
         if let publicURL { _ = try RequestTarget(publicURL) }
@@ -182,7 +183,7 @@ public final class Shop: Sendable {
             audience: control.map { WebhookPublisher.Audience(registered: true, url: $0.target) } ?? .nobody
         )
         publisherSlot.publisher = webhooks
-        let book = OrderBook(baseURL: profile.baseURL, version: version, limit: OrderBook.defaultLimit)
+        let book = OrderBook(baseURL: profile.baseURL, version: version, limit: OrderBook.defaultLimit, now: clock)
         let shopRouter = Router()
         shopRouter.add(middleware: APIErrorMiddleware())
         let publisher = ProfilePublisher(profile)
@@ -205,7 +206,8 @@ public final class Shop: Sendable {
             database: database,
             book: book,
             webhooks: webhooks,
-            baseURL: profile.baseURL
+            baseURL: profile.baseURL,
+            now: clock
         )
         CatalogAPI(services: services).addRoutes(to: shopRouter)
         CartAPI(services: services).addRoutes(to: shopRouter)

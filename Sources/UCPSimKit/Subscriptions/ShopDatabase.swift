@@ -145,6 +145,20 @@ public final class ShopDatabase: Sendable {
             try db.create(index: "webhook_secret_by_subscription", on: "webhook_secret", columns: ["subscription_id"])
         }
         migrator.registerMigration("v2 carts", migrate: CartStore.migrate)
+        migrator.registerMigration("v3 checkout sessions") { db in
+            try db.create(table: "checkout_session") { table in
+                // The number in the id (`chk_00001`): ids come from it.
+                table.primaryKey("seq", .integer)
+                table.column("id", .text).notNull().unique()
+                // The session as JSON (`CheckoutSession`).
+                table.column("session", .text).notNull()
+            }
+            try db.create(table: "checkout_reservation") { table in
+                // Units of a variant that completed checkouts took from the shop file's inventory.
+                table.primaryKey("variant_id", .text)
+                table.column("units", .integer).notNull()
+            }
+        }
         return migrator
     }()
 }
