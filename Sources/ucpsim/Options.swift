@@ -433,6 +433,7 @@ func startShop(
     control: ControlOptions? = nil,
     apiToken: BearerToken? = nil,
     verbose: Bool = false,
+    shopping: ShoppingSetup = ShoppingSetup(),
     onAttempt: @escaping @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }
 ) async throws(UCPSimError) -> Shop {
     // Without --port, the shop binds the port it had last time on this state directory: the same profile URL,
@@ -453,6 +454,7 @@ func startShop(
             delivery: delivery.setup(onAttempt: onAttempt),
             control: control,
             apiToken: apiToken,
+            shopping: shopping,
             logger: makeLogger("ucpsim.shop", verbose: verbose)
         )
     } catch  where port == nil && identity.port != nil && error.exitCode == .unavailable {

@@ -41,6 +41,13 @@ struct Serve: AsyncParsableCommand {
     var simulationSecret: String?
 
     @Flag(
+        name: .customLong("require-signed-requests"),
+        help:
+            "Refuse shopping requests (catalog, cart, checkout) without an RFC 9421 signature by a key of the UCP-Agent profile (401 signature_missing); by default a signature is checked when present."
+    )
+    var requireSignedRequests = false
+
+    @Flag(
         name: .customLong("allow-unauthenticated-control"),
         help:
             "Serve the control API on a non-loopback --host without --simulation-secret (anyone who reaches it can drive the shop)."
@@ -99,7 +106,8 @@ struct Serve: AsyncParsableCommand {
                 host: host,
                 port: port,
                 control: ControlOptions(target: target, secret: simulationSecret),
-                apiToken: token
+                apiToken: token,
+                shopping: ShoppingSetup(requireSignedRequests: requireSignedRequests)
             ) { state, attempt in
                 outputLine("webhook: \(DeliveryReport.attemptLine(state, attempt))")
             }
