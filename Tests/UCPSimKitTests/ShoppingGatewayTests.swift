@@ -376,6 +376,35 @@ extension ReceivedResponse {
         #expect(harness.runs == 1)
     }
 
+    @Test func aKeyOfAnUnsupportedCurveIsAlgorithmUnsupported() async throws {
+        let harness = try await GatewayHarness.start()
+        defer { Task { await harness.stop() } }
+        var profile = try harness.platform.profile()
+        profile["keys"] = [["kid": "p521", "kty": "EC", "crv": "P-521", "x": "AA", "y": "AA"]]
+        try harness.platform.serve(profile: profile)
+        var request = try harness.request()
+        try harness.platform.sign(&request, keyID: "p521")
+        let response = try await harness.send(request)
+        #expect(response.status == 400)
+        #expect(response.code == "algorithm_unsupported")
+    }
+
+    @Test func anUnknownKeyIDRefetchesTheProfileOnce() async throws {
+        let harness = try await GatewayHarness.start()
+        defer { Task { await harness.stop() } }
+        // The shop caches a profile without the key (an unsigned request), then the platform publishes it.
+        var withoutKeys = try harness.platform.profile()
+        withoutKeys["keys"] = [] as [Any]
+        try harness.platform.serve(profile: withoutKeys)
+        #expect(try await harness.send(try harness.request()).status == 201)
+        try harness.platform.serve(profile: try harness.platform.profile())
+        #expect(try await harness.send(try harness.request(sign: true)).status == 201)
+        // A second unknown key within the TTL floor is not fetched for again.
+        var unknown = try harness.request()
+        try harness.platform.sign(&unknown, keyID: "rotated-later")
+        #expect(try await harness.send(unknown).code == "key_not_found")
+    }
+
     @Test func requireSignedRequestsRefusesUnsignedOnes() async throws {
         let harness = try await GatewayHarness.start(requireSigned: true)
         defer { Task { await harness.stop() } }
