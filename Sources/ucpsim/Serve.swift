@@ -47,6 +47,9 @@ struct Serve: AsyncParsableCommand {
     )
     var requireSignedRequests = false
 
+    @OptionGroup(title: "Platform profiles (fetched from UCP-Agent on shopping requests)")
+    var profiles: ProfilePolicyOptions
+
     @Flag(
         name: .customLong("allow-unauthenticated-control"),
         help:
@@ -59,6 +62,12 @@ struct Serve: AsyncParsableCommand {
     static func isLoopback(_ host: String) -> Bool {
         if host == "localhost" { return true }
         return ProfileFetchPolicy.literalAddress(host).map { ProfileFetchPolicy.kind(of: $0) == .loopback } ?? false
+    }
+
+    var shoppingSetup: ShoppingSetup {
+        var setup = ShoppingSetup(requireSignedRequests: requireSignedRequests)
+        setup.profilePolicy = profiles.policy
+        return setup
     }
 
     func validate() throws {
@@ -107,7 +116,7 @@ struct Serve: AsyncParsableCommand {
                 port: port,
                 control: ControlOptions(target: target, secret: simulationSecret),
                 apiToken: token,
-                shopping: ShoppingSetup(requireSignedRequests: requireSignedRequests)
+                shopping: shoppingSetup
             ) { state, attempt in
                 outputLine("webhook: \(DeliveryReport.attemptLine(state, attempt))")
             }

@@ -559,3 +559,17 @@ extension ReceivedResponse {
         #expect(receiverB.received.map(\.orderID) == ["ord_b"])
     }
 }
+
+/// `serve`'s shopping options, through the built binary.
+@Suite struct ServeShoppingOptionsTests {
+    @Test func serveTakesTheProfilePolicyOptionsAndChecksThem() async throws {
+        let result = try await CLITests.ucpsim(["serve", "--port", "0", "--allow-profile-host", "a/b"])
+        #expect(result.status == 64)
+        #expect(
+            result.stderr.contains("a host for --allow-http-profile or --allow-profile-host is a name or an address")
+        )
+        let help = try await CLITests.ucpsim(["serve", "--help"])
+        #expect(help.stdout.contains("--require-signed-requests"))
+        #expect(help.stdout.contains("--allow-private-profiles"))
+    }
+}
