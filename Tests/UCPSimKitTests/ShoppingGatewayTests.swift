@@ -531,6 +531,28 @@ extension ReceivedResponse {
         #expect(list.first?.id == first.id)
     }
 
+    @Test func platformSubscriptionsAndOrderOwnersSurviveARestart() async throws {
+        let directory = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let database = try ShopDatabase.open(directory: directory)
+            let registry = try SubscriptionRegistry(database: database)
+            try await registry.platformSubscription(for: "https://a.example/p", webhookURL: "https://a.example/hooks")
+            try await PlatformOrders(database: database).record(orderID: "ord_1", platform: "https://a.example/p")
+            // Recording again keeps the first platform.
+            try await PlatformOrders(database: database).record(orderID: "ord_1", platform: "https://b.example/p")
+        }
+        let database = try ShopDatabase.open(directory: directory)
+        #expect(PlatformOrders(database: database).platform(of: "ord_1") == "https://a.example/p")
+        #expect(PlatformOrders(database: database).platform(of: "ord_2") == nil)
+        let subscriptions = try await SubscriptionRegistry(database: database).list()
+        #expect(subscriptions.map(\.platform) == ["https://a.example/p"])
+        // The API's JSON shows the platform of such a subscription.
+        let subscription = try #require(subscriptions.first)
+        let object = try JSONSerialization.jsonObject(with: Data(subscription.json())) as? [String: Any]
+        #expect(object?["platform"] as? String == "https://a.example/p")
+    }
+
     @Test func eachPlatformReceivesOnlyTheOrdersItPlaced() async throws {
         let receiverA = try await ScriptedReceiver.start { _, _ in .init() }
         let receiverB = try await ScriptedReceiver.start { _, _ in .init() }
