@@ -22,26 +22,7 @@ struct Listen: AsyncParsableCommand {
     @Option(help: "Host to bind.")
     var host = "127.0.0.1"
 
-    @Option(
-        name: .customLong("allow-http-profile"),
-        help: ArgumentHelp(
-            "Also fetch http:// profiles from HOST, whatever it resolves to (repeatable).",
-            valueName: "host"
-        )
-    )
-    var httpProfileHosts: [String] = []
-
-    @Option(
-        name: .customLong("allow-profile-host"),
-        help: ArgumentHelp(
-            "Fetch profiles from HOST even when it resolves to a private, link-local or reserved address (repeatable).",
-            valueName: "host"
-        )
-    )
-    var allowedProfileHosts: [String] = []
-
-    @Flag(help: "Fetch profiles from private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7).")
-    var allowPrivateProfiles = false
+    @OptionGroup var profiles: ProfilePolicyOptions
 
     @Option(
         help: ArgumentHelp("The largest webhook body read, in bytes; a longer one is answered 413.", valueName: "bytes")
@@ -68,11 +49,6 @@ struct Listen: AsyncParsableCommand {
                 throw ValidationError("--secret #\(index + 1): \(problem)")
             }
         }
-        for host in httpProfileHosts + allowedProfileHosts where host.isEmpty || host.contains("/") {
-            throw ValidationError(
-                "a host for --allow-http-profile or --allow-profile-host is a name or an address, got '\(host)'"
-            )
-        }
     }
 
     func run() async throws {
@@ -82,9 +58,7 @@ struct Listen: AsyncParsableCommand {
             var options = ReferenceReceiver.Options()
             options.maxBodyBytes = maxBody
             options.secrets = secrets.map(WebhookSecret.init)
-            options.profilePolicy.httpHosts = Set(httpProfileHosts.map(ProfileFetchPolicy.normalizedHost))
-            options.profilePolicy.allowedHosts = Set(allowedProfileHosts.map(ProfileFetchPolicy.normalizedHost))
-            options.profilePolicy.allowPrivate = allowPrivateProfiles
+            options.profilePolicy = profiles.policy
             // As many transfers as profile fetches may run at once: an admitted fetch never waits for a transfer.
             let httpClient = HTTPClient(workers: options.profileLimits.maxFetchesInFlight, options: client.httpOptions)
             let (_, server) = try await ReferenceReceiver.start(
@@ -99,5 +73,46 @@ struct Listen: AsyncParsableCommand {
             await server.stop()
             await httpClient.shutdown()
         }
+    }
+}
+
+/// Which profile URLs may be fetched (`listen`: webhook signers'; `serve`: platforms'). Loopback `http://` is always
+/// allowed (local development); everything else follows `ProfileFetchPolicy`.
+struct ProfilePolicyOptions: ParsableArguments {
+    @Option(
+        name: .customLong("allow-http-profile"),
+        help: ArgumentHelp(
+            "Also fetch http:// profiles from HOST, whatever it resolves to (repeatable).",
+            valueName: "host"
+        )
+    )
+    var httpProfileHosts: [String] = []
+
+    @Option(
+        name: .customLong("allow-profile-host"),
+        help: ArgumentHelp(
+            "Fetch profiles from HOST even when it resolves to a private, link-local or reserved address (repeatable).",
+            valueName: "host"
+        )
+    )
+    var allowedProfileHosts: [String] = []
+
+    @Flag(help: "Fetch profiles from private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7).")
+    var allowPrivateProfiles = false
+
+    func validate() throws {
+        for host in httpProfileHosts + allowedProfileHosts where host.isEmpty || host.contains("/") {
+            throw ValidationError(
+                "a host for --allow-http-profile or --allow-profile-host is a name or an address, got '\(host)'"
+            )
+        }
+    }
+
+    var policy: ProfileFetchPolicy {
+        var policy = ProfileFetchPolicy()
+        policy.httpHosts = Set(httpProfileHosts.map(ProfileFetchPolicy.normalizedHost))
+        policy.allowedHosts = Set(allowedProfileHosts.map(ProfileFetchPolicy.normalizedHost))
+        policy.allowPrivate = allowPrivateProfiles
+        return policy
     }
 }

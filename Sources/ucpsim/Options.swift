@@ -434,6 +434,7 @@ func startShop(
     apiToken: BearerToken? = nil,
     shopFile: ShopFile = .embedded,
     verbose: Bool = false,
+    shopping: ShoppingSetup = ShoppingSetup(),
     onAttempt: @escaping @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }
 ) async throws(UCPSimError) -> Shop {
     // Without --port, the shop binds the port it had last time on this state directory: the same profile URL,
@@ -455,6 +456,7 @@ func startShop(
             control: control,
             apiToken: apiToken,
             shop: shopFile,
+            shopping: shopping,
             logger: makeLogger("ucpsim.shop", verbose: verbose)
         )
     } catch  where port == nil && identity.port != nil && error.exitCode == .unavailable {

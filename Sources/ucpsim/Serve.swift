@@ -51,6 +51,16 @@ struct Serve: AsyncParsableCommand {
     var simulationSecret: String?
 
     @Flag(
+        name: .customLong("require-signed-requests"),
+        help:
+            "Refuse shopping requests (catalog, cart, checkout) without an RFC 9421 signature by a key of the UCP-Agent profile (401 signature_missing); by default a signature is checked when present."
+    )
+    var requireSignedRequests = false
+
+    @OptionGroup(title: "Platform profiles (fetched from UCP-Agent on shopping requests)")
+    var profiles: ProfilePolicyOptions
+
+    @Flag(
         name: .customLong("allow-unauthenticated-control"),
         help:
             "Serve the control API on a non-loopback --host without --simulation-secret (anyone who reaches it can drive the shop)."
@@ -62,6 +72,12 @@ struct Serve: AsyncParsableCommand {
     static func isLoopback(_ host: String) -> Bool {
         if host == "localhost" { return true }
         return ProfileFetchPolicy.literalAddress(host).map { ProfileFetchPolicy.kind(of: $0) == .loopback } ?? false
+    }
+
+    var shoppingSetup: ShoppingSetup {
+        var setup = ShoppingSetup(requireSignedRequests: requireSignedRequests)
+        setup.profilePolicy = profiles.policy
+        return setup
     }
 
     func validate() throws {
@@ -112,7 +128,8 @@ struct Serve: AsyncParsableCommand {
                 port: port,
                 control: ControlOptions(target: target, secret: simulationSecret),
                 apiToken: token,
-                shopFile: shopFile ?? .embedded
+                shopFile: shopFile ?? .embedded,
+                shopping: shoppingSetup
             ) { state, attempt in
                 outputLine("webhook: \(DeliveryReport.attemptLine(state, attempt))")
             }

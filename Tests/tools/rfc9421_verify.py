@@ -7,11 +7,15 @@ an implementation we did not write; used by the Swift tests and by CI.
 Usage:
     python3 Tests/tools/rfc9421_verify.py REQUEST.json JWKS.json [--now UNIX] [--max-age SECONDS|none]
     python3 Tests/tools/rfc9421_verify.py REQUEST.json JWKS.json --signature-only
+    python3 Tests/tools/rfc9421_verify.py RESPONSE.json JWKS.json --response [--now UNIX]
     python3 Tests/tools/rfc9421_verify.py --self-test
 
 REQUEST.json: {"method": "POST", "url": "http://127.0.0.1:1234/hook?x=1",
                "headers": [["Content-Type", "application/json"], ...],   # field lines as received
                "body_base64": "..."}
+RESPONSE.json (--response): {"status": 200, "headers": [[name, value], ...], "body_base64": "..."}
+              a response signature must cover "@status", and "content-digest" and
+              "content-type" when there is a body (UCP's response signatures).
 JWKS.json:    {"keys": [{"kid": ..., "kty": "EC", "crv": "P-256", "x": ..., "y": ...}, ...]}
 
 Output: exactly one line on stdout.
@@ -134,6 +138,15 @@ class _Request:
         self.method = method
         self.url = url
         self.headers = headers
+
+
+class _Response:
+    """A response for the library: the status_code attribute makes it one."""
+
+    def __init__(self, status_code, headers):
+        self.status_code = status_code
+        self.headers = headers
+        self.request = None
 
 
 # ---------------------------------------------------------------- keys
@@ -291,6 +304,7 @@ def verify(request, jwks, *, now=None, max_age=datetime.timedelta(days=1), signa
     """Return the kid on success; raise Failure otherwise."""
     method, url, headers, body = request
     fields = _FieldLines(headers)
+    is_response = isinstance(method, int)
 
     # 1. Signature-Input / Signature
     sig_input_value, sig_value = fields.combined("Signature-Input"), fields.combined("Signature")
@@ -327,23 +341,26 @@ def verify(request, jwks, *, now=None, max_age=datetime.timedelta(days=1), signa
         )
 
     # 2b. coverage (bare component names; "@query" too when the URL has a query)
-    required = list(REQUIRED_COMPONENTS)
-    if "?" in url.split("#", 1)[0]:
-        required.append("@query")
+    if is_response:
+        required = ["@status"] + (["content-digest", "content-type"] if body else [])
+    else:
+        required = list(REQUIRED_COMPONENTS)
+        if "?" in url.split("#", 1)[0]:
+            required.append("@query")
     covered = {name for name, cparams in components if isinstance(name, str) and not cparams}
     missing = [c for c in required if c not in covered]
     if missing and not signature_only:
         raise Failure("coverage_insufficient", "not covered: " + " ".join(f'"{c}"' for c in missing))
 
     # 3. body digest
-    if not signature_only:
+    if not signature_only and (body or not is_response):
         check_content_digest(fields.combined("Content-Digest"), body)
 
     # 4-5. signature base + signature, by the library
     verifier = _Verifier(signature_algorithm=alg_cls, key_resolver=_SingleKeyResolver(keyid, public_key))
     verifier.fixed_now = now
     verifier.ignore_time = signature_only
-    message = _Request(method, url, fields)
+    message = _Response(method, fields) if is_response else _Request(method, url, fields)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SignatureVerifyWarning)
@@ -393,6 +410,27 @@ def load_request(path):
     if body is None:
         raise UsageError(f"{path}: body_base64 must be standard base64")
     return method, url, [tuple(h) for h in headers], body
+
+
+def load_response(path):
+    """RESPONSE.json as (status, None, headers, body): the status takes the method's place."""
+    try:
+        with open(path, "rb") as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read {path}: {e}")
+    if not isinstance(doc, dict) or not isinstance(doc.get("status"), int):
+        raise UsageError(f"{path}: expected a JSON object with an integer status")
+    fake = dict(doc, method="GET", url="http://response.invalid/")
+    fake.pop("status")
+    tmp = path + ".request.json"
+    with open(tmp, "w") as f:
+        json.dump(fake, f)
+    try:
+        _, _, headers, body = load_request(tmp)
+    finally:
+        os.remove(tmp)
+    return doc["status"], None, headers, body
 
 
 def load_jwks(path):
@@ -464,6 +502,7 @@ def main(argv):
     parser.add_argument("--now", help="verify as of this unix time (seconds)")
     parser.add_argument("--max-age", help='maximum signature age in seconds, or "none" (default: 86400)')
     parser.add_argument("--signature-only", action="store_true", help="the RFC 9421 signature alone (no coverage, digest or time rules)")
+    parser.add_argument("--response", action="store_true", help="the first file is RESPONSE.json (a signed response)")
     parser.add_argument("--self-test", action="store_true", help="run the vectors in Tests/tools/vectors")
     try:
         args = parser.parse_args(argv)
@@ -489,7 +528,7 @@ def main(argv):
                 except ValueError:
                     raise UsageError(f'--max-age must be non-negative seconds or "none", got {args.max_age!r}')
                 max_age = datetime.timedelta(seconds=seconds)
-        request = load_request(args.request)
+        request = load_response(args.request) if args.response else load_request(args.request)
         jwks = load_jwks(args.jwks)
         kid = verify(request, jwks, now=now, max_age=max_age, signature_only=args.signature_only)
     except UsageError as e:

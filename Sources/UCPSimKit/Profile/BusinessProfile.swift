@@ -169,6 +169,14 @@ public struct FetchedProfile: Sendable {
     public let keys: [JWK]
     /// The platform's order webhook URL (`ucp.capabilities["dev.ucp.shopping.order"][0].config.webhook_url`).
     public let orderWebhookURL: String?
+    /// `ucp.version`, when it is a string.
+    public let version: String?
+    /// `ucp.capabilities`: each name with the versions its entries declare; nil when the member is absent or not an
+    /// object of arrays of objects with a string `version` (see `shapeProblem`).
+    public let capabilities: [String: [String]]?
+    /// Why the document is not a UCP profile a shop negotiates with (no `ucp.version` date, capabilities not an
+    /// object of arrays of `{version}` objects); nil when it is one.
+    public let shapeProblem: String?
 
     /// Parses a profile document; nil when it is not a JSON object with a `ucp` object.
     public init?(json: [UInt8]) {
@@ -189,6 +197,39 @@ public struct FetchedProfile: Sendable {
         self.keys = keys
         let order = (ucp["capabilities"] as? [String: Any])?["dev.ucp.shopping.order"] as? [[String: Any]]
         orderWebhookURL = (order?.first?["config"] as? [String: Any])?["webhook_url"] as? String
+        version = ucp["version"] as? String
+        var problem: String?
+        var capabilities: [String: [String]]? = [:]
+        if let declared = ucp["capabilities"] {
+            if let members = declared as? [String: Any] {
+                for (name, entries) in members {
+                    guard let list = entries as? [[String: Any]] else {
+                        problem = "ucp.capabilities[\"\(name)\"] is not an array of objects"
+                        capabilities = nil
+                        break
+                    }
+                    let versions = list.compactMap { $0["version"] as? String }
+                    guard versions.count == list.count else {
+                        problem = "an entry of ucp.capabilities[\"\(name)\"] has no string version"
+                        capabilities = nil
+                        break
+                    }
+                    capabilities?[name] = versions
+                }
+            } else {
+                problem = "ucp.capabilities is not an object"
+                capabilities = nil
+            }
+        }
+        if let version {
+            if version.range(of: #"^\d{4}-\d{2}-\d{2}$"#, options: .regularExpression) == nil {
+                problem = "ucp.version \"\(version)\" is not a YYYY-MM-DD date"
+            }
+        } else {
+            problem = "ucp.version is missing or not a string"
+        }
+        self.capabilities = capabilities
+        shapeProblem = problem
     }
 }
 

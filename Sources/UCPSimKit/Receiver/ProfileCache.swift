@@ -26,8 +26,19 @@ public final class ProfileCache: Sendable {
         public init() {}
     }
 
+    /// Whose profiles are fetched, which decides what counts as one.
+    public enum Purpose: Sendable {
+        /// A webhook signer's (the reference receiver): `keys` or `signing_keys` required; any answer that is not a
+        /// JSON profile reads as unreachable, so a sender cannot tell an open port from a closed one.
+        case signer
+        /// A platform's, fetched by the shop on a shopping request (`UCP-Agent`): keys optional (a platform may not
+        /// sign); an answer that is not JSON or not a UCP profile (`FetchedProfile.shapeProblem`) is
+        /// `profile_malformed` (422), as the spec's negotiation error table says.
+        case platform
+    }
+
     private struct Entry {
-        let keys: [JWK]
+        let profile: FetchedProfile
         let expires: Date
     }
 
@@ -36,7 +47,7 @@ public final class ProfileCache: Sendable {
         let text = Mutex<String?>(nil)
     }
 
-    private typealias Waiter = CheckedContinuation<Result<[JWK], SignatureFailure>, Never>
+    private typealias Waiter = CheckedContinuation<Result<FetchedProfile, SignatureFailure>, Never>
 
     private struct State {
         var entries: [String: Entry] = [:]
@@ -55,6 +66,7 @@ public final class ProfileCache: Sendable {
     public static let ttlFloor: TimeInterval = 60
     public let policy: ProfileFetchPolicy
     public let limits: Limits
+    public let purpose: Purpose
     private let now: @Sendable () -> Date
 
     /// - Parameter now: the clock (injected so tests can move time).
@@ -63,8 +75,10 @@ public final class ProfileCache: Sendable {
         policy: ProfileFetchPolicy = ProfileFetchPolicy(),
         limits: Limits = Limits(),
         defaultMaxAge: TimeInterval = 60,
+        purpose: Purpose = .signer,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.purpose = purpose
         self.client = client
         self.policy = policy
         self.limits = limits
@@ -78,6 +92,11 @@ public final class ProfileCache: Sendable {
     /// The keys published at `url`; from cache unless expired or `refresh`. A refresh of an origin already
     /// force-refreshed within the TTL floor answers from the cache instead of fetching.
     public func keys(at url: String, refresh: Bool = false) async throws(SignatureFailure) -> [JWK] {
+        try await profile(at: url, refresh: refresh).keys
+    }
+
+    /// The profile published at `url`, with the same caching and refresh rules as `keys(at:refresh:)`.
+    public func profile(at url: String, refresh: Bool = false) async throws(SignatureFailure) -> FetchedProfile {
         let target: RequestTarget
         do {
             target = try RequestTarget(url)
@@ -92,7 +111,7 @@ public final class ProfileCache: Sendable {
         let now = self.now()
         let result = await withCheckedContinuation { (waiter: Waiter) in
             enum Step {
-                case answer(Result<[JWK], SignatureFailure>)
+                case answer(Result<FetchedProfile, SignatureFailure>)
                 case wait
                 case fetch
             }
@@ -100,7 +119,7 @@ public final class ProfileCache: Sendable {
                 if let cached = state.entries[key], cached.expires > now,
                     !refresh || !Self.claimForcedRefresh(of: target.origin, at: now, in: &state)
                 {
-                    return .answer(.success(cached.keys))
+                    return .answer(.success(cached.profile))
                 }
                 if state.inFlight[key] != nil {
                     state.inFlight[key, default: []].append(waiter)
@@ -156,12 +175,12 @@ public final class ProfileCache: Sendable {
             HTTPClient.Job(options: options, prepare: { request }) { [self] _, result in
                 let outcome = profile(from: result, url: target.url, refused: refused.text.withLock { $0 })
                 let waiters = state.withLock { state -> [Waiter] in
-                    if case .success(let (keys, maxAge)) = outcome {
-                        store(Entry(keys: keys, expires: now.addingTimeInterval(maxAge)), at: key, in: &state)
+                    if case .success(let (profile, maxAge)) = outcome {
+                        store(Entry(profile: profile, expires: now.addingTimeInterval(maxAge)), at: key, in: &state)
                     }
                     return state.inFlight.removeValue(forKey: key) ?? []
                 }
-                let answer = outcome.map(\.keys)
+                let answer = outcome.map(\.profile)
                 for waiter in waiters { waiter.resume(returning: answer) }
             }
         ])
@@ -171,10 +190,10 @@ public final class ProfileCache: Sendable {
     /// connection, an HTTP error, a non-profile answer) reads the same to the sender: the answer must not tell it an
     /// open port from a closed one. The operator's log gets the reason.
     private func profile(from result: Result<ReceivedResponse, any Error>, url: String, refused: String?)
-        -> Result<(keys: [JWK], maxAge: TimeInterval), SignatureFailure>
+        -> Result<(profile: FetchedProfile, maxAge: TimeInterval), SignatureFailure>
     {
         if let refused { return .failure(SignatureFailure(.invalidProfileURL, "UCP-Agent profile \(url): \(refused)")) }
-        func unreachable(_ why: String) -> Result<(keys: [JWK], maxAge: TimeInterval), SignatureFailure> {
+        func unreachable(_ why: String) -> Result<(profile: FetchedProfile, maxAge: TimeInterval), SignatureFailure> {
             .failure(
                 SignatureFailure(.profileUnreachable, "no UCP profile could be fetched from \(url)", diagnostic: why)
             )
@@ -189,15 +208,24 @@ public final class ProfileCache: Sendable {
         guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
             object["ucp"] is [String: Any], let profile = FetchedProfile(json: response.body)
         else {
+            if purpose == .platform {
+                return .failure(
+                    SignatureFailure(.profileMalformed, "\(url) is not a JSON object with a ucp object")
+                )
+            }
             return unreachable("the answer is not a JSON object with a ucp object")
         }
-        guard object["keys"] is [Any] || object["signing_keys"] is [Any] else {
+        if purpose == .platform {
+            if let problem = profile.shapeProblem {
+                return .failure(SignatureFailure(.profileMalformed, "\(url) is not a UCP profile: \(problem)"))
+            }
+        } else if !(object["keys"] is [Any] || object["signing_keys"] is [Any]) {
             return .failure(SignatureFailure(.profileMalformed, "\(url) publishes neither keys nor signing_keys"))
         }
         // The TTL floor bounds caching too: a profile saying `max-age=0` (or `no-store`) must not make every webhook
         // a fetch.
         let maxAge = Self.maxAge(response.headers["cache-control"]) ?? defaultMaxAge
-        return .success((profile.keys, max(Self.ttlFloor, maxAge)))
+        return .success((profile, max(Self.ttlFloor, maxAge)))
     }
 
     /// Caches `entry`, dropping expired entries, then the soonest to expire, when the cache is full.

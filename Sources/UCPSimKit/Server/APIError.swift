@@ -83,12 +83,16 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        .json(body, status: status, headers: headers)
+    }
+
+    /// The JSON body: `{"code", "content"}` (+ `path`), keys sorted.
+    public var body: [UInt8] {
         var object: [String: String] = ["code": code, "content": content]
         if let path { object["path"] = path }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let bytes = (try? encoder.encode(object)) ?? Data()
-        return .json([UInt8](bytes), status: status, headers: headers)
+        return [UInt8]((try? encoder.encode(object)) ?? Data())
     }
 }
 

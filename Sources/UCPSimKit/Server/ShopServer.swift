@@ -63,6 +63,8 @@ public struct ShopServer: Sendable {
     public let orders: OrderStore
     /// `Cache-Control` max-age of the profile, in seconds.
     public var profileMaxAge = 300
+    /// Signs `GET /orders/{id}` answers; nil: unsigned.
+    public var signing: ResponseSigning?
 
     public init(publisher: ProfilePublisher, orders: OrderStore) {
         self.publisher = publisher
@@ -99,11 +101,12 @@ public struct ShopServer: Sendable {
         }
         let orders = self.orders
         let notFound = Self.notFoundBody(version: publisher.profile.version)
+        let signing = self.signing
         router.get("/orders/:id") { _, context -> Response in
             let id = context.parameters.get("id") ?? ""
-            if let snapshot = await orders.get(id) { return .json(snapshot) }
             // UCP answers business outcomes, not-found included, with HTTP 200 and an error message body.
-            return .json(notFound)
+            let body = await orders.get(id) ?? notFound
+            return signing?.response(status: .ok, body: body) ?? .json(body)
         }
     }
 

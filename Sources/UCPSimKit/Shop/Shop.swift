@@ -99,6 +99,7 @@ public final class Shop: Sendable {
         apiToken: BearerToken? = nil,
         shop shopFile: ShopFile = .embedded,
         clock: @escaping @Sendable () -> Date = { Date() },
+        shopping: ShoppingSetup = ShoppingSetup(),
         logger: Logger = Logger(label: "ucpsim.shop")
     ) async throws(UCPSimError) -> Shop {
         if let publicURL { _ = try RequestTarget(publicURL) }
@@ -187,7 +188,10 @@ public final class Shop: Sendable {
         let shopRouter = Router()
         shopRouter.add(middleware: APIErrorMiddleware())
         let publisher = ProfilePublisher(profile)
-        ShopServer(publisher: publisher, orders: orders).addRoutes(to: shopRouter)
+        let signing = ResponseSigning(signer: MessageSigner(key: keys.active))
+        var shopServer = ShopServer(publisher: publisher, orders: orders)
+        shopServer.signing = signing
+        shopServer.addRoutes(to: shopRouter)
         shopRouter.get("/metrics") { _, _ in
             Response(
                 status: .ok,
@@ -202,7 +206,16 @@ public final class Shop: Sendable {
         if let apiToken { WebhooksAPI(registry: subscriptions, token: apiToken).addRoutes(to: shopRouter) }
         let services = ShopServices(
             shop: shopFile,
-            gateway: ShoppingGateway(version: version, paymentHandlers: shopFile.paymentHandlers),
+            gateway: ShoppingGateway(
+                version: version,
+                paymentHandlers: shopFile.paymentHandlers,
+                supportedVersions: profile.olderVersions,
+                profiles: ProfileCache(client: client, policy: shopping.profilePolicy, purpose: .platform),
+                signing: signing,
+                requireSignedRequests: shopping.requireSignedRequests,
+                idempotency: IdempotencyStore(database: database),
+                subscriptions: subscriptions
+            ),
             database: database,
             book: book,
             webhooks: webhooks,
@@ -263,6 +276,18 @@ public final class Shop: Sendable {
         await client.shutdown()
         // Lets the next ucpsim (or the next shop in this process) open the state directory.
         outbox?.close()
+    }
+}
+
+/// How the shopping API (catalog, cart, checkout) treats platforms.
+public struct ShoppingSetup: Sendable {
+    /// Refuse requests that carry no RFC 9421 signature (`serve --require-signed-requests`).
+    public var requireSignedRequests = false
+    /// Which platform profile URLs may be fetched (loopback `http://` allowed, for local development).
+    public var profilePolicy = ProfileFetchPolicy()
+
+    public init(requireSignedRequests: Bool = false) {
+        self.requireSignedRequests = requireSignedRequests
     }
 }
 

@@ -38,6 +38,8 @@ public final class WebhookPublisher: Sendable {
     public let dialects: Dialects
     /// The latest snapshot of each order (`GET /orders/{id}`).
     public let orders: OrderStore
+    /// Who placed which order: a platform's subscription receives only its own orders.
+    public let platformOrders: PlatformOrders
     private let audience: Mutex<Audience>
     private let serializer = KeyedSerializer<String>()
     private let targets = Mutex<[String: RequestTarget]>([:])
@@ -47,8 +49,10 @@ public final class WebhookPublisher: Sendable {
         registry: SubscriptionRegistry,
         dialects: Dialects,
         orders: OrderStore,
-        audience: Audience
+        audience: Audience,
+        platformOrders: PlatformOrders? = nil
     ) {
+        self.platformOrders = platformOrders ?? PlatformOrders(database: registry.database)
         self.engine = engine
         self.registry = registry
         self.dialects = dialects
@@ -105,6 +109,11 @@ public final class WebhookPublisher: Sendable {
             let target = try target(subscription.url)
             for change in changes {
                 var wanted = change.filter { subscription.receives($0.type) }
+                if let platform = subscription.platform {
+                    wanted = wanted.filter { event in
+                        event.orderID.map { platformOrders.platform(of: $0) == platform } ?? false
+                    }
+                }
                 if subscription.dialect == .ucp { wanted = Array(wanted.prefix(1)) }
                 for event in wanted {
                     let built = bodies[dialect.name, default: [:]][event.id] ?? dialect.body(for: event)

@@ -34,3 +34,10 @@ public struct ShopServices: Sendable {
         self.now = now
     }
 }
+
+extension ShopServices {
+    /// Who placed which order: checkout completion calls
+    /// `try await services.platformOrders.record(orderID: id, platform: call.platform?.profileURL)` before publishing
+    /// the order's first event, so the platform's own subscription receives it.
+    public var platformOrders: PlatformOrders { webhooks.platformOrders }
+}

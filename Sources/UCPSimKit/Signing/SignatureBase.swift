@@ -6,11 +6,14 @@ public struct SignableMessage: Sendable {
     public var target: RequestTarget
     /// The header fields.
     public var headers: HTTPFieldList
+    /// A response's status code (`@status`); nil for a request.
+    public var status: Int?
 
-    public init(method: String, target: RequestTarget, headers: HTTPFieldList) {
+    public init(method: String, target: RequestTarget, headers: HTTPFieldList, status: Int? = nil) {
         self.method = method
         self.target = target
         self.headers = headers
+        self.status = status
     }
 
     /// The value of one covered component, or nil when the message does not have it.
@@ -23,6 +26,7 @@ public struct SignableMessage: Sendable {
         case "@target-uri": target.url
         case "@scheme": target.scheme
         case "@request-target": target.path + (target.query.map { "?" + $0 } ?? "")
+        case "@status": status.map(String.init)
         default: name.hasPrefix("@") ? nil : headers[name]
         }
     }

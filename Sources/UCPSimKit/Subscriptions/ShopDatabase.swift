@@ -159,6 +159,42 @@ public final class ShopDatabase: Sendable {
                 table.column("units", .integer).notNull()
             }
         }
+        migrator.registerMigration("v4 platform subscriptions") { db in
+            // The profile URL of the platform a subscription serves (its `dev.ucp.shopping.order` webhook_url); such
+            // a subscription receives only the orders that platform placed. NULL: a shop-wide subscription.
+            try db.alter(table: "webhook_subscription") { table in table.add(column: "platform", .text) }
+            try db.create(
+                index: "webhook_subscription_by_platform",
+                on: "webhook_subscription",
+                columns: ["platform"],
+                unique: true,
+                condition: Column("platform") != nil
+            )
+            // Who placed each order through the shopping API (checkout completion records it).
+            try db.create(table: "platform_order") { table in
+                table.primaryKey("order_id", .text)
+                table.column("platform", .text).notNull()
+                table.column("created_at", .integer).notNull()
+            }
+        }
+        migrator.registerMigration("v5 idempotency keys") { db in
+            // The answer a state-changing shopping request got, for its `Idempotency-Key` (scoped by the platform
+            // and the operation), kept `IdempotencyStore.retention`.
+            try db.create(table: "idempotency_key") { table in
+                table.column("platform", .text).notNull()
+                table.column("operation", .text).notNull()
+                table.column("key", .text).notNull()
+                table.column("path", .text).notNull()
+                // SHA-256 of the raw request body.
+                table.column("body_sha256", .blob).notNull()
+                table.column("status", .integer).notNull()
+                table.column("response", .blob).notNull()
+                // Unix milliseconds.
+                table.column("created_at", .integer).notNull()
+                table.primaryKey(["platform", "operation", "key"])
+            }
+            try db.create(index: "idempotency_key_by_age", on: "idempotency_key", columns: ["created_at"])
+        }
         return migrator
     }()
 }

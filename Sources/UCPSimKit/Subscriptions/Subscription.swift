@@ -17,6 +17,9 @@ public struct Subscription: Sendable, Equatable, Codable {
     public var disabledReason: String?
     public let createdAt: Date
     public var updatedAt: Date
+    /// The profile URL of the platform this subscription serves (made from its `dev.ucp.shopping.order`
+    /// `webhook_url` when it shops here): it receives only the orders that platform placed. Nil: every order.
+    public var platform: String?
 
     public init(
         id: SubscriptionID,
@@ -27,8 +30,10 @@ public struct Subscription: Sendable, Equatable, Codable {
         enabled: Bool,
         disabledReason: String?,
         createdAt: Date,
-        updatedAt: Date
+        updatedAt: Date,
+        platform: String? = nil
     ) {
+        self.platform = platform
         self.id = id
         self.url = url
         self.eventTypes = eventTypes
@@ -46,6 +51,7 @@ public struct Subscription: Sendable, Equatable, Codable {
         case disabledReason = "disabled_reason"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
+        case platform
     }
 
     /// `description` and `disabled_reason` are written as `null` when absent, so every answer has the same keys.
@@ -60,6 +66,8 @@ public struct Subscription: Sendable, Equatable, Codable {
         try container.encode(disabledReason, forKey: .disabledReason)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(updatedAt, forKey: .updatedAt)
+        // Only a platform's subscription has the member (the API's and the CLI's answers keep their keys).
+        try container.encodeIfPresent(platform, forKey: .platform)
     }
 
     /// Whether it receives events of `type`.

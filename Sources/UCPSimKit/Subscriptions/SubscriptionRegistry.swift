@@ -23,6 +23,8 @@ public final class SubscriptionRegistry: Sendable {
     public enum Origin: String, Sendable {
         case api
         case cli
+        /// Made from a platform profile's order `webhook_url` when the platform shops here.
+        case platform
     }
 
     public let database: ShopDatabase
@@ -39,12 +41,17 @@ public final class SubscriptionRegistry: Sendable {
     struct Cache: Sendable {
         var version: Int?
         var byType: [EventType: [Subscription]] = [:]
+        /// Each platform's subscription, enabled or not.
+        var byPlatform: [String: Subscription] = [:]
         /// Newest first.
         var secrets: [SubscriptionID: [StoredSecret]] = [:]
 
         init(version: Int?, subscriptions: [Subscription], secrets: [SubscriptionID: [StoredSecret]]) {
             self.version = version
             self.secrets = secrets
+            for subscription in subscriptions {
+                if let platform = subscription.platform { byPlatform[platform] = subscription }
+            }
             for subscription in subscriptions where subscription.enabled {
                 for type in subscription.eventTypes { byType[type, default: []].append(subscription) }
             }
@@ -129,6 +136,64 @@ public final class SubscriptionRegistry: Sendable {
             try db.execute(sql: "DELETE FROM webhook_secret WHERE subscription_id = ?", arguments: [id.rawValue])
             try db.execute(sql: "DELETE FROM webhook_subscription WHERE id = ?", arguments: [id.rawValue])
             guard db.changesCount > 0 else { throw SubscriptionError.notFound(id) }
+        }
+    }
+
+    /// The subscription of `platform` (its profile URL) to the orders it places, delivered in the `ucp` dialect to
+    /// `webhookURL` (its profile's `dev.ucp.shopping.order` `config.webhook_url`). Idempotent: the same URL keeps
+    /// the subscription as it is (a subscription disabled by a 410 stays disabled); a changed URL updates it and
+    /// enables it again; a platform seen for the first time gets a new one. Answers from memory when nothing changes.
+    @discardableResult
+    public func platformSubscription(for platform: String, webhookURL: String) async throws(SubscriptionError)
+        -> Subscription
+    {
+        if let known = current({ $0.byPlatform[platform] }), known.url == webhookURL { return known }
+        let stamp = milliseconds(now())
+        let fresh = Subscription(
+            id: SubscriptionID.make(),
+            url: webhookURL,
+            eventTypes: Self.normalized(EventType.allCases),
+            dialect: .ucp,
+            description: "orders placed by \(platform)",
+            enabled: true,
+            disabledReason: nil,
+            createdAt: Self.date(stamp),
+            updatedAt: Self.date(stamp),
+            platform: platform
+        )
+        let secret = WebhookSecret.generate()
+        return try await writing { db in
+            if var existing = try Row.fetchOne(
+                db,
+                sql: "SELECT * FROM webhook_subscription WHERE platform = ?",
+                arguments: [platform]
+            ).map(Self.decode) {
+                guard existing.url != webhookURL else { return existing }
+                existing.url = webhookURL
+                existing.enabled = true
+                existing.disabledReason = nil
+                existing.updatedAt = Self.date(stamp)
+                try Self.save(db, existing)
+                return existing
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO webhook_subscription (id, url, event_types, dialect, description, enabled,
+                        disabled_reason, origin, created_at, updated_at, platform)
+                    VALUES (?, ?, ?, ?, ?, 1, NULL, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    fresh.id.rawValue, fresh.url, Self.encode(fresh.eventTypes), fresh.dialect.rawValue,
+                    fresh.description, Origin.platform.rawValue, stamp, stamp, platform,
+                ]
+            )
+            // The `ucp` dialect signs with the shop's key; the table wants a secret all the same.
+            try db.execute(
+                sql:
+                    "INSERT INTO webhook_secret (subscription_id, secret, created_at, expires_at) VALUES (?, ?, ?, NULL)",
+                arguments: [fresh.id.rawValue, secret.text, stamp]
+            )
+            return fresh
         }
     }
 
@@ -321,7 +386,8 @@ public final class SubscriptionRegistry: Sendable {
             enabled: row["enabled"],
             disabledReason: row["disabled_reason"],
             createdAt: date(row["created_at"]),
-            updatedAt: date(row["updated_at"])
+            updatedAt: date(row["updated_at"]),
+            platform: row["platform"]
         )
     }
 
