@@ -290,9 +290,12 @@ public struct Checkout: Codable, Sendable, Equatable {
     public var discounts: Discounts?
     public var payment: Payment?
     public var order: OrderConfirmation?
+    /// The cart it was made from (`cart_id` on create; the cart capability's field, shown when it is negotiated).
+    public var cartID: String?
 
     enum CodingKeys: String, CodingKey {
         case id, status, currency, buyer, totals, links, messages, fulfillment, discounts, payment, order
+        case cartID = "cart_id"
         case lineItems = "line_items"
         case expiresAt = "expires_at"
         case continueURL = "continue_url"
@@ -315,6 +318,7 @@ public struct CheckoutAnswer: Encodable, Sendable {
         var shown = checkout
         if !call.has(.fulfillment) { shown.fulfillment = nil }
         if !call.has(.discount) { shown.discounts = nil }
+        if !call.has(.cart) { shown.cartID = nil }
         self.ucp = call.envelope()
         self.checkout = shown
     }

@@ -73,7 +73,8 @@ public struct CheckoutAPI: Sendable {
             }
         }
         let stock = try stock()
-        let session = engine.create(id: try store.nextID(), input: input, stock: stock, now: services.now())
+        var session = engine.create(id: try store.nextID(), input: input, stock: stock, now: services.now())
+        session.platform = call.platform?.profileURL
         // Nothing the shop sells: no session to make (the spec's error_response).
         if session.checkout.lineItems.isEmpty {
             let unknown = input.lines.map(\.itemID).joined(separator: ", ")
@@ -161,6 +162,9 @@ public struct CheckoutAPI: Sendable {
         let webhooks = services.webhooks
         let book = services.book
         return try await webhooks.serialized(order: spec.id) {
+            // The platform that checked out gets the order on its own webhook subscription (recorded first: a
+            // placed order is always attributed).
+            try await services.platformOrders.record(orderID: spec.id, platform: session.platform)
             let placed: Order
             do throws(TransitionError) {
                 placed = try await book.place(spec)

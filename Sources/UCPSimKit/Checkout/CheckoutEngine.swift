@@ -9,6 +9,8 @@ public struct CheckoutSession: Codable, Sendable, Equatable {
     public var expiresAt: Date
     /// `complete_in_progress`: the instrument paid with, shown once the order is placed.
     public var pendingPayment: Checkout.Payment?
+    /// The profile URL of the platform that created it: its order goes to that platform's webhook subscription.
+    public var platform: String?
 }
 
 /// The checkout rules as a value: given the shop file, the stock and a session, each operation computes the next
@@ -58,6 +60,7 @@ public struct CheckoutEngine: Sendable {
             createdAt: now,
             expiresAt: now.addingTimeInterval(lifetime)
         )
+        session.checkout.cartID = input.cartID
         session.checkout = evaluate(session, stock: stock, now: now)
         return session
     }
