@@ -19,7 +19,7 @@ deps: ## Install the system packages (libssl-dev, libcurl4-openssl-dev, libsqlit
 	fi
 
 pydeps: ## Install the Python tools the tests use (independent verifier, schema validator)
-	@$(PYTHON) -c "import http_message_signatures, jsonschema, referencing, standardwebhooks, ucp_sdk" 2>/dev/null || \
+	@$(PYTHON) -c "import http_message_signatures, httpx, jsonschema, referencing, standardwebhooks, ucp_sdk" 2>/dev/null || \
 		$(PYTHON) -m pip install -q --disable-pip-version-check -r Tests/tools/requirements.txt
 
 build: deps ## Build ucpsim (debug)
