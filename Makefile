@@ -41,7 +41,7 @@ lint: ## Check formatting and the lint rules in .swift-format (strict: any findi
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
 
 bench: APT_PACKAGES += nginx wrk curl
-bench: deps ## Signed deliveries/s per dialect, fan-out, vs the previous build (BENCH_BASELINE), a C sender and an unsigned wrk ceiling; serve's RSS over 100k control-API calls
+bench: deps ## Signed deliveries/s per dialect, fan-out, completed checkouts/s, vs the previous build (BENCH_BASELINE), a C sender and an unsigned wrk ceiling; serve's RSS over 100k control-API calls
 	$(SWIFT) build -c release --product UCPSimBench
 	$(SWIFT) build -c release --product ucpsim
 	Tests/bench/bench.sh

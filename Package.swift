@@ -49,7 +49,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "UCPSimBench",
-            dependencies: ["UCPSimKit"]
+            dependencies: [
+                "UCPSimKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "ucpsim",

@@ -17,6 +17,9 @@
 // webhooks to URL, driven by CALLS control-API calls (default 100,000: a create and two transitions per order) over
 // loopback; prints serve's resident set size after 10k, 50k and 100k calls, the curve that shows what a long `serve`
 // keeps per call (ControlAPIBench.swift).
+// `--checkout [CHECKOUTS] [CONCURRENCY]`: completed checkouts per second (create, update, complete, the order.created
+// webhook verified by a platform's receiver) against an in-process shop, with the p50/p99 of complete
+// (CheckoutBench.swift).
 import Foundation
 import UCPSimKit
 
@@ -139,6 +142,14 @@ if arguments.dropFirst().first == "--raw-jobs", arguments.count >= 3 {
 }
 if arguments.dropFirst().first == "--control-api", arguments.count >= 3 {
     exit(runControlAPIBench(sink: arguments[2], calls: arguments.count > 3 ? Int(arguments[3]) ?? 100_000 : 100_000))
+}
+if arguments.dropFirst().first == "--checkout" {
+    exit(
+        await runCheckoutBench(
+            checkouts: arguments.count > 2 ? Int(arguments[2]) ?? 2_000 : 2_000,
+            concurrency: arguments.count > 3 ? Int(arguments[3]) ?? 8 : 8
+        )
+    )
 }
 if arguments.dropFirst().first == "--fan-out", arguments.count >= 3, let target = try? RequestTarget(arguments[2]) {
     exit(

@@ -105,6 +105,16 @@ before=$(cpu_times)
 .build/release/UCPSimBench --fan-out "$url" "$fanout_events" "$CONNECTIONS" | tee "$work/fanout.txt"
 echo "cpu steal:         $(steal_since "$before")"
 
+# Completed checkouts per second: an in-process shop and a platform (its profile, a receiver that verifies every
+# webhook), each checkout create → update → complete with signed requests, counted when its order.created webhook has
+# arrived verified; with the p50/p99 of complete. Reported at the end beside the delivery figures.
+checkouts="${BENCH_CHECKOUTS:-2000}"
+echo "== ucpsim checkout: $checkouts checkouts, $CONNECTIONS in flight"
+before=$(cpu_times)
+checkout_status=0
+.build/release/UCPSimBench --checkout "$checkouts" "$CONNECTIONS" | tee "$work/checkout.txt" || checkout_status=$?
+echo "cpu steal:         $(steal_since "$before")"
+
 # What a long `serve` keeps per call: the RSS of a real `ucpsim serve` (release build) after 10k, 50k and 100k
 # control-API calls (it should stay flat). Bounded: it stops by itself when stuck or after BENCH_CONTROL_TIMEOUT s.
 before=$(cpu_times)
@@ -126,4 +136,13 @@ if command -v openssl >/dev/null; then
     openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/nistp256/{print "OpenSSL alone:     " $(NF-1) " ES256 signatures/s on one core (openssl speed ecdsap256)"}'
 fi
 python3 -c "import sys; s,c=float(sys.argv[1]),float(sys.argv[2]); print(f'== ratio: {s:.0f} signed (ucp)/s vs {c:.0f} unsigned/s = {100*s/c:.1f} % of the ceiling')" "$signed" "$ceiling"
+fanout_rate=$(result "$work/fanout.txt" events_per_second)
+if [ "$checkout_status" = 0 ]; then
+    checkout_figure="$(result "$work/checkout.txt" checkouts_per_second) completed checkouts/s (complete p50 $(result "$work/checkout.txt" complete_p50_ms) ms, p99 $(result "$work/checkout.txt" complete_p99_ms) ms)"
+else
+    checkout_figure="no figure: $(grep -m1 'checkout bench stopped' "$work/checkout.txt" || echo "exit $checkout_status")"
+fi
+echo "== side by side:   $signed signed ucp deliveries/s | ${fanout_rate:-?} fan-out events/s (3 deliveries each) | $checkout_figure"
+if [ "$checkout_status" != 0 ]; then echo "== the checkout phase failed (exit $checkout_status): see above" >&2; fi
 if [ "$control_status" != 0 ]; then echo "== the control-API phase failed (exit $control_status): see above" >&2; exit 1; fi
+if [ "$checkout_status" != 0 ]; then exit 1; fi
