@@ -136,7 +136,7 @@ import Testing
         #expect(journey.status == 0, "signed requests refused: \(journey.failures)")
     }
 
-    /// Against today's shop with no shopping routes the platform fails with a readable reason, not a trace.
+    /// With no shop to talk to, the platform fails with one readable reason, not a trace.
     @Test func thePlatformSaysWhyItFails() async throws {
         let run = try await Self.platform(shop: "http://127.0.0.1:9", ["journey"])
         #expect(run.status == 1)

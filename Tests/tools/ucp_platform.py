@@ -27,6 +27,10 @@ Negative cases (NAME): idempotency-conflict, second-complete, update-after-cance
 declined-token, unadvertised-handler, version-unsupported, profile-unreachable, bad-signature (needs a shop started
 with ``serve --require-signed-requests``; not part of ``all``).
 
+The version and profile cases and bad-signature send a cart create (``POST /carts``): every shopping route passes the
+same gateway, so they need no checkout. ``--platform-port N`` fixes the loopback port of the platform's profile and
+receiver (default: any free one).
+
 ``--drive ship,deliver`` (journey) then moves the placed order with the shop's control API
 (``POST /testing/orders/{id}/ship`` and ``/deliver``, ``--simulation-secret`` when the shop wants one) and waits for
 the verified webhook that shows each step (a fulfillment event of type ``shipped``, then ``delivered``).
@@ -241,7 +245,7 @@ class Validator:
 class Platform:
     """The platform's loopback server: its profiles and its order webhook receiver."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.private_key = ec.generate_private_key(ec.SECP256R1())
         numbers = self.private_key.public_key().public_numbers()
         self.jwk = {
@@ -295,7 +299,7 @@ class Platform:
                 else:
                     self._send(401, json.dumps({"code": record["reason"], "content": record["detail"]}).encode())
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -523,15 +527,16 @@ class Shopper:
             covered += ["content-digest", "content-type"]
         if sign:
             message = _Message(method, url, headers)
+            # tamper: a forgery — signed under the platform's kid by a key that is not the one its profile publishes.
+            signer = self.signer
+            if tamper:
+                signer = HTTPMessageSigner(signature_algorithm=algorithms.ECDSA_P256_SHA256, key_resolver=_KeyResolver(ec.generate_private_key(ec.SECP256R1())))
             try:
-                self.signer.sign(message, key_id=KID, label="sig1", include_alg=False, covered_component_ids=covered, body=raw)
+                signer.sign(message, key_id=KID, label="sig1", include_alg=False, covered_component_ids=covered, body=raw)
             except HTTPMessageSignaturesException as e:
                 raise Failure(step, f"cannot sign the request: {e}")
         elif raw is not None:
             headers["Content-Digest"] = "sha-256=:" + base64.b64encode(hashlib.sha256(raw).digest()).decode() + ":"
-        if tamper:
-            # The same signature over another path: what a forged or altered request looks like.
-            url = self.endpoint + path.rstrip("/") + "x"
         try:
             response = self.http.request(method, url, headers=headers, content=raw)
         except httpx.HTTPError as e:
@@ -885,13 +890,17 @@ def neg_unadvertised_handler(s: Shopper, args):
         raise Failure("unadvertised-handler", f"handler no_such_handler gave status {after['status']} with messages {codes(after)}, expected no order and an error")
 
 
-def protocol_error(s: Shopper, step, expect_status, expect_code, **kwargs):
-    status, doc, _ = s.request(step, "POST", "/checkout-sessions", {"line_items": [{"item": {"id": IN_STOCK}, "quantity": 1}]}, expect=(expect_status,), **kwargs)
+def protocol_error(s: Shopper, step, expect_status, expect_code, path="/carts", **kwargs):
+    """A request the gateway must refuse before any handler runs: the flat {code, content} body, no ucp envelope.
+    (A cart create: every shopping route passes the same gateway, and this one changes state, so it is signed with
+    its Idempotency-Key.)"""
+    body = {"line_items": [{"item": {"id": IN_STOCK}, "quantity": 1}]}
+    status, doc, _ = s.request(step, "POST", path, body, expect=(expect_status,), **kwargs)
     if not isinstance(doc, dict) or doc.get("code") != expect_code or not isinstance(doc.get("content"), str):
         raise Failure(step, f"HTTP {status} body {doc!r}, expected {{\"code\": \"{expect_code}\", \"content\": ...}}")
     if "ucp" in doc:
         raise Failure(step, "a transport error body carries a ucp envelope")
-    s.record(step, "POST", "/checkout-sessions", status, code=doc["code"])
+    s.record(step, "POST", path, status, code=doc["code"])
 
 
 def neg_version_unsupported(s: Shopper, args):
@@ -953,6 +962,7 @@ def main(argv) -> int:
     parser.add_argument("--schemas", help="the UCP schema set of 2026-08-25 (default: <repo>/../shared/ucp-schemas/main)")
     parser.add_argument("--no-schemas", action="store_true", help="validate with the SDK only")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a response or a webhook (default 30)")
+    parser.add_argument("--platform-port", type=int, default=0, help="loopback port of the platform's profile and receiver (default: any free one)")
     parser.add_argument("--simulation-secret", help="the shop's --simulation-secret, for --drive")
     parser.add_argument("--self-test", action="store_true", help="check the platform side alone (no shop)")
     sub = parser.add_subparsers(dest="command")
@@ -980,7 +990,7 @@ def main(argv) -> int:
             raise UsageError("give --shop URL and a command: journey or negative NAME...")
         if urlsplit(args.shop).scheme not in ("http", "https"):
             raise UsageError(f"--shop must be an http(s) URL, got {args.shop!r}")
-        platform = Platform()
+        platform = Platform(args.platform_port)
         shopper = Shopper(args.shop, platform, validator, args.timeout)
         result["platform_profile"] = platform.profile_url
         validator.check("platform-profile", "platform_profile", platform.profile(VERSION))
@@ -1003,10 +1013,18 @@ def main(argv) -> int:
                     except Failure as f:
                         result["cases"][name] = f"FAIL {f.step}: {f.reason}"
                         result["failures"].append({"case": name, "step": f.step, "reason": f.reason})
+                    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+                        reason = f"unexpected answer shape: {type(e).__name__}: {e}"
+                        result["cases"][name] = f"FAIL {name}: {reason}"
+                        result["failures"].append({"case": name, "step": name, "reason": reason})
         except Failure as f:
             result["failures"].append({"step": f.step, "reason": f.reason})
         except httpx.HTTPError as e:
             result["failures"].append({"step": "http", "reason": f"{type(e).__name__}: {e}"})
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            # An answer shaped unlike anything checked above: one readable line, not a trace.
+            last = shopper.steps[-1]["step"] if shopper.steps else "start"
+            result["failures"].append({"step": f"after {last}", "reason": f"unexpected answer shape: {type(e).__name__}: {e}"})
         result["steps"] = shopper.steps
         result["responses"] = {"signed": shopper.signed_responses, "unsigned": shopper.unsigned_responses}
         result["webhooks"] = [
