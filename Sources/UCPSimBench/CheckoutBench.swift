@@ -281,7 +281,14 @@ func runCheckoutBench(checkouts: Int, concurrency: Int) async -> Int32 {
         platform = try await BenchPlatform(client: client)
         var setup = DeliverySetup(stateDirectory: state)
         setup.engine.concurrency = lanes
-        shop = try await Shop.start(keys: try KeyRing.ephemeral(), delivery: setup, logger: quietLogger)
+        // As `serve` runs it: the registered subscriptions (the platform's, made from its profile's webhook_url, among
+        // them) get the shop's webhooks; no extra URL.
+        shop = try await Shop.start(
+            keys: try KeyRing.ephemeral(),
+            delivery: setup,
+            control: ControlOptions(target: nil, secret: nil),
+            logger: quietLogger
+        )
     } catch {
         say("checkout bench: cannot start the shop or the platform: \(error)")
         await platform?.stop()
