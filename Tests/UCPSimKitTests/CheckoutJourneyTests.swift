@@ -3,8 +3,9 @@ import Testing
 
 /// The shop as an agent meets it: the real `ucpsim serve` on a temporary state directory, and an independent platform
 /// (`Tests/tools/ucp_platform.py`: its own signed profile and webhook receiver, signed negotiated requests, every answer
-/// validated with the official SDK in strict mode and the 2026-08-25 schemas) shopping at it over loopback.
-@Suite struct CheckoutJourneyTests {
+/// validated with the official SDK in strict mode and the 2026-08-25 schemas) shopping at it over loopback. One test at
+/// a time: each runs a shop and a Python process, and the machine has two cores.
+@Suite(.serialized) struct CheckoutJourneyTests {
     /// What one run of the platform printed (its one JSON line) and how it exited.
     struct PlatformRun {
         let status: Int32
