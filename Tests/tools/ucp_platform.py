@@ -260,7 +260,7 @@ class Platform:
         self.webhooks: list[dict] = []
         self.cond = threading.Condition()
         self.shop_keys: list[dict] = []
-        self.shop_profile_url = ""
+        self.shop_profile_urls: list[str] = []
         self.refresh_keys = None  # set by the client: fetches the shop's keys again (once per unknown kid)
         platform = self
 
@@ -387,8 +387,9 @@ class Platform:
                 break
         if record["verified"]:
             agent = next((v for n, v in headers if n.lower() == "ucp-agent"), "")
-            if f'profile="{self.shop_profile_url}"' not in agent:
-                record.update(verified=False, reason="identity_mismatch", detail=f"UCP-Agent {agent!r} is not the shop's profile {self.shop_profile_url}")
+            # Identity binding: the signer must be the shop whose profile gave the keys.
+            if not any(f'profile="{url}"' in agent for url in self.shop_profile_urls):
+                record.update(verified=False, reason="identity_mismatch", detail=f"UCP-Agent {agent!r} is not the shop's profile ({' or '.join(self.shop_profile_urls)})")
         try:
             record["body"] = json.loads(body)
             record["order_id"] = record["body"].get("id") if isinstance(record["body"], dict) else None
@@ -476,7 +477,6 @@ class Shopper:
             raise Failure(step, f"GET /.well-known/ucp answered HTTP {response.status_code}: {excerpt(response.content)}")
         doc = self._json(step, response)
         self.validator.check(step, "business_profile", doc)
-        self.platform.shop_profile_url = self.shop + "/.well-known/ucp"
         self.platform.shop_keys = doc.get("keys") or []
         if not self.platform.shop_keys:
             raise Failure(step, "the business profile publishes no keys (webhooks and response signatures cannot be verified)")
@@ -487,6 +487,9 @@ class Shopper:
         if not rest or not rest[0].get("endpoint"):
             raise Failure(step, "no dev.ucp.shopping service with transport rest and an endpoint")
         self.endpoint = rest[0]["endpoint"].rstrip("/")
+        # The shop's profile URL as --shop names it, and as its own endpoint's origin does (what it signs UCP-Agent with).
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.endpoint))
+        self.platform.shop_profile_urls = list(dict.fromkeys([self.shop + "/.well-known/ucp", origin + "/.well-known/ucp"]))
         capabilities = ucp.get("capabilities") or {}
         wanted = ["dev.ucp.shopping.catalog.search", "dev.ucp.shopping.catalog.lookup", "dev.ucp.shopping.cart", "dev.ucp.shopping.checkout", "dev.ucp.shopping.order"]
         missing = [c for c in wanted if c not in capabilities]
