@@ -118,3 +118,20 @@ final class SharedDocuments: Sendable {
         documents.withLock { $0[path] }
     }
 }
+
+/// One platform the shopping tests share when they only need to be negotiated: its profile of each release at
+/// `/profile/<date>` (every capability, no webhook URL).
+enum TestPlatform {
+    private static let started = Task { () throws -> PlatformProfileServer in
+        let platform = try await PlatformProfileServer.start()
+        for version in UCPVersion.allCases {
+            try platform.serve("/profile/\(version.rawValue)", profile: try platform.profile(version: version.rawValue))
+        }
+        return platform
+    }
+
+    /// The `UCP-Agent` value naming the shared platform's profile of `version`.
+    static func agent(_ version: UCPVersion = .newest) async throws -> String {
+        "profile=\"\(try await started.value.url("/profile/\(version.rawValue)"))\""
+    }
+}

@@ -19,7 +19,10 @@ import Testing
             OutgoingRequest(
                 method: method,
                 url: "\(shop.server.baseURL)\(path)",
-                headers: HTTPFieldList([("Content-Type", "application/json")]),
+                headers: HTTPFieldList([
+                    ("Content-Type", "application/json"),
+                    ("UCP-Agent", try await TestPlatform.agent(shop.profile.version)),
+                ]),
                 body: Array((body ?? "").utf8)
             )
         )
