@@ -53,6 +53,27 @@ import Testing
         #expect(CheckoutEngine.basisPoints(100, 825) == 8)  // 8.25 → 8
     }
 
+    /// The largest checkout a request can make of the dearest item a shop file may hold: 1,000 lines of 10⁶ units
+    /// at 10⁹ each, taxed at 100 % and discounted 100 %, computes without trapping.
+    @Test func theLargestPossibleCheckoutDoesNotOverflow() {
+        #expect(CheckoutEngine.basisPoints(1_000_000_000_000_000_000, 10_000) == 1_000_000_000_000_000_000)
+        #expect(CheckoutEngine.basisPoints(999_999_999_999_999_999, 825) == 82_500_000_000_000_000)
+        var shop = ShopFile.embedded
+        shop.products[0].variants[0].price = 1_000_000_000
+        shop.tax?.rateBasisPoints = 10_000
+        shop.discounts.append(.init(code: "ALL", title: "Everything", kind: .percentage, value: 100))
+        let engine = CheckoutEngine(shop: shop, baseURL: "https://shop.example.com")
+        let lines = CheckoutInput(
+            lines: Array(repeating: .init(itemID: "var_mug_white", quantity: Limits.quantity), count: Limits.lines),
+            buyer: Checkout.Buyer(email: "buyer@example.com"),
+            method: .init(type: "shipping", destinations: [Self.home], selectedOptionID: "standard"),
+            codes: ["ALL"]
+        )
+        let session = engine.create(id: "chk_00001", input: lines, stock: { _ in Int.max }, now: now)
+        #expect(session.checkout.total("subtotal") == 1_000_000_000_000_000_000)
+        #expect(session.checkout.total("discount") == -1_000_000_000_000_000_000)
+    }
+
     @Test func shippingIsFreeFromTheThresholdOnAndCanadaPaysNoTax() {
         let canada = Checkout.Destination(
             type: "shipping_address",

@@ -178,7 +178,7 @@ import Testing
         #expect(messages.map { $0["code"] } == ["item_unavailable", "out_of_stock"])
         #expect(messages[1]["path"] == "$.line_items[1]")
         #expect(cart["buyer"] as? [String: String] == ["email": "alice@example.com"])
-        #expect(try capabilities(created) == ["dev.ucp.shopping.cart", "dev.ucp.shopping.discount"])
+        #expect(try capabilities(created) == ["dev.ucp.shopping.cart"])
 
         let fetched = try await call(shop, "GET", "/carts/cart_00001")
         #expect(fetched.status == 200)
@@ -360,8 +360,7 @@ import Testing
             capabilities["dev.ucp.shopping.fulfillment"]?.first?["extends"] as? String == "dev.ucp.shopping.checkout"
         )
         #expect(
-            capabilities["dev.ucp.shopping.discount"]?.first?["extends"] as? [String]
-                == ["dev.ucp.shopping.checkout", "dev.ucp.shopping.cart"]
+            capabilities["dev.ucp.shopping.discount"]?.first?["extends"] as? String == "dev.ucp.shopping.checkout"
         )
         #expect(
             ucp["payment_handlers"] as? [String: [[String: String]]]

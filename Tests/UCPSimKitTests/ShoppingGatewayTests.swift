@@ -201,7 +201,7 @@ extension ReceivedResponse {
         #expect(CapabilityNegotiation.intersect(business: all, platform: all, extends: extends).count == 5)
     }
 
-    @Test func shopCapabilitiesDropDiscountWithoutCartOrCheckout() {
+    @Test func shopCapabilitiesDropDiscountWithoutCheckout() {
         let platform = [
             "dev.ucp.shopping.catalog.search": ["2026-08-25"],
             "dev.ucp.shopping.discount": ["2026-08-25"],
@@ -213,8 +213,8 @@ extension ReceivedResponse {
             platform: platform.merging(["dev.ucp.shopping.cart": ["2026-08-25"]]) { a, _ in a },
             version: .v2026_08_25
         )
-        // Discount extends checkout or cart: one parent is enough; fulfillment extends checkout only.
-        #expect(withCart == [.catalogSearch: .v2026_08_25, .cart: .v2026_08_25, .discount: .v2026_08_25])
+        // Discount and fulfillment extend checkout only: a cart keeps neither.
+        #expect(withCart == [.catalogSearch: .v2026_08_25, .cart: .v2026_08_25])
     }
 
     @Test func protocolVersionIsTheShopsOrASupportedOne() {

@@ -89,6 +89,8 @@ ENTRY_POINTS = {
     ("main", "order"): ("schemas/shopping/order.json", ""),
     ("2026-04-08", "profile"): ("discovery/profile_schema.json", "/$defs/business_profile"),
     ("main", "profile"): ("schemas/profile.json", "/$defs/business_schema"),
+    ("2026-04-08", "platform-profile"): ("discovery/profile_schema.json", "/$defs/platform_profile"),
+    ("main", "platform-profile"): ("schemas/profile.json", "/$defs/platform_schema"),
     ("2026-04-08", "error"): ("schemas/shopping/types/error_response.json", ""),
     ("main", "error"): ("schemas/common/types/error_response.json", ""),
     ("2026-04-08", "webhook-response"): ("services/shopping/rest.openapi.json", ""),
@@ -100,7 +102,7 @@ for _set in ("2026-04-08", "main"):
     ENTRY_POINTS[(_set, "product")] = ("schemas/shopping/catalog_lookup.json", "/$defs/get_product_response")
     ENTRY_POINTS[(_set, "cart")] = ("schemas/shopping/cart.json", "")
 
-KINDS = ["order", "profile", "error", "webhook-response", "search", "lookup", "product", "cart"]
+KINDS = ["order", "profile", "platform-profile", "error", "webhook-response", "search", "lookup", "product", "cart"]
 
 OPENAPI = "services/shopping/rest.openapi.json"
 
@@ -314,6 +316,7 @@ def sdk_model(kind: str):
     return {
         "order": order.Order,
         "profile": profile.BusinessSchema,
+        "platform-profile": profile.PlatformSchema,
         "error": error_response.ErrorResponse,
         "search": catalog_search.SearchResponse,
         "lookup": catalog_lookup.LookupResponse,

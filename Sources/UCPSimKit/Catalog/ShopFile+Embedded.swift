@@ -117,6 +117,7 @@ extension ShopFile {
               tok_success: success
               tok_decline: decline
               tok_3ds: escalate
+              tok_pending: pending
         tax:
           title: Sales tax
           rate_basis_points: 825

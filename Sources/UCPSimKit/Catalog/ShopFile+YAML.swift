@@ -149,7 +149,9 @@ private struct ShopFileReader {
         return code
     }
 
-    static let money = 0...1_000_000_000_00
+    /// Money in minor units: up to 10⁹ (10 million in a two-decimal currency), so that no total a request can
+    /// make (at most 1,000 lines of 10⁶ units) overflows.
+    static let money = 0...1_000_000_000
 
     func shop(_ root: Node) throws(ShopFileError) -> ShopFile {
         let top = try mapping(

@@ -86,8 +86,9 @@ public struct CheckoutAPI: Sendable {
 
     func get(_ id: String, _ call: ShoppingCall) async throws -> ShoppingReply {
         guard var session = try store.session(id) else { return notFound(id, call) }
-        session = try await finishPending(session)
+        // Expired first: a completion still in progress on an expired session is not placed.
         guard !engine.expired(session, now: services.now()) else { return notFound(id, call) }
+        session = try await finishPending(session)
         return answer(session.checkout, call)
     }
 
@@ -99,8 +100,9 @@ public struct CheckoutAPI: Sendable {
             throw APIError.invalid(error)
         }
         guard var session = try store.session(id) else { return notFound(id, call) }
-        session = try await finishPending(session)
+        // Expired first: a completion still in progress on an expired session is not placed.
         guard !engine.expired(session, now: services.now()) else { return notFound(id, call) }
+        session = try await finishPending(session)
         let (next, refusal) = engine.update(session, input: input, stock: try stock(), now: services.now())
         if let refusal { return answer(session.checkout, call, adding: refusal) }
         try store.save(next)
@@ -115,8 +117,9 @@ public struct CheckoutAPI: Sendable {
             throw APIError.invalid(error)
         }
         guard var session = try store.session(id) else { return notFound(id, call) }
-        session = try await finishPending(session)
+        // Expired first: a completion still in progress on an expired session is not placed.
         guard !engine.expired(session, now: services.now()) else { return notFound(id, call) }
+        session = try await finishPending(session)
         switch engine.complete(session, payment: payment, stock: try stock(), now: services.now()) {
         case .unchanged(let session, let refusal):
             return answer(session.checkout, call, adding: refusal)

@@ -528,8 +528,10 @@ public struct CheckoutEngine: Sendable {
     func continueURL(_ id: String) -> String { "\(baseURL)/checkout-sessions/\(Identifier.pathSegment(id))" }
 
     /// `amount × basisPoints / 10 000`, rounded half up.
+    /// Split so that no product overflows: amounts up to 10¹⁸ (the shop file caps prices at 10⁹, a request at 10⁶
+    /// units a line and 1,000 lines) and rates up to 10 000.
     static func basisPoints(_ amount: Int, _ basisPoints: Int) -> Int {
-        (amount * basisPoints + 5_000) / 10_000
+        (amount / 10_000) * basisPoints + ((amount % 10_000) * basisPoints + 5_000) / 10_000
     }
 
     static func address(_ address: ShopFile.Address) -> Checkout.PostalAddress {

@@ -181,7 +181,26 @@ public final class ReferenceReceiver: Sendable {
         }
         router.post("/", use: handler)
         router.post("/**", use: handler)
+        // This receiver as a platform: a shop negotiating with this profile sends its order webhooks here.
+        let profile: @Sendable (Request, UCPVersion) -> Response = { request, version in
+            let authority = request.head.authority ?? "localhost"
+            let body = ReceiverPlatformProfile.json(
+                version: version,
+                webhookURL: "http://\(authority)\(Self.platformWebhookPath)"
+            )
+            return .json(body, headers: [.cacheControl: "public, max-age=60"])
+        }
+        router.get("/.well-known/ucp") { request, _ in profile(request, .newest) }
+        router.get("/.well-known/ucp/:version") { request, context -> Response in
+            guard let version = context.parameters.get("version").flatMap(UCPVersion.init(rawValue:)) else {
+                return Response(status: .notFound)
+            }
+            return profile(request, version)
+        }
     }
+
+    /// Where the platform profile points its order webhooks.
+    public static let platformWebhookPath = "/webhooks/ucp/orders"
 
     /// Answers 413 for a body over `Options.maxBodyBytes` (`length`: as announced, nil when only reading found out).
     private func refuseOversized(method: String, url: String, headers: HTTPFieldList, length: Int?) -> (Int, [UInt8]) {

@@ -6,10 +6,11 @@ import Synchronization
 /// platform's subscription (`Subscription.platform`) receives that platform's orders and no other's.
 ///
 /// Kept in the state database (`platform_order`), so a restarted shop still sends a platform the later events of
-/// the orders it placed before; read through a memory cache (the publisher asks on every publication).
+/// the orders it placed before; read through a bounded memory cache (the publisher asks on every publication).
 public final class PlatformOrders: Sendable {
     private let database: ShopDatabase
-    private let cache = Mutex<[String: String]>([:])
+    /// The latest orders' platforms (the database has them all): bounded like the order book.
+    private let cache = Mutex(BoundedMap<String, String>(capacity: OrderBook.defaultLimit))
     private let now: @Sendable () -> Date
 
     public init(database: ShopDatabase, now: @escaping @Sendable () -> Date = { Date() }) {
@@ -36,7 +37,7 @@ public final class PlatformOrders: Sendable {
                 "cannot record the platform of order \(orderID): \(ShopDatabase.describe(error))"
             )
         }
-        cache.withLock { if $0[orderID] == nil { $0[orderID] = platform } }
+        cache.withLock { _ = $0.insertIfAbsent(platform, for: orderID) }
     }
 
     /// The profile URL of the platform that placed `orderID`; nil for an order no platform placed (the control
@@ -51,7 +52,7 @@ public final class PlatformOrders: Sendable {
             )
         }
         guard let platform = stored ?? nil else { return nil }
-        cache.withLock { $0[orderID] = platform }
+        cache.withLock { _ = $0.insertIfAbsent(platform, for: orderID) }
         return platform
     }
 }

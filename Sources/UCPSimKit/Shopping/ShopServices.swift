@@ -36,8 +36,7 @@ public struct ShopServices: Sendable {
 }
 
 extension ShopServices {
-    /// Who placed which order: checkout completion calls
-    /// `try await services.platformOrders.record(orderID: id, platform: call.platform?.profileURL)` before publishing
-    /// the order's first event, so the platform's own subscription receives it.
+    /// Who placed which order: checkout completion records the session's platform before publishing the order's
+    /// first event, so that platform's own subscription receives it.
     public var platformOrders: PlatformOrders { webhooks.platformOrders }
 }

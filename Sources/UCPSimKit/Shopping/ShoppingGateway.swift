@@ -265,10 +265,11 @@ public struct ShoppingGateway: Sendable {
 
     // MARK: - Platform webhooks
 
-    /// On checkout operations: the platform's order webhook URL becomes (or updates) its subscription, before the
-    /// handler can place an order.
+    /// On checkout create and complete: the platform's order webhook URL becomes (or updates) its subscription,
+    /// before the handler can place an order. (Not on reads: a stranger's GET makes no subscription.)
     private func subscribePlatform(_ call: ShoppingCall) async throws(APIError) {
-        guard call.operation.capability == .checkout, let subscriptions, let platform = call.platform,
+        guard call.operation == .checkoutCreate || call.operation == .checkoutComplete, let subscriptions,
+            let platform = call.platform,
             let url = platform.webhookURL
         else { return }
         do {

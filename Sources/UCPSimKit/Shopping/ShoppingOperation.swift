@@ -12,7 +12,8 @@ public enum ShoppingCapability: String, Sendable, CaseIterable, Comparable {
     public var extends: [ShoppingCapability] {
         switch self {
         case .fulfillment: [.checkout]
-        case .discount: [.checkout, .cart]
+        // Carts take no discount codes here: the extension is offered on checkout only.
+        case .discount: [.checkout]
         default: []
         }
     }
