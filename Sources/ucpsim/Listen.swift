@@ -68,7 +68,7 @@ struct Listen: AsyncParsableCommand {
                 options: options,
                 logger: makeLogger("ucpsim.listen")
             ) { outputLine($0.logLine) }
-            outputLine("receiver listening on \(server.baseURL) (POST any path)")
+            outputLine("receiver listening on \(server.baseURL) (POST any path; platform profile: /.well-known/ucp)")
             await waitForTermination()
             await server.stop()
             await httpClient.shutdown()
