@@ -393,6 +393,77 @@ import Testing
         #expect(first == second)
         #expect(first.count == 3 && first.allSatisfy { !$0.isEmpty })
     }
+
+    /// A cart has one active checkout (the spec's rule), and a cart sees what completed checkouts sold.
+    @Test func aCartHasOneActiveCheckoutAndSeesWhatCheckoutsSold() async throws {
+        let client = try await Self.startShop()
+        // Carts through `raw`: the recorder keeps checkout answers only (the validator's kind).
+        let cart = try UCPVersionTests.object(
+            try await client.raw("POST", "/carts", #"{"line_items":[{"item":{"id":"var_tee_l"},"quantity":3}]}"#).body
+        )
+        let cartID = try #require(cart["id"] as? String)
+        let (firstStatus, first) = try await client.send(
+            "POST",
+            "/checkout-sessions",
+            #"{"cart_id":"\#(cartID)","buyer":{"email":"buyer@example.com"}}"#
+        )
+        let (againStatus, again) = try await client.send(
+            "POST",
+            "/checkout-sessions",
+            #"{"cart_id":"\#(cartID)","buyer":{"email":"other@example.com"}}"#
+        )
+        let id = try #require(first["id"] as? String)
+        #expect(firstStatus == 201 && first["cart_id"] as? String == cartID)
+        #expect(againStatus == 200 && again["id"] as? String == id, "the open session, not a second one")
+        let (_, ready) = try await client.send(
+            "PUT",
+            "/checkout-sessions/\(id)",
+            Self.body(
+                lines: #"[{"item":{"id":"var_tee_l"},"quantity":3}]"#,
+                fulfillment: Self.shipping()
+            )
+        )
+        #expect(ready["status"] as? String == "ready_for_complete", "\(ready)")
+        let (_, done) = try await client.send("POST", "/checkout-sessions/\(id)/complete", Self.pay("tok_success"))
+        #expect(done["status"] as? String == "completed", "\(done)")
+        // Completed: the cart may check out again, as a new session; and the last three shirts are sold.
+        let (_, next) = try await client.send("POST", "/checkout-sessions", #"{"cart_id":"\#(cartID)"}"#)
+        #expect(next["id"] as? String != id)
+        let later = try UCPVersionTests.object(
+            try await client.raw(
+                "POST",
+                "/carts",
+                #"{"line_items":[{"item":{"id":"var_tee_l"},"quantity":1},{"item":{"id":"var_tee_m"},"quantity":1}]}"#
+            ).body
+        )
+        #expect(Self.codes(later) == ["out_of_stock"], "\(later)")
+        await client.shop.stop()
+        try await Self.validate(client.recorder)
+    }
+
+    /// A completion whose order an earlier attempt placed (its session then could not be saved) completes with that
+    /// order instead of failing on "the order already exists".
+    @Test func aCompletionWhoseOrderIsAlreadyPlacedCompletesWithIt() async throws {
+        let client = try await Self.startShop()
+        let (_, created) = try await client.send(
+            "POST",
+            "/checkout-sessions",
+            Self.body(fulfillment: Self.shipping())
+        )
+        let id = try #require(created["id"] as? String)
+        _ = try await client.shop.book.place(
+            OrderSpec(
+                id: "ord_\(id)",
+                checkoutID: id,
+                lines: [.init(sku: "var_tee_m", title: "Tee", price: 2800, quantity: 1)]
+            )
+        )
+        let (status, done) = try await client.send("POST", "/checkout-sessions/\(id)/complete", Self.pay("tok_success"))
+        await client.shop.stop()
+        #expect(status == 200)
+        #expect(done["status"] as? String == "completed", "\(done)")
+        #expect((done["order"] as? [String: Any])?["id"] as? String == "ord_\(id)")
+    }
 }
 
 /// A clock a test moves.
@@ -406,4 +477,5 @@ final class MutableClock: @unchecked Sendable {
         get { lock.withLock { value } }
         set { lock.withLock { value = newValue } }
     }
+
 }

@@ -66,9 +66,17 @@ public struct CartRequest: Decodable, Sendable, Equatable {
 ///   cart. The cart carries no discounts, fulfillment or tax (checkout computes those).
 public struct CartPricing: Sendable {
     public let shop: ShopFile
+    /// Units completed checkouts took from each variant's inventory (what is left is for sale).
+    public let reserved: [String: Int]
 
-    public init(shop: ShopFile) {
+    public init(shop: ShopFile, reserved: [String: Int] = [:]) {
         self.shop = shop
+        self.reserved = reserved
+    }
+
+    /// Units of `variant` for sale now.
+    public func available(_ variant: ShopFile.Variant) -> Int {
+        max(0, variant.inventory - (reserved[variant.id] ?? 0))
     }
 
     /// What a request leaves in the cart, and the messages about what it could not keep.
@@ -93,7 +101,7 @@ public struct CartPricing: Sendable {
 
     /// Whether none of `lines` can be bought now (every item unknown or out of stock).
     public func nothingAvailable(_ lines: [StoredCart.Line]) -> Bool {
-        lines.allSatisfy { line in (shop.variant(line.itemID)?.variant.inventory ?? 0) == 0 }
+        lines.allSatisfy { line in shop.variant(line.itemID).map { available($0.variant) } ?? 0 == 0 }
     }
 
     /// The cart's JSON, with `messages` first (from `accept`) and then one `out_of_stock` per short line.
@@ -119,13 +127,13 @@ public struct CartPricing: Sendable {
                     totals: [.init(type: "subtotal", amount: amount), .init(type: "total", amount: amount)]
                 )
             )
-            if variant.inventory < line.quantity {
+            if available(variant) < line.quantity {
                 messages.append(
                     .error(
                         code: "out_of_stock",
-                        variant.inventory == 0
+                        available(variant) == 0
                             ? "\(variant.title) is out of stock"
-                            : "Only \(variant.inventory) of \(variant.title) in stock",
+                            : "Only \(available(variant)) of \(variant.title) in stock",
                         severity: .recoverable,
                         path: "$.line_items[\(index)]"
                     )

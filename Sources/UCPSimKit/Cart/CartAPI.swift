@@ -19,15 +19,19 @@ public struct CartAPI: Sendable {
     public func addRoutes(to router: Router<BasicRequestContext>) {
         let services = self.services
         let store = CartStore(database: services.database)
-        let pricing = CartPricing(shop: services.shop)
+        // Priced against what is for sale now: the inventory less what completed checkouts reserved.
+        let checkouts = CheckoutStore(database: services.database)
+        let prices: @Sendable () throws -> CartPricing = {
+            CartPricing(shop: services.shop, reserved: try checkouts.reservations())
+        }
         router.post("/carts") { request, _ in
             try await services.gateway.handle(request, .cartCreate) { call in
                 let body = try Self.read(call.body)
                 guard !body.lineItems.isEmpty else {
                     throw APIError.invalid(FieldError(path: [.key("line_items")], "must hold at least one line"))
                 }
-                let (lines, messages) = pricing.accept(body)
-                if pricing.nothingAvailable(lines) {
+                let (lines, messages) = try prices().accept(body)
+                if try prices().nothingAvailable(lines) {
                     return lines.isEmpty
                         ? .error(call, code: "item_unavailable", "None of the requested items is sold by this shop")
                         : .error(call, code: "out_of_stock", "All requested items are currently out of stock")
@@ -35,7 +39,7 @@ public struct CartAPI: Sendable {
                 let cart = try await Self.storing {
                     try await store.create(lines: lines, buyer: body.buyer, context: body.context)
                 }
-                return .json(pricing.render(cart, envelope: call.envelope(), messages: messages), status: .created)
+                return .json(try prices().render(cart, envelope: call.envelope(), messages: messages), status: .created)
             }
         }
         router.get("/carts/{id}") { request, context in
@@ -44,19 +48,19 @@ public struct CartAPI: Sendable {
                 guard let cart = try await Self.storing({ try await store.get(id) }) else {
                     return .error(call, code: "not_found", Self.notFound)
                 }
-                return .json(pricing.render(cart, envelope: call.envelope()))
+                return .json(try prices().render(cart, envelope: call.envelope()))
             }
         }
         router.put("/carts/{id}") { request, context in
             let id = try context.parameters.require("id")
             return try await services.gateway.handle(request, .cartUpdate) { call in
                 let body = try Self.read(call.body)
-                let (lines, messages) = pricing.accept(body)
+                let (lines, messages) = try prices().accept(body)
                 let replaced = try await Self.storing {
                     try await store.replace(id, lines: lines, buyer: body.buyer, context: body.context)
                 }
                 guard let cart = replaced else { return .error(call, code: "not_found", Self.notFound) }
-                return .json(pricing.render(cart, envelope: call.envelope(), messages: messages))
+                return .json(try prices().render(cart, envelope: call.envelope(), messages: messages))
             }
         }
         router.post("/carts/{id}/cancel") { request, context in
@@ -65,7 +69,7 @@ public struct CartAPI: Sendable {
                 guard let cart = try await Self.storing({ try await store.cancel(id) }) else {
                     return .error(call, code: "not_found", Self.notFound)
                 }
-                return .json(pricing.render(cart, envelope: call.envelope()))
+                return .json(try prices().render(cart, envelope: call.envelope()))
             }
         }
     }

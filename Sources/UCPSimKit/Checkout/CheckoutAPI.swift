@@ -62,6 +62,12 @@ public struct CheckoutAPI: Sendable {
         }
         // A cart's checkout uses the cart's line items and buyer; the request's own are ignored (the spec's rule).
         if let cartID = input.cartID {
+            // One active checkout per cart (the spec's rule): an open session made from it is answered as it is.
+            if let open = try store.newestSession(cartID: cartID), !open.checkout.status.isTerminal,
+                !engine.expired(open, now: services.now())
+            {
+                return answer(try await finishPending(open).checkout, call)
+            }
             guard let cart = try await CartStore(database: services.database).contents(of: cartID),
                 !cart.lineItems.isEmpty
             else {
@@ -172,6 +178,11 @@ public struct CheckoutAPI: Sendable {
             do throws(TransitionError) {
                 placed = try await book.place(spec)
             } catch {
+                // Placed and published by an earlier attempt whose session could not be saved: that order
+                // completes the session now, and its order.created is not sent twice.
+                if error.reason == OrderBook.existsReason, let existing = await book.order(spec.id) {
+                    return engine.completed(session, order: existing)
+                }
                 throw APIError(.internalServerError, code: "order_refused", error.description)
             }
             let events = OrderChange.events(

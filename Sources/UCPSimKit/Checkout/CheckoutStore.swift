@@ -31,6 +31,18 @@ public struct CheckoutStore: Sendable {
         return try decoder.decode(CheckoutSession.self, from: Data(text.utf8))
     }
 
+    /// The newest session made from cart `cartID`, if any.
+    public func newestSession(cartID: String) throws -> CheckoutSession? {
+        let id = try database.queue.read { db in
+            try String.fetchOne(
+                db,
+                sql: "SELECT id FROM checkout_session WHERE cart_id = ? ORDER BY seq DESC LIMIT 1",
+                arguments: [cartID]
+            )
+        }
+        return try id.flatMap { id in try session(id) }
+    }
+
     /// Stores `session` (new or changed) and adds `reserve` units per variant to the reservations (negative units
     /// release), in one transaction.
     public func save(_ session: CheckoutSession, reserve: [String: Int] = [:]) throws {
@@ -42,10 +54,10 @@ public struct CheckoutStore: Sendable {
         try database.queue.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO checkout_session (seq, id, session) VALUES (?, ?, ?)
+                    INSERT INTO checkout_session (seq, id, session, cart_id) VALUES (?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET session = excluded.session
                     """,
-                arguments: [seq, session.checkout.id, text]
+                arguments: [seq, session.checkout.id, text, session.checkout.cartID]
             )
             for (variant, units) in reserve.sorted(by: { $0.key < $1.key }) {
                 try db.execute(

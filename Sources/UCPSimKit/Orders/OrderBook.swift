@@ -54,6 +54,9 @@ public actor OrderBook {
         return machine.order
     }
 
+    /// The order `id` as it is now; nil when there is none (or it was forgotten: see `limit`).
+    public func order(_ id: String) -> Order? { machines[id]?.order }
+
     /// Applies a transition now; nil when there is no such order.
     public func apply(_ transition: OrderTransition, to id: String) throws(TransitionError) -> Order? {
         try change(id, by: transition)?.order

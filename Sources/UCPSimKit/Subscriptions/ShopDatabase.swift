@@ -152,6 +152,8 @@ public final class ShopDatabase: Sendable {
                 table.column("id", .text).notNull().unique()
                 // The session as JSON (`CheckoutSession`).
                 table.column("session", .text).notNull()
+                // The cart it was made from: a cart has one active checkout.
+                table.column("cart_id", .text).indexed()
             }
             try db.create(table: "checkout_reservation") { table in
                 // Units of a variant that completed checkouts took from the shop file's inventory.
