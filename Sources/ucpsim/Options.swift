@@ -433,6 +433,7 @@ func startShop(
     control: ControlOptions? = nil,
     apiToken: BearerToken? = nil,
     shopFile: ShopFile = .embedded,
+    frozenAt: Date? = nil,
     verbose: Bool = false,
     shopping: ShoppingSetup = ShoppingSetup(),
     onAttempt: @escaping @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }
@@ -442,6 +443,9 @@ func startShop(
     var identity = try ShopIdentity.load(directory: delivery.state)
     let keys = try shop.keyRing(stateDirectory: delivery.state)
     let chosen = port?.value ?? identity.port ?? 0
+    // `serve --fixed-time`: the shop's clock stands at that instant.
+    let clock: @Sendable () -> Date
+    if let frozenAt { clock = { frozenAt } } else { clock = { Date() } }
     let running: Shop
     do {
         running = try await Shop.start(
@@ -456,6 +460,7 @@ func startShop(
             control: control,
             apiToken: apiToken,
             shop: shopFile,
+            clock: clock,
             shopping: shopping,
             logger: makeLogger("ucpsim.shop", verbose: verbose)
         )

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import UCPSimKit
 
@@ -32,6 +33,15 @@ struct Serve: AsyncParsableCommand {
         )
     )
     var shopFile: String?
+
+    @Option(
+        name: .customLong("fixed-time"),
+        help: ArgumentHelp(
+            "Stop the shop's clock at this instant (RFC 3339, e.g. 2026-11-29T04:00:00Z): checkouts' expires_at and orders' times never change, so the same requests on a fresh --state give byte-identical answers.",
+            valueName: "time"
+        )
+    )
+    var fixedTime: String?
 
     @Option(help: "Port to listen on.")
     var port = Port(8080)
@@ -80,7 +90,13 @@ struct Serve: AsyncParsableCommand {
         return setup
     }
 
+    /// `--fixed-time`, parsed.
+    var frozenInstant: Date? { fixedTime.flatMap { ISO8601DateFormatter().date(from: $0) } }
+
     func validate() throws {
+        if let fixedTime, frozenInstant == nil {
+            throw ValidationError("--fixed-time \(fixedTime) is not an RFC 3339 time such as 2026-11-29T04:00:00Z")
+        }
         if let apiToken,
             apiToken.isEmpty || apiToken.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7F })
         {
@@ -129,6 +145,7 @@ struct Serve: AsyncParsableCommand {
                 control: ControlOptions(target: target, secret: simulationSecret),
                 apiToken: token,
                 shopFile: shopFile ?? .embedded,
+                frozenAt: frozenInstant,
                 shopping: shoppingSetup
             ) { state, attempt in
                 outputLine("webhook: \(DeliveryReport.attemptLine(state, attempt))")

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import UCPSimKit
+
 /// The shop as an agent meets it: the real `ucpsim serve` on a temporary state directory, and an independent platform
 /// (`Tests/tools/ucp_platform.py`: its own signed profile and webhook receiver, signed negotiated requests, every answer
 /// validated with the official SDK in strict mode and the 2026-08-25 schemas) shopping at it over loopback. One test at
@@ -66,6 +68,40 @@ import Testing
             Issue.record("serve's stderr: \(exit.stderr)")
             throw error
         }
+    }
+
+    /// `serve --fixed-time`: the shop's clock stands still, so a checkout's `expires_at` is that instant plus six
+    /// hours, and two fresh shops answer the same requests with the same bytes.
+    @Test func aFixedTimeMakesAnswersRepeatable() async throws {
+        let arguments = ["--fixed-time", "2026-11-29T04:00:00Z", "--public-url", "https://shop.example.com"]
+        let agent = try await TestPlatform.agent()
+        func answers() async throws -> [[UInt8]] {
+            try await Self.withShop(arguments) { base in
+                let client = HTTPClient(workers: 1)
+                defer { Task { await client.shutdown() } }
+                var bodies: [[UInt8]] = []
+                for (method, path, body) in [
+                    ("POST", "/checkout-sessions", #"{"line_items":[{"item":{"id":"var_tee_m"},"quantity":1}]}"#),
+                    ("GET", "/checkout-sessions/chk_00001", ""),
+                ] {
+                    let response = try await client.send(
+                        OutgoingRequest(
+                            method: method,
+                            url: base + path,
+                            headers: HTTPFieldList([("Content-Type", "application/json"), ("UCP-Agent", agent)]),
+                            body: Array(body.utf8)
+                        )
+                    )
+                    bodies.append(response.body)
+                }
+                return bodies
+            }
+        }
+        let first = try await answers()
+        let second = try await answers()
+        #expect(first == second)
+        let created = try UCPVersionTests.object(try #require(first.first))
+        #expect(created["expires_at"] as? String == "2026-11-29T10:00:00Z", "\(created)")
     }
 
     /// Catalog search and lookup, a cart, a checkout from it, updates (buyer, address, shipping option, WELCOME10),

@@ -242,7 +242,8 @@ extension SubscriptionFanOutTests {
         let listener = try await ListenHMACTests.Listener.start(arguments: ["--port", String(port), "--secret", secret])
         let again = try ServeProcess.start(options)
         var delivered = false
-        for _ in 0..<1000 where !delivered {
+        // Bounded at a minute: the restarted serve and its 1 s retries are slow on a loaded machine.
+        for _ in 0..<6000 where !delivered {
             let snapshot = try Outbox.inspect(directory: state)
             delivered = snapshot.states.first?.phase == .delivered
             if !delivered { try await Task.sleep(nanoseconds: 10_000_000) }

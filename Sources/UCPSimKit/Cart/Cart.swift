@@ -155,30 +155,10 @@ public struct CartPricing: Sendable {
 
 /// The spec's cart (`shopping/cart.json`; ucp-sdk 0.5.0 `Cart`).
 public struct CartResponse: Encodable, Sendable, Equatable {
-    public struct Item: Encodable, Sendable, Equatable {
-        public var id: String
-        public var title: String
-        /// Unit price, minor units.
-        public var price: Int
-        public var imageURL: String?
-
-        enum CodingKeys: String, CodingKey {
-            case id, title, price
-            case imageURL = "image_url"
-        }
-    }
-
-    public struct Total: Encodable, Sendable, Equatable {
-        public var type: String
-        public var amount: Int
-    }
-
-    public struct LineItem: Encodable, Sendable, Equatable {
-        public var id: String
-        public var item: Item
-        public var quantity: Int
-        public var totals: [Total]
-    }
+    /// A cart's line items, items and totals have a checkout's shapes.
+    public typealias Item = Checkout.Item
+    public typealias Total = Checkout.Total
+    public typealias LineItem = Checkout.LineItem
 
     public var ucp: ResponseEnvelope
     public var id: String
