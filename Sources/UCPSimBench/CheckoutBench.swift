@@ -54,7 +54,8 @@ final class BenchPlatform: Sendable {
         self.receiver = receiver
         let router = Router()
         let profile = Mutex<[UInt8]>([])
-        router.get("/.well-known/ucp") { _, _ in
+        // Not /.well-known/ucp: the receiver's routes serve its own (keyless) platform profile there.
+        router.get("/platform/profile") { _, _ in
             Response(
                 status: .ok,
                 headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
@@ -63,7 +64,7 @@ final class BenchPlatform: Sendable {
         }
         receiver.addRoutes(to: router)
         server = try await RunningServer.start(router: router, host: "127.0.0.1", port: 0, logger: quietLogger)
-        profileURL = server.baseURL + "/.well-known/ucp"
+        profileURL = server.baseURL + "/platform/profile"
         let bytes = try Self.profile(key: key.publicJWK(), webhookURL: server.baseURL + "/webhooks/ucp/orders")
         profile.withLock { $0 = bytes }
     }

@@ -149,7 +149,8 @@ public final class ReferenceReceiver: Sendable {
         return (receiver, server)
     }
 
-    /// Routes every POST to the verifier.
+    /// Routes every POST to the verifier, and GET `/.well-known/ucp` (and `/.well-known/ucp/DATE`) to the receiver's
+    /// platform profile (`ReceiverPlatformProfile`): a router given to it must not route those paths itself.
     public func addRoutes(to router: Router<BasicRequestContext>) {
         let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [self] request, _ in
             var request = request
