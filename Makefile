@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := .build/debug/ucpsim
 
 .DEFAULT_GOAL := help
-.PHONY: help deps pydeps build run test ci format lint clean bench
+.PHONY: help deps pydeps browser build run test ci format lint clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -19,8 +19,15 @@ deps: ## Install the system packages (libssl-dev, libcurl4-openssl-dev, libsqlit
 	fi
 
 pydeps: ## Install the Python tools the tests use (independent verifier, schema validator)
-	@$(PYTHON) -c "import http_message_signatures, httpx, jsonschema, referencing, standardwebhooks, ucp_sdk" 2>/dev/null || \
+	@$(PYTHON) -c "import authlib, http_message_signatures, httpx, jsonschema, referencing, selenium, standardwebhooks, ucp_sdk" 2>/dev/null || \
 		$(PYTHON) -m pip install -q --disable-pip-version-check -r Tests/tools/requirements.txt
+
+browser: ## Install headless Chromium and its driver (Debian chromium, chromium-driver) for the browser tests, when missing
+	@missing=$$(for p in chromium chromium-driver; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 build: deps ## Build ucpsim (debug)
 	$(SWIFT) build
@@ -28,7 +35,7 @@ build: deps ## Build ucpsim (debug)
 run: build ## Set up, build and run the demo: a shop, the reference receiver, one verified webhook
 	$(BIN) demo
 
-test: build pydeps ## Set up, build and run the tests
+test: build pydeps browser ## Set up, build and run the tests
 	$(SWIFT) test
 
 ci: lint ## What CI runs: strict format lint, then the tests (warnings are errors), with the UCP schemas required

@@ -67,6 +67,38 @@ struct Serve: AsyncParsableCommand {
     )
     var requireSignedRequests = false
 
+    @Flag(
+        name: .customLong("no-identity-linking"),
+        help:
+            "Leave out identity linking: no OAuth authorization server, no dev.ucp.common.identity_linking in the profile; GET /orders/{id} then answers only the platform that placed the order (signed request)."
+    )
+    var noIdentityLinking = false
+
+    @Option(
+        name: .customLong("oauth-client"),
+        help: ArgumentHelp(
+            "Register an OAuth client (repeatable), besides the shop file's oauth_clients: without SECRET a public client (PKCE, token_endpoint_auth_method none), with one client_secret_basic. A loopback redirect URI matches on any port.",
+            valueName: "id[:secret]:redirect-uri"
+        )
+    )
+    var oauthClients: [String] = []
+
+    @Option(
+        name: .customLong("auto-consent"),
+        help: ArgumentHelp(
+            "Sign this customer (shop file id or email) in and consent at /oauth/authorize without showing the page: the authorization request redirects straight back with a code (for CI).",
+            valueName: "customer"
+        )
+    )
+    var autoConsent: String?
+
+    @Flag(
+        name: .customLong("require-identity"),
+        help:
+            "Gate checkout too: every checkout operation needs a buyer token with dev.ucp.shopping.checkout:manage (as shops with B2B or age-restricted goods do)."
+    )
+    var requireIdentity = false
+
     @OptionGroup(title: "Platform profiles (fetched from UCP-Agent on shopping requests)")
     var profiles: ProfilePolicyOptions
 
@@ -87,6 +119,13 @@ struct Serve: AsyncParsableCommand {
     var shoppingSetup: ShoppingSetup {
         var setup = ShoppingSetup(requireSignedRequests: requireSignedRequests)
         setup.profilePolicy = profiles.policy
+        if !noIdentityLinking {
+            setup.identity = IdentitySetup(
+                clients: oauthClients.compactMap { try? OAuthClient.parse($0) },
+                autoConsent: autoConsent,
+                requireIdentity: requireIdentity
+            )
+        }
         return setup
     }
 
@@ -96,6 +135,25 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         if let fixedTime, frozenInstant == nil {
             throw ValidationError("--fixed-time \(fixedTime) is not an RFC 3339 time such as 2026-11-29T04:00:00Z")
+        }
+        var clientIDs: Set<String> = []
+        for text in oauthClients {
+            do {
+                let client = try OAuthClient.parse(text)
+                guard clientIDs.insert(client.id).inserted else {
+                    throw ValidationError("--oauth-client \(client.id) is given twice")
+                }
+            } catch let error as FieldError {
+                throw ValidationError("--oauth-client \(text): \(error.problem)")
+            }
+        }
+        if noIdentityLinking {
+            for (given, name) in [
+                (!oauthClients.isEmpty, "--oauth-client"), (autoConsent != nil, "--auto-consent"),
+                (requireIdentity, "--require-identity"),
+            ] where given {
+                throw ValidationError("\(name) needs identity linking: drop --no-identity-linking")
+            }
         }
         if let apiToken,
             apiToken.isEmpty || apiToken.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7F })
@@ -126,6 +184,16 @@ struct Serve: AsyncParsableCommand {
             }
             // Read before anything starts: a bad file is exit 65 (`file:line: reason`), an unreadable one 66.
             let shopFile = try self.shopFile.map { path throws(UCPSimError) in try ShopFile.load(path: path) }
+            if let autoConsent,
+                !(shopFile ?? .embedded).customers.contains(where: {
+                    $0.id == autoConsent || $0.email.caseInsensitiveCompare(autoConsent) == .orderedSame
+                })
+            {
+                throw UCPSimError(
+                    .usage,
+                    "--auto-consent \(autoConsent): the shop file has no customer with that id or email"
+                )
+            }
             let token = apiToken.map(BearerToken.init) ?? BearerToken.generate()
             let discovery = HTTPClient(workers: 1, options: client.httpOptions)
             let target: RequestTarget?

@@ -150,5 +150,17 @@ extension ShopFile {
                 country: CA
                 first_name: Bob
                 last_name: Smith
+        # Platforms registered with the shop's OAuth 2.0 authorization server (identity linking; serve --oauth-client adds
+        # more). A client without a secret is public (token_endpoint_auth_method none: PKCE S256 is its proof); one with a
+        # secret authenticates with client_secret_basic unless it names client_secret_post. Loopback redirect URIs
+        # (127.0.0.1, [::1]) match on any port.
+        oauth_clients:
+          - id: demo-agent
+            name: Demo Agent
+            redirect_uris: [http://127.0.0.1/callback]
+          - id: sample-platform
+            name: Sample Platform
+            secret: sample-platform-secret
+            redirect_uris: [http://127.0.0.1/callback, https://platform.example/oauth/callback]
         """
 }

@@ -159,7 +159,7 @@ private struct ShopFileReader {
             "the shop file",
             allowed: [
                 "name", "currency", "links", "products", "fulfillment", "discounts", "payment_handlers", "tax",
-                "customers",
+                "customers", "oauth_clients",
             ],
             required: ["name", "currency", "products", "fulfillment", "payment_handlers", "links"]
         )
@@ -208,6 +208,14 @@ private struct ShopFileReader {
             }
             customers.append(customer)
         }
+        var clients: [OAuthClient] = []
+        for node in try list(top["oauth_clients"], "oauth_clients", in: root) {
+            let client = try oauthClient(node)
+            guard !clients.contains(where: { $0.id == client.id }) else {
+                throw fail(node, "OAuth client \(client.id) is given twice")
+            }
+            clients.append(client)
+        }
         var links: [ShopFile.Link] = []
         for node in try list(top["links"], "links", in: root, required: true) {
             let fields = try mapping(node, "a link", allowed: ["type", "url", "title"], required: ["type", "url"])
@@ -228,6 +236,7 @@ private struct ShopFileReader {
             paymentHandlers: handlers,
             tax: try top["tax"].map { node throws(ShopFileError) in try tax(node) },
             customers: customers,
+            oauthClients: clients,
             links: links
         )
     }
@@ -482,6 +491,51 @@ private struct ShopFileReader {
             lastName: try string(fields["last_name"], "last_name", in: node),
             password: try string(fields["password"], "password", in: node),
             addresses: addresses
+        )
+    }
+
+    func oauthClient(_ node: Node) throws(ShopFileError) -> OAuthClient {
+        let fields = try mapping(
+            node,
+            "an OAuth client",
+            allowed: ["id", "name", "secret", "redirect_uris", "token_endpoint_auth_method"],
+            required: ["id", "redirect_uris"]
+        )
+        let id = try string(fields["id"], "oauth_clients[].id", in: node)
+        let secret = try optionalString(fields["secret"], "secret")
+        let uris = try strings(fields["redirect_uris"], "redirect_uris", in: node)
+        guard !uris.isEmpty else {
+            throw fail(fields["redirect_uris"] ?? node, "redirect_uris must list at least one URI")
+        }
+        for uri in uris {
+            if let problem = OAuthClient.redirectProblem(uri) {
+                throw fail(fields["redirect_uris"] ?? node, "redirect URI \(problem)")
+            }
+        }
+        var method: OAuthClient.AuthMethod?
+        if let text = try optionalString(fields["token_endpoint_auth_method"], "token_endpoint_auth_method") {
+            guard let parsed = OAuthClient.AuthMethod(rawValue: text) else {
+                let known = OAuthClient.AuthMethod.allCases.map(\.rawValue).joined(separator: ", ")
+                throw fail(
+                    fields["token_endpoint_auth_method"] ?? node,
+                    "token_endpoint_auth_method must be one of \(known)"
+                )
+            }
+            method = parsed
+        }
+        switch (method ?? (secret == nil ? .none : .clientSecretBasic), secret) {
+        case (.none, .some):
+            throw fail(node, "OAuth client \(id): a public client (token_endpoint_auth_method none) has no secret")
+        case (.clientSecretBasic, nil), (.clientSecretPost, nil):
+            throw fail(node, "OAuth client \(id): token_endpoint_auth_method \(method?.rawValue ?? "") needs a secret")
+        default: break
+        }
+        return OAuthClient(
+            id: id,
+            secret: secret,
+            redirectURIs: uris,
+            authMethod: method,
+            name: try optionalString(fields["name"], "name")
         )
     }
 }

@@ -13,6 +13,8 @@ public struct ShopFile: Sendable, Equatable {
     public var paymentHandlers: [PaymentHandler]
     public var tax: TaxRule?
     public var customers: [Customer]
+    /// Platforms registered with the shop's OAuth authorization server (identity linking).
+    public var oauthClients: [OAuthClient]
     /// Legal links every checkout carries (`links[]`: terms of service, privacy policy).
     public var links: [Link]
 
@@ -25,6 +27,7 @@ public struct ShopFile: Sendable, Equatable {
         paymentHandlers: [PaymentHandler],
         tax: TaxRule? = nil,
         customers: [Customer] = [],
+        oauthClients: [OAuthClient] = [],
         links: [Link]
     ) {
         self.name = name
@@ -35,6 +38,7 @@ public struct ShopFile: Sendable, Equatable {
         self.paymentHandlers = paymentHandlers
         self.tax = tax
         self.customers = customers
+        self.oauthClients = oauthClients
         self.links = links
     }
 

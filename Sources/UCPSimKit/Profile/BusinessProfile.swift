@@ -12,20 +12,28 @@ public struct BusinessProfile: Sendable {
     public let keys: [JWK]
     /// The shop file's payment handlers, advertised under `ucp.payment_handlers`.
     public let paymentHandlers: [ShopFile.PaymentHandler]
+    /// The scopes `dev.ucp.common.identity_linking` lists in `config.scopes`; nil: the shop offers no identity
+    /// linking.
+    public let identityScopes: [String]?
 
     public init(
         baseURL: String,
         keys: [JWK],
         version: UCPVersion = .newest,
         olderVersions: [UCPVersion] = [],
-        paymentHandlers: [ShopFile.PaymentHandler] = []
+        paymentHandlers: [ShopFile.PaymentHandler] = [],
+        identityScopes: [String]? = nil
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.keys = keys
         self.version = version
         self.olderVersions = Array(Set(olderVersions.filter { $0 < version })).sorted()
         self.paymentHandlers = paymentHandlers
+        self.identityScopes = identityScopes
     }
+
+    /// The name of the identity-linking capability.
+    public static let identityLinking = "dev.ucp.common.identity_linking"
 
     /// The URL of this profile, as `UCP-Agent` names it.
     public var profileURL: String { "\(baseURL)/.well-known/ucp" }
@@ -35,7 +43,13 @@ public struct BusinessProfile: Sendable {
 
     /// The self-contained profile of one older release (no `supported_versions`: leaves never have one).
     public func leaf(_ version: UCPVersion) -> BusinessProfile {
-        BusinessProfile(baseURL: baseURL, keys: keys, version: version, paymentHandlers: paymentHandlers)
+        BusinessProfile(
+            baseURL: baseURL,
+            keys: keys,
+            version: version,
+            paymentHandlers: paymentHandlers,
+            identityScopes: identityScopes
+        )
     }
 
     /// The published keys the release lists an algorithm for (Ed25519 keys stay out of a 2026-04-08 profile).
@@ -62,21 +76,7 @@ public struct BusinessProfile: Sendable {
                         )
                     ]
                 ],
-                capabilities: Dictionary(
-                    uniqueKeysWithValues: ShoppingCapability.allCases.map { capability in
-                        (
-                            capability.rawValue,
-                            [
-                                Document.Capability(
-                                    version: version.rawValue,
-                                    spec: version.specURL(capability),
-                                    schema: version.schemaURL(capability),
-                                    extends: Document.Extends(capability.extends)
-                                )
-                            ]
-                        )
-                    }
-                ),
+                capabilities: capabilities,
                 paymentHandlers: Dictionary(grouping: paymentHandlers, by: \.name).mapValues { handlers in
                     handlers.map { Document.PaymentHandlerEntry(id: $0.id, version: version.rawValue) }
                 }
@@ -88,6 +88,46 @@ public struct BusinessProfile: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         // Encoding plain strings and arrays cannot fail.
         return [UInt8]((try? encoder.encode(document)) ?? Data())
+    }
+
+    /// `ucp.capabilities`: every shopping capability, and identity linking with its scopes when offered.
+    private var capabilities: [String: [Document.Capability]] {
+        var entries = Dictionary(
+            uniqueKeysWithValues: ShoppingCapability.allCases.map { capability in
+                (
+                    capability.rawValue,
+                    [
+                        Document.Capability(
+                            version: version.rawValue,
+                            spec: version.specURL(capability),
+                            schema: version.schemaURL(capability),
+                            extends: Document.Extends(capability.extends)
+                        )
+                    ]
+                )
+            }
+        )
+        if let identityScopes {
+            entries[Self.identityLinking] = [
+                Document.Capability(
+                    version: version.rawValue,
+                    spec: version.identityLinkingSpecURL,
+                    schema: "\(version.base)/schemas/common/identity_linking.json",
+                    extends: nil,
+                    config: Document.IdentityConfig(
+                        scopes: Dictionary(
+                            uniqueKeysWithValues: identityScopes.map { scope in
+                                (
+                                    scope,
+                                    Document.ScopePolicy(description: .init(plain: IdentityScope.description(scope)))
+                                )
+                            }
+                        )
+                    )
+                )
+            ]
+        }
+        return entries
     }
 
     private struct Document: Encodable {
@@ -116,6 +156,15 @@ public struct BusinessProfile: Sendable {
             let spec: String
             let schema: String
             let extends: Extends?
+            var config: IdentityConfig?
+        }
+        /// `dev.ucp.common.identity_linking`'s `config`.
+        struct IdentityConfig: Encodable {
+            let scopes: [String: ScopePolicy]
+        }
+        struct ScopePolicy: Encodable {
+            struct Description: Encodable { let plain: String }
+            let description: Description
         }
         /// `extends` as the spec's examples write it: a string for one parent, an array for several.
         enum Extends: Encodable {

@@ -19,7 +19,7 @@ public enum UCPVersion: String, Sendable, CaseIterable, Codable, Comparable {
 
     public static func < (lhs: UCPVersion, rhs: UCPVersion) -> Bool { lhs.rawValue < rhs.rawValue }
 
-    private var base: String { "https://ucp.dev/\(rawValue)" }
+    var base: String { "https://ucp.dev/\(rawValue)" }
 
     /// The human-readable spec of the order capability.
     public var orderSpecURL: String {
@@ -62,6 +62,14 @@ public enum UCPVersion: String, Sendable, CaseIterable, Codable, Comparable {
         case .order: file = "order"
         }
         return "\(base)/schemas/shopping/\(file).json"
+    }
+
+    /// The identity-linking capability's spec page (2026-08-25 moved it under `/specification/common/`).
+    public var identityLinkingSpecURL: String {
+        switch self {
+        case .v2026_04_08: "\(base)/specification/identity-linking"
+        case .v2026_08_25: "\(base)/specification/common/identity-linking"
+        }
     }
 
     /// The order capability's JSON schema.

@@ -14,10 +14,7 @@ public struct BearerToken: Sendable {
 
     /// A new token: `ucpsim_` + base64url of 32 random bytes (OpenSSL `RAND_bytes`).
     public static func generate() -> BearerToken {
-        var random = [UInt8](repeating: 0, count: 32)
-        let ok = random.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32($0.count)) }
-        precondition(ok == 1, "RAND_bytes failed")
-        return BearerToken("ucpsim_" + Base64URL.encode(random))
+        BearerToken("ucpsim_" + Base64URL.encode(SecureRandom.bytes(32)))
     }
 
     /// True when `authorization` (the header's value) is `Bearer <this token>`; the token is compared in constant

@@ -32,7 +32,8 @@ public final class ProfilePublisher: Sendable {
             keys: keys,
             version: old.version,
             olderVersions: old.olderVersions,
-            paymentHandlers: old.paymentHandlers
+            paymentHandlers: old.paymentHandlers,
+            identityScopes: old.identityScopes
         )
         current.withLock { $0 = Self.render(next) }
     }
@@ -65,6 +66,8 @@ public struct ShopServer: Sendable {
     public var profileMaxAge = 300
     /// Signs `GET /orders/{id}` answers; nil: unsigned.
     public var signing: ResponseSigning?
+    /// Checks buyer tokens on `GET /orders/{id}` (identity linking); nil: the shop offers no identity linking.
+    public var identity: IdentityGuard?
 
     public init(publisher: ProfilePublisher, orders: OrderStore) {
         self.publisher = publisher

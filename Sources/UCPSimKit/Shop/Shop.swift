@@ -147,7 +147,8 @@ public final class Shop: Sendable {
             keys: keys.publicJWKs(),
             version: version,
             olderVersions: olderVersions,
-            paymentHandlers: shopFile.paymentHandlers
+            paymentHandlers: shopFile.paymentHandlers,
+            identityScopes: shopping.identity?.scopes
         )
         let client = HTTPClient(workers: delivery.engine.concurrency, options: clientOptions)
         let sender = WebhookSender(
@@ -189,8 +190,22 @@ public final class Shop: Sendable {
         shopRouter.add(middleware: APIErrorMiddleware())
         let publisher = ProfilePublisher(profile)
         let signing = ResponseSigning(signer: MessageSigner(key: keys.active))
+        // Identity linking: the shop's OAuth authorization server, and the guard on what its tokens unlock.
+        var identityGuard: IdentityGuard?
+        if let identity = shopping.identity {
+            let authorization = try await Self.authorizationServer(
+                identity,
+                shopFile: shopFile,
+                issuer: profile.baseURL,
+                database: database,
+                clock: clock
+            )
+            authorization.addRoutes(to: shopRouter)
+            identityGuard = IdentityGuard(server: authorization)
+        }
         var shopServer = ShopServer(publisher: publisher, orders: orders)
         shopServer.signing = signing
+        shopServer.identity = identityGuard
         shopServer.addRoutes(to: shopRouter)
         shopRouter.get("/metrics") { _, _ in
             Response(
@@ -204,18 +219,20 @@ public final class Shop: Sendable {
         }
         controlAPI?.addRoutes(to: shopRouter)
         if let apiToken { WebhooksAPI(registry: subscriptions, token: apiToken).addRoutes(to: shopRouter) }
+        var gateway = ShoppingGateway(
+            version: version,
+            paymentHandlers: shopFile.paymentHandlers,
+            supportedVersions: profile.olderVersions,
+            profiles: ProfileCache(client: client, policy: shopping.profilePolicy, purpose: .platform),
+            signing: signing,
+            requireSignedRequests: shopping.requireSignedRequests,
+            idempotency: IdempotencyStore(database: database),
+            subscriptions: subscriptions
+        )
+        gateway.identity = identityGuard
         let services = ShopServices(
             shop: shopFile,
-            gateway: ShoppingGateway(
-                version: version,
-                paymentHandlers: shopFile.paymentHandlers,
-                supportedVersions: profile.olderVersions,
-                profiles: ProfileCache(client: client, policy: shopping.profilePolicy, purpose: .platform),
-                signing: signing,
-                requireSignedRequests: shopping.requireSignedRequests,
-                idempotency: IdempotencyStore(database: database),
-                subscriptions: subscriptions
-            ),
+            gateway: gateway,
             database: database,
             book: book,
             webhooks: webhooks,
@@ -242,6 +259,39 @@ public final class Shop: Sendable {
             subscriptions: subscriptions,
             webhooks: webhooks,
             shopFile: shopFile
+        )
+    }
+
+    /// The authorization server for `identity`: its clients are the shop file's and `identity.clients`, its key is
+    /// kept in the state database.
+    private static func authorizationServer(
+        _ identity: IdentitySetup,
+        shopFile: ShopFile,
+        issuer: String,
+        database: ShopDatabase,
+        clock: @escaping @Sendable () -> Date
+    ) async throws(UCPSimError) -> AuthorizationServer {
+        var setup = identity
+        setup.clients =
+            shopFile.oauthClients.filter { client in !identity.clients.contains { $0.id == client.id } }
+            + identity.clients
+        let store = OAuthStore(database: database, now: clock)
+        let signer: TokenSigner
+        do {
+            signer = try TokenSigner(key: try await store.signingKey())
+        } catch {
+            throw UCPSimError(
+                .cannotCreate,
+                "cannot make the access-token signing key: \(ShopDatabase.describe(error))"
+            )
+        }
+        return AuthorizationServer(
+            issuer: issuer,
+            setup: setup,
+            customers: shopFile.customers,
+            store: store,
+            signer: signer,
+            now: clock
         )
     }
 
@@ -285,6 +335,8 @@ public struct ShoppingSetup: Sendable {
     public var requireSignedRequests = false
     /// Which platform profile URLs may be fetched (loopback `http://` allowed, for local development).
     public var profilePolicy = ProfileFetchPolicy()
+    /// Identity linking (the OAuth authorization server and the token guard); nil leaves it out.
+    public var identity: IdentitySetup?
 
     public init(requireSignedRequests: Bool = false) {
         self.requireSignedRequests = requireSignedRequests

@@ -44,6 +44,8 @@ public struct ShoppingGateway: Sendable {
     public let subscriptions: SubscriptionRegistry?
     /// Checks request signatures.
     public var verifier = MessageVerifier()
+    /// Checks buyer tokens (identity linking); nil: the shop offers no identity linking.
+    public var identity: IdentityGuard?
 
     private let serializer = KeyedSerializer<IdempotencyStore.Scope>()
 

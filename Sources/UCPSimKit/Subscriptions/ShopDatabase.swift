@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// The shop's state database, `DIR/ucpsim.sqlite` in the state directory (or in memory without one): webhook
-/// subscriptions today; checkout sessions, idempotency keys and OAuth grants later, each a migration of its own.
+/// subscriptions today; checkout sessions, idempotency keys and OAuth grants, each a migration of its own.
 ///
 /// - WAL journal, so a `serve` and a `ucpsim subscriptions` command on the same directory read and write side by side
 ///   (readers never wait for the writer; writers wait for each other up to `busyTimeout`).
@@ -197,6 +197,7 @@ public final class ShopDatabase: Sendable {
             }
             try db.create(index: "idempotency_key_by_age", on: "idempotency_key", columns: ["created_at"])
         }
+        migrator.registerMigration("v6 identity linking", migrate: OAuthStore.migrate)
         return migrator
     }()
 }
