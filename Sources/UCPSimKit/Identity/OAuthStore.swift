@@ -140,6 +140,12 @@ public struct OAuthStore: Sendable {
             table.column("expires_at", .integer).notNull()
             table.column("revoked_at", .integer)
         }
+        try db.create(table: "customer_order") { table in
+            // Orders placed with a buyer token: whose they are (`CustomerOrders`).
+            table.primaryKey("order_id", .text)
+            table.column("customer_id", .text).notNull().indexed()
+            table.column("created_at", .integer).notNull()
+        }
         try db.create(table: "oauth_signing_key") { table in
             table.primaryKey("kid", .text)
             // PKCS#8 PEM: the database file is created 0600.

@@ -36,6 +36,9 @@ public struct ShopServices: Sendable {
 }
 
 extension ShopServices {
+    /// Which customer placed which order (a checkout completed with a buyer token).
+    public var customerOrders: CustomerOrders { CustomerOrders(database: database, now: now) }
+
     /// Who placed which order: checkout completion records the session's platform before publishing the order's
     /// first event, so that platform's own subscription receives it.
     public var platformOrders: PlatformOrders { webhooks.platformOrders }

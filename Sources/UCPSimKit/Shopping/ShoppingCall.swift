@@ -30,6 +30,8 @@ public struct ShoppingCall: Sendable {
     public let body: [UInt8]
     /// The shop's payment handlers (checkout responses carry them).
     public let paymentHandlers: [ShopFile.PaymentHandler]
+    /// The customer a valid buyer token (identity linking) speaks for; nil without one.
+    public var buyer: BuyerIdentity?
 
     public init(
         operation: ShoppingOperation,
