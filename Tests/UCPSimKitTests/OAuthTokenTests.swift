@@ -705,3 +705,43 @@ import Testing
         #expect(statuses == [404, 404])
     }
 }
+
+/// The pieces of the token endpoint without a server: form bodies, Basic credentials, PKCE.
+@Suite struct OAuthFormTests {
+    @Test func pkceMatchesRFC7636AppendixB() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        #expect(PKCE.challenge(verifier: verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+        #expect(PKCE.verify(verifier: verifier, challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"))
+        #expect(!PKCE.verify(verifier: verifier, challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"))
+        #expect(PKCE.isValidChallenge("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"))
+        #expect(!PKCE.isValidChallenge("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c"))
+    }
+
+    @Test(arguments: [
+        (String(repeating: "a", count: 42), false), (String(repeating: "a", count: 43), true),
+        (String(repeating: "~", count: 128), true), (String(repeating: "a", count: 129), false),
+        (String(repeating: "a", count: 42) + "+", false), (String(repeating: "a", count: 42) + "=", false),
+        (String(repeating: "a", count: 42) + "é", false),
+    ])
+    func verifierShape(_ verifier: String, _ valid: Bool) {
+        #expect(PKCE.isValidVerifier(verifier) == valid)
+    }
+
+    @Test func formsDecodeAndRefuseWhatIsMalformed() throws {
+        let form = try OAuthForm(Array("a=x+y%2Bz%C3%A9&b=&c&d=%3D%26".utf8))
+        #expect(form.values == ["a": "x y+zé", "d": "=&"])
+        for bad in ["a=%ZZ", "a=%4", "a=%FF", "a=1&a=2", "a=&a=2"] {
+            #expect(throws: OAuthTokenError.self, "\(bad)") { try OAuthForm(Array(bad.utf8)) }
+        }
+        #expect(OAuthForm.encode("s3cret +/&é%") == "s3cret+%2B%2F%26%C3%A9%25")
+    }
+
+    @Test func basicCredentialsAreFormDecoded() throws {
+        let header = "Basic " + Data("platform%3Aone:s3cret+%2B%2F%26%C3%A9%25".utf8).base64EncodedString()
+        let credentials = try AuthorizationServer.basicCredentials(header)
+        #expect(credentials.id == "platform:one" && credentials.secret == "s3cret +/&é%")
+        for bad in ["Bearer abc", "Basic", "Basic !!!", "Basic " + Data("no-colon".utf8).base64EncodedString()] {
+            #expect(throws: OAuthTokenError.self, "\(bad)") { try AuthorizationServer.basicCredentials(bad) }
+        }
+    }
+}
