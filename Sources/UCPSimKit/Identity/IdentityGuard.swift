@@ -155,7 +155,7 @@ public struct IdentityGuard: Sendable {
         IdentityChallenge(
             status: .unauthorized,
             code: "identity_required",
-            content: "User identity is required: \(problem.description).",
+            content: "User identity is required. \(problem.description).",
             challenge: challenge([("error", "invalid_token"), ("error_description", problem.description)])
         )
     }
