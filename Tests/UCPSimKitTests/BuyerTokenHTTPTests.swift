@@ -5,12 +5,7 @@ import Testing
 
 /// Checkout and order cancel over real HTTP with real buyer tokens: access tokens signed with the shop's own key
 /// (`TokenSigner`), their grant and `jti` rows in the shop's database, sent as `Authorization: Bearer`.
-///
-/// These need the gateway's `IdentityGuard` to turn the token into `ShoppingCall.buyer` (branch il-guard): until it
-/// is merged the suite is disabled. Remove the `.disabled` trait when it is (it passes on a merge with il-guard
-/// 4afc86d whose `ShoppingGateway.requiredScopes` delegates to `ShoppingOperation.requiredScopes(for:requireIdentity:)`
-/// and whose token-less `orderCancel` is 401 `identity_required`).
-@Suite(.disabled("needs IdentityGuard filling ShoppingCall.buyer (branch il-guard); enable once merged"))
+@Suite
 struct BuyerTokenHTTPTests {
     /// A shop with identity linking, on the fixed clock.
     static func startShop(control: ControlOptions? = nil) async throws -> CheckoutAPITests.Client {

@@ -284,11 +284,7 @@ public struct ShoppingGateway: Sendable {
     /// The scopes a buyer token needs for `operation`: `dev.ucp.shopping.order:read` to read an order;
     /// `dev.ucp.shopping.checkout:manage` on checkout operations when the shop requires identity; none otherwise.
     public static func requiredScopes(_ operation: ShoppingOperation, setup: IdentitySetup) -> [String] {
-        switch operation.capability {
-        case .order: [IdentityScope.orderRead]
-        case .checkout where setup.requireIdentity: [IdentityScope.checkoutManage]
-        default: []
-        }
+        ShoppingOperation.requiredScopes(for: operation, requireIdentity: setup.requireIdentity)
     }
 
     /// The buyer of the call (identity linking): a request with `Authorization` must carry a valid Bearer token
@@ -310,6 +306,9 @@ public struct ShoppingGateway: Sendable {
         case .success(nil):
             if call.operation.capability == .checkout, identity.setup.requireIdentity {
                 return .failure(identity.identityRequired("Checkout at this shop requires a linked customer account."))
+            }
+            if call.operation == .orderCancel {
+                return .failure(identity.identityRequired("User identity is required to manage orders."))
             }
             if call.operation == .orderGet, !call.signed {
                 return .failure(identity.identityRequired("User identity is required to access order history."))
