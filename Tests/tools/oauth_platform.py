@@ -611,13 +611,13 @@ def check_missing_pkce(p, emit, args):
 
 
 def check_wrong_verifier(p: Linker, emit, args):
-    client = p.oauth_client()
-    verifier = secrets.token_urlsafe(48)
-    response, state = p.authorize("wrong-verifier", client, scope=p.derived_scopes(), verifier=verifier)
-    code = p.redirect_params("wrong-verifier", response, state)["code"]
-    other = secrets.token_urlsafe(48)
-    token_error("wrong-verifier", lambda: client.fetch_token(p.metadata["token_endpoint"], grant_type="authorization_code", code=code, code_verifier=other), "invalid_grant", "a verifier that does not match the challenge")
-    token_error("wrong-verifier", lambda: client.fetch_token(p.metadata["token_endpoint"], grant_type="authorization_code", code=code), "invalid_grant", "no code_verifier")
+    endpoint = p.metadata["token_endpoint"]
+    for why, wrong in (("a code_verifier not matching the S256 challenge", secrets.token_urlsafe(48)), ("no code_verifier", None)):
+        client = p.oauth_client()  # a fresh code for each: a server may spend a code on a failed attempt
+        response, state = p.authorize("wrong-verifier", client, scope=p.derived_scopes(), verifier=secrets.token_urlsafe(48))
+        code = p.redirect_params("wrong-verifier", response, state)["code"]
+        extra = {"code_verifier": wrong} if wrong else {}
+        token_error("wrong-verifier", lambda: client.fetch_token(endpoint, grant_type="authorization_code", code=code, **extra), "invalid_grant", why)
     emit("wrong-verifier", "a code_verifier not matching the S256 challenge, and none at all: invalid_grant")
 
 
