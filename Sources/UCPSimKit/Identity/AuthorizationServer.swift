@@ -17,6 +17,8 @@ public struct AuthorizationServer: Sendable {
     public let store: OAuthStore
     public let signer: TokenSigner
     public let now: @Sendable () -> Date
+    /// The protected resource metadata's `resource_name` (the shop file's name).
+    public var resourceName = "ucpsim shop"
 
     public init(
         issuer: String,

@@ -48,6 +48,8 @@ public final class Shop: Sendable {
     public let webhooks: WebhookPublisher
     /// What the shop sells (`serve --shop FILE`, or the embedded shop).
     public let shopFile: ShopFile
+    /// The OAuth authorization server of identity linking; nil without it.
+    public let authorization: AuthorizationServer?
 
     private init(
         keyRing: KeyRing,
@@ -63,7 +65,8 @@ public final class Shop: Sendable {
         outbox: Outbox?,
         subscriptions: SubscriptionRegistry,
         webhooks: WebhookPublisher,
-        shopFile: ShopFile
+        shopFile: ShopFile,
+        authorization: AuthorizationServer?
     ) {
         self.keyRing = keyRing
         self.publisher = publisher
@@ -80,6 +83,7 @@ public final class Shop: Sendable {
         self.subscriptions = subscriptions
         self.webhooks = webhooks
         self.shopFile = shopFile
+        self.authorization = authorization
     }
 
     /// Starts the shop's HTTP server and delivery engine, resuming any pending deliveries in the outbox.
@@ -192,16 +196,18 @@ public final class Shop: Sendable {
         let signing = ResponseSigning(signer: MessageSigner(key: keys.active))
         // Identity linking: the shop's OAuth authorization server, and the guard on what its tokens unlock.
         var identityGuard: IdentityGuard?
+        var authorization: AuthorizationServer?
         if let identity = shopping.identity {
-            let authorization = try await Self.authorizationServer(
+            let server = try await Self.authorizationServer(
                 identity,
                 shopFile: shopFile,
                 issuer: profile.baseURL,
                 database: database,
                 clock: clock
             )
-            authorization.addRoutes(to: shopRouter)
-            identityGuard = IdentityGuard(server: authorization)
+            server.addRoutes(to: shopRouter)
+            identityGuard = IdentityGuard(server: server)
+            authorization = server
         }
         var shopServer = ShopServer(publisher: publisher, orders: orders)
         shopServer.signing = signing
@@ -258,7 +264,8 @@ public final class Shop: Sendable {
             outbox: outbox,
             subscriptions: subscriptions,
             webhooks: webhooks,
-            shopFile: shopFile
+            shopFile: shopFile,
+            authorization: authorization
         )
     }
 
@@ -285,7 +292,7 @@ public final class Shop: Sendable {
                 "cannot make the access-token signing key: \(ShopDatabase.describe(error))"
             )
         }
-        return AuthorizationServer(
+        var server = AuthorizationServer(
             issuer: issuer,
             setup: setup,
             customers: shopFile.customers,
@@ -293,6 +300,8 @@ public final class Shop: Sendable {
             signer: signer,
             now: clock
         )
+        server.resourceName = shopFile.name
+        return server
     }
 
     /// Publishes `document` as its order's latest snapshot to `target` (the `ucp` dialect) and waits for the final
