@@ -376,13 +376,15 @@ func runControlAPIBench(sink: String, calls requested: Int) -> Int32 {
         lastAnswerAt = Date()
     }
 
-    // The bounds at work: the first order is long gone from a serve that keeps the latest 10,000.
-    let firstOrder = serve.isRunning && problem == nil ? driver.get("/orders/\(ControlDriver.orderID(0))") : nil
+    // The bounds at work: the first order is long gone from a serve that keeps the latest 10,000 (read through the
+    // control API: `GET /orders/{id}` answers only the buyer and the platform that placed an order).
+    let firstOrder =
+        serve.isRunning && problem == nil ? driver.get("/testing/orders/\(ControlDriver.orderID(0))") : nil
     let counts = driver.counts.withLock { $0 }
     if let firstOrder, counts.nextOrder > 10_000 {
         let gone = String(decoding: firstOrder.body, as: UTF8.self).contains("not_found")
         say(
-            "GET /orders/\(ControlDriver.orderID(0)) after \(counts.nextOrder) orders: \(gone ? "not_found (serve keeps the latest 10,000 orders)" : "still there (HTTP \(firstOrder.status))")"
+            "GET /testing/orders/\(ControlDriver.orderID(0)) after \(counts.nextOrder) orders: \(gone ? "not_found (serve keeps the latest 10,000 orders)" : "still there (HTTP \(firstOrder.status))")"
         )
     }
     // Growth between readings: serve's bounds fill at 10,000 orders (30,000 calls); past that it should be ~0.

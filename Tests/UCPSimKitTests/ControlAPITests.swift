@@ -153,9 +153,7 @@ import Testing
         let wrongSecret = try await post(shop, "/testing/simulate-shipping/ord_c", secret: "nope")
         let missingSecret = try await post(shop, "/testing/simulate-shipping/ord_c", secret: nil)
         let simulated = try await post(shop, "/testing/simulate-shipping/ord_c")
-        let fetched = try await shop.client.send(
-            OutgoingRequest(method: "GET", url: "\(shop.server.baseURL)/orders/ord_c")
-        )
+        let fetched = try await send(shop, "GET", "/testing/orders/ord_c")
         await shop.stop()  // drains queued deliveries
         await receiverServer.stop()
         await receiverClient.shutdown()

@@ -71,8 +71,13 @@ import Testing
         )
         let shop = try await Shop.start(keys: ring, logger: TestSupport.quietLogger)
         let profile = try await shop.client.send(OutgoingRequest(method: "GET", url: shop.profile.profileURL))
+        // An unsigned read: the `unauthorized` error body.
         let notFound = try await shop.client.send(
-            OutgoingRequest(method: "GET", url: "\(shop.server.baseURL)/orders/nope")
+            OutgoingRequest(
+                method: "GET",
+                url: "\(shop.server.baseURL)/orders/nope",
+                headers: HTTPFieldList([("UCP-Agent", try await TestPlatform.agent())])
+            )
         )
         await shop.stop()
         try await validate(kind: "profile", bytes: profile.body)

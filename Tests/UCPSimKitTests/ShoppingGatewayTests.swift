@@ -453,7 +453,13 @@ extension ReceivedResponse {
     @Test func orderSnapshotsAreSigned() async throws {
         let shop = try await Shop.start(keys: try KeyRing.ephemeral(), logger: TestSupport.quietLogger)
         let client = HTTPClient(workers: 1)
-        let response = try await client.send(OutgoingRequest(method: "GET", url: "\(shop.server.baseURL)/orders/nope"))
+        let response = try await client.send(
+            OutgoingRequest(
+                method: "GET",
+                url: "\(shop.server.baseURL)/orders/nope",
+                headers: HTTPFieldList([("UCP-Agent", try await TestPlatform.agent())])
+            )
+        )
         await client.shutdown()
         await shop.stop()
         let jwks = try JSONSerialization.jsonObject(with: JSONEncoder().encode(["keys": shop.keyRing.publicJWKs()]))

@@ -57,7 +57,14 @@ import Testing
             logger: TestSupport.quietLogger
         )
         let profile = try await Self.get(shop.profile.profileURL, client: shop.client)
-        let notFound = try await Self.get("\(shop.server.baseURL)/orders/nope", client: shop.client)
+        // An unsigned read gets the `unauthorized` error body, in the negotiated release.
+        let notFound = try await shop.client.send(
+            OutgoingRequest(
+                method: "GET",
+                url: "\(shop.server.baseURL)/orders/nope",
+                headers: HTTPFieldList([("UCP-Agent", try await TestPlatform.agent(version))])
+            )
+        )
         await shop.stop()
         let document = try Self.object(profile.body)
         let ucp = try #require(document["ucp"] as? [String: Any])

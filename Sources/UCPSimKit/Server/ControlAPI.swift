@@ -4,7 +4,8 @@ import Hummingbird
 import NIOCore
 
 /// The test-control API on `ucpsim serve`: create orders and apply transitions over HTTP; each accepted call
-/// answers with the new snapshot and triggers its webhook.
+/// answers with the new snapshot and triggers its webhook. `GET /testing/orders/{id}` reads any order's latest
+/// snapshot.
 public struct ControlAPI: Sendable {
     /// When set, every `/testing/*` call needs `Simulation-Secret: <secret>` (403 otherwise).
     public let secret: String?
@@ -70,6 +71,16 @@ public struct ControlAPI: Sendable {
             }
             guard let transition else { throw APIError(.notFound, code: "not_found", "no transition \(name)") }
             return try await self.apply(transition, to: id)
+        }
+        // The simulator's back door: the latest snapshot of any order, whoever placed it (`GET /orders/{id}` answers
+        // only the buyer and the platform that placed it).
+        router.get("/testing/orders/:id") { request, context -> Response in
+            let id = context.parameters.get("id") ?? ""
+            _ = try await self.body(of: request)
+            guard let bytes = await webhooks.orders.get(id) else {
+                throw APIError(.notFound, code: "not_found", "no order \(id)")
+            }
+            return .json(bytes)
         }
         // The UCP conformance suite's convention: ship everything unshipped.
         router.post("/testing/simulate-shipping/:id") { request, context in

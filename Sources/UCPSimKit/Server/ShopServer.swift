@@ -58,14 +58,16 @@ public final class ProfilePublisher: Sendable {
     }
 }
 
-/// The shop's HTTP surface: the business profile and the current order snapshots.
+/// The shop's HTTP surface: the business profile and the orders (`GET /orders/{id}`, for those allowed to read
+/// them).
 public struct ShopServer: Sendable {
     public let publisher: ProfilePublisher
     public let orders: OrderStore
     /// `Cache-Control` max-age of the profile, in seconds.
     public var profileMaxAge = 300
-    /// Signs `GET /orders/{id}` answers; nil: unsigned.
-    public var signing: ResponseSigning?
+    /// What `GET /orders/{id}` passes (the gateway: `UCP-Agent`, signatures, tokens, signed answers) and asks (who
+    /// placed which order); nil: the shop serves no `GET /orders/{id}`.
+    public var services: ShopServices?
     /// Checks buyer tokens on `GET /orders/{id}` (identity linking); nil: the shop offers no identity linking.
     public var identity: IdentityGuard?
 
@@ -102,29 +104,55 @@ public struct ShopServer: Sendable {
             }
             return serve(request, version)
         }
-        let orders = self.orders
-        let notFound = Self.notFoundBody(version: publisher.profile.version)
-        let signing = self.signing
-        router.get("/orders/:id") { _, context -> Response in
+        guard let services else { return }
+        let server = self
+        router.get("/orders/:id") { request, context -> Response in
             let id = context.parameters.get("id") ?? ""
-            // UCP answers business outcomes, not-found included, with HTTP 200 and an error message body.
-            let body = await orders.get(id) ?? notFound
-            return signing?.response(status: .ok, body: body) ?? .json(body)
+            return try await services.gateway.handle(request, .orderGet) { call in
+                try await server.order(id, call: call, services: services)
+            }
         }
     }
 
-    /// The spec's not-found error body (`error_response.json`).
-    static func notFoundBody(version: UCPVersion) -> [UInt8] {
-        let body: [String: Any] = [
-            "ucp": [
-                "version": version.rawValue,
-                "status": "error",
-                "capabilities": ["dev.ucp.shopping.order": [["version": version.rawValue]]],
-            ],
-            "messages": [
-                ["type": "error", "code": "not_found", "severity": "unrecoverable", "content": "Order not found."]
-            ],
-        ]
-        return [UInt8]((try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data())
+    /// `GET /orders/{id}` once the gateway let the call in (a token it validated is `call.buyer`; a signature it
+    /// verified is `call.signed`). UCP answers business outcomes, not-found and refusals included, with HTTP 200 and
+    /// an error body; an order the caller may not read is `not_found`, as an unknown one is (its existence is not
+    /// revealed).
+    /// - A buyer: the orders that customer placed with a token (`CustomerOrders`), or whose checkout's buyer email
+    ///   is the customer's.
+    /// - A platform's signed request: the orders that platform placed (`PlatformOrders`).
+    /// - Anyone else (only without identity linking: the gateway answers 401 otherwise): `unauthorized`.
+    func order(_ id: String, call: ShoppingCall, services: ShopServices) async throws -> ShoppingReply {
+        let notFound = ShoppingReply.error(call, code: "not_found", "Order not found.")
+        if let buyer = call.buyer {
+            guard let bytes = await orders.get(id) else { return notFound }
+            if try await services.customerOrders.customer(of: id) == buyer.customerID {
+                return ShoppingReply(body: bytes)
+            }
+            guard let email = identity?.customer(id: buyer.customerID)?.email,
+                let placedBy = try buyerEmail(of: bytes, database: services.database),
+                placedBy.caseInsensitiveCompare(email) == .orderedSame
+            else { return notFound }
+            return ShoppingReply(body: bytes)
+        }
+        if call.signed, let platform = call.platform {
+            guard let bytes = await orders.get(id), services.platformOrders.platform(of: id) == platform.profileURL
+            else { return notFound }
+            return ShoppingReply(body: bytes)
+        }
+        return .error(
+            call,
+            code: "unauthorized",
+            "Reading an order needs a request signed by the platform that placed it"
+                + (identity == nil ? "" : ", or a buyer token with \(IdentityScope.orderRead)")
+        )
+    }
+
+    /// The buyer email of the checkout session that placed the order `bytes` (its `checkout_id`); nil when none.
+    private func buyerEmail(of bytes: [UInt8], database: ShopDatabase) throws -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+            let checkoutID = object["checkout_id"] as? String
+        else { return nil }
+        return try CheckoutStore(database: database).session(checkoutID)?.checkout.buyer?.email
     }
 }

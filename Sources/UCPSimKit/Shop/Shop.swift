@@ -209,10 +209,6 @@ public final class Shop: Sendable {
             identityGuard = IdentityGuard(server: server)
             authorization = server
         }
-        var shopServer = ShopServer(publisher: publisher, orders: orders)
-        shopServer.signing = signing
-        shopServer.identity = identityGuard
-        shopServer.addRoutes(to: shopRouter)
         shopRouter.get("/metrics") { _, _ in
             Response(
                 status: .ok,
@@ -245,6 +241,10 @@ public final class Shop: Sendable {
             baseURL: profile.baseURL,
             now: clock
         )
+        var shopServer = ShopServer(publisher: publisher, orders: orders)
+        shopServer.services = services
+        shopServer.identity = identityGuard
+        shopServer.addRoutes(to: shopRouter)
         CatalogAPI(services: services).addRoutes(to: shopRouter)
         CartAPI(services: services).addRoutes(to: shopRouter)
         CheckoutAPI(services: services).addRoutes(to: shopRouter)

@@ -32,6 +32,9 @@ public struct ShoppingCall: Sendable {
     public let paymentHandlers: [ShopFile.PaymentHandler]
     /// The customer a valid buyer token (identity linking) speaks for; nil without one.
     public var buyer: BuyerIdentity?
+    /// Whether the request carried an RFC 9421 signature that verified against `platform`'s profile keys: only then
+    /// does the request speak for that platform (e.g. to read the orders it placed).
+    public var signed = false
 
     public init(
         operation: ShoppingOperation,

@@ -9,7 +9,7 @@ import Hummingbird
 /// they throw is answered (signed, and kept for the key) in the flat `{code, content}` shape.
 ///
 /// In order:
-/// 1. `UCP-Agent` (RFC 8941 dictionary, `profile="<url>"`): required on cart and checkout operations (400
+/// 1. `UCP-Agent` (RFC 8941 dictionary, `profile="<url>"`): required on cart, checkout and order operations (400
 ///    `invalid_profile_url` without it); optional on catalog ones, where a request without it is served at the
 ///    shop's release with every capability (anonymous browsing).
 /// 2. The platform profile, fetched through `ProfileCache` (`.platform`): TTL floor 60 s, no redirects, 256 KiB,
@@ -20,11 +20,15 @@ import Hummingbird
 ///    keys (one forced refresh on an unknown `keyid`): 401 `signature_missing` / `signature_invalid` /
 ///    `key_not_found`, 400 `digest_mismatch` / `algorithm_unsupported`.
 /// 5. The capability intersection; the operation's capability outside it: HTTP 200 `capabilities_incompatible`.
-/// 6. On checkout operations, the platform's order `webhook_url` becomes its subscription
+/// 6. Identity linking (`identity`): a request with `Authorization` must carry a valid Bearer token with the
+///    operation's scopes (`requiredScopes`), else the spec's 401 `identity_required` (`error="invalid_token"`) or 403
+///    `insufficient_scope` with its `WWW-Authenticate` challenge; a valid one is `ShoppingCall.buyer`. Without a
+///    token, order reads not signed by a platform and (`requireIdentity`) checkout operations are 401.
+/// 7. On checkout operations, the platform's order `webhook_url` becomes its subscription
 ///    (`SubscriptionRegistry.platformSubscription`).
-/// 7. `Idempotency-Key` on state-changing operations (see `IdempotencyStore`): a replay answers the kept bytes; the
+/// 8. `Idempotency-Key` on state-changing operations (see `IdempotencyStore`): a replay answers the kept bytes; the
 ///    key with another body or path is 409 `idempotency_key_reused`; the store failing is 503. Without the key the
-///    operation runs with no deduplication.
+///    operation runs with no deduplication. A buyer's keys are scoped to that customer too.
 public struct ShoppingGateway: Sendable {
     /// The release the shop speaks.
     public let version: UCPVersion
@@ -75,7 +79,7 @@ public struct ShoppingGateway: Sendable {
     }
 
     /// Whether `operation` refuses a request without `UCP-Agent`: cart and checkout ones (they create state a
-    /// platform owns); catalog reads are served anonymously.
+    /// platform owns), order reads (a platform reads the orders it placed); catalog reads are served anonymously.
     public static func requiresAgent(_ operation: ShoppingOperation) -> Bool {
         switch operation.capability {
         case .cart, .checkout, .order, .fulfillment, .discount: true
@@ -97,7 +101,7 @@ public struct ShoppingGateway: Sendable {
             return answer(APIError.tooLarge(limit: Self.bodyLimit))
         }
         do throws(APIError) {
-            let call = try await negotiate(request, operation, body: body)
+            var call = try await negotiate(request, operation, body: body)
             guard call.has(operation.capability) else {
                 let reply = ShoppingReply.error(
                     call,
@@ -105,6 +109,13 @@ public struct ShoppingGateway: Sendable {
                     "\(operation.capability.rawValue) is not among the capabilities the platform and the shop share"
                 )
                 return answer(reply.status, reply.body)
+            }
+            switch try await identify(request, call) {
+            case .success(let buyer):
+                call.buyer = buyer
+            case .failure(let challenge):
+                let reply = challenge.reply(call)
+                return answer(reply.status, reply.body, extra: challenge.headers)
             }
             try await subscribePlatform(call)
             guard operation.changesState, let key = try idempotencyKey(request) else {
@@ -172,7 +183,8 @@ public struct ShoppingGateway: Sendable {
                 "the platform profile's ucp.version \(profile.version ?? "(none)") is not one this shop speaks (\(spoken))"
             )
         }
-        if Self.isSigned(request) || requireSignedRequests {
+        let signed = Self.isSigned(request) || requireSignedRequests
+        if signed {
             profile = try await verify(request, body: body, profile: profile, url: url, cache: profiles)
         }
         let capabilities = CapabilityNegotiation.shopCapabilities(
@@ -180,7 +192,9 @@ public struct ShoppingGateway: Sendable {
             version: negotiated
         )
         let platform = PlatformInfo(profileURL: url, webhookURL: profile.orderWebhookURL, keys: profile.keys)
-        return call(operation, version: negotiated, platform: platform, capabilities: capabilities, body: body)
+        var call = call(operation, version: negotiated, platform: platform, capabilities: capabilities, body: body)
+        call.signed = signed
+        return call
     }
 
     private func call(
@@ -265,6 +279,45 @@ public struct ShoppingGateway: Sendable {
         )
     }
 
+    // MARK: - Identity
+
+    /// The scopes a buyer token needs for `operation`: `dev.ucp.shopping.order:read` to read an order;
+    /// `dev.ucp.shopping.checkout:manage` on checkout operations when the shop requires identity; none otherwise.
+    public static func requiredScopes(_ operation: ShoppingOperation, setup: IdentitySetup) -> [String] {
+        switch operation.capability {
+        case .order: [IdentityScope.orderRead]
+        case .checkout where setup.requireIdentity: [IdentityScope.checkoutManage]
+        default: []
+        }
+    }
+
+    /// The buyer of the call (identity linking): a request with `Authorization` must carry a valid Bearer token
+    /// (never served anonymously otherwise: 401 `invalid_token`) with the operation's scopes (403
+    /// `insufficient_scope`). Without a token: checkout operations with `requireIdentity`, and order reads not
+    /// signed by a platform, are 401 `identity_required`; everything else is served without a buyer. Without
+    /// identity linking, no buyer.
+    private func identify(_ request: Request, _ call: ShoppingCall) async throws(APIError)
+        -> Result<BuyerIdentity?, IdentityChallenge>
+    {
+        guard let identity else { return .success(nil) }
+        let required = Self.requiredScopes(call.operation, setup: identity.setup)
+        switch try await identity.authenticate(request.headers) {
+        case .failure(let challenge):
+            return .failure(challenge)
+        case .success(let buyer?):
+            if let refusal = identity.check(buyer, has: required) { return .failure(refusal) }
+            return .success(buyer)
+        case .success(nil):
+            if call.operation.capability == .checkout, identity.setup.requireIdentity {
+                return .failure(identity.identityRequired("Checkout at this shop requires a linked customer account."))
+            }
+            if call.operation == .orderGet, !call.signed {
+                return .failure(identity.identityRequired("User identity is required to access order history."))
+            }
+            return .success(nil)
+        }
+    }
+
     // MARK: - Platform webhooks
 
     /// On checkout create and complete: the platform's order webhook URL becomes (or updates) its subscription,
@@ -317,8 +370,10 @@ public struct ShoppingGateway: Sendable {
         work: @Sendable (ShoppingCall) async throws -> ShoppingReply
     ) async throws(APIError) -> Response {
         guard let store = idempotency else { throw APIError(.internalServerError, code: "internal_error", "no store") }
+        // A buyer's keys are the buyer's: the same key from another customer (or from no customer) is another
+        // scope, so a replay never answers one customer with another's session.
         let scope = IdempotencyStore.Scope(
-            platform: call.platform?.profileURL ?? "",
+            platform: (call.platform?.profileURL ?? "") + (call.buyer.map { " customer=\($0.customerID)" } ?? ""),
             operation: call.operation,
             key: key
         )
