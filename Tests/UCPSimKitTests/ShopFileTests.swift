@@ -10,6 +10,8 @@ import Testing
         #expect(shop == ShopFile.embedded)
         #expect(shop.currency == "USD")
         #expect(shop.variant("var_mug_white")?.variant.price == 1500)
+        #expect(shop.variant("var_mug_white")?.variant.memberPrice == 1200)
+        #expect(shop.variant("var_mug_black")?.variant.memberPrice == nil)
         #expect(shop.variant("var_mug_black")?.variant.inventory == 0)
         #expect(shop.paymentHandler(id: "mock_payment")?.tokens["tok_3ds"] == .escalate)
         #expect(shop.discount(code: "welcome10")?.kind == .percentage)
@@ -51,6 +53,18 @@ import Testing
             "id: prod_tee\n    title: Single-Origin", "product id prod_tee is used twice"
         ),
         ("bad currency", "currency: USD\n", "currency: dollars\n", "currency: dollars", "currency must be an ISO 4217"),
+        (
+            "member price above the price", "        member_price: 1200  #", "        member_price: 1501  #",
+            "member_price: 1501", "member_price (1501) must not be more than price (1500)"
+        ),
+        (
+            "member price not a number", "        member_price: 1200  #", "        member_price: cheap  #",
+            "member_price: cheap", "member_price must be a whole number"
+        ),
+        (
+            "negative member price", "        member_price: 1200  #", "        member_price: -1  #",
+            "member_price: -1", "member_price must be from 0"
+        ),
         (
             "not a boolean", "    stackable: false\n", "    stackable: maybe\n", "stackable: maybe",
             "must be true or false"

@@ -21,6 +21,7 @@ extension ShopFile {
               - id: var_mug_white
                 title: Ceramic Mug - White
                 price: 1500
+                member_price: 1200  # what a signed-in customer pays (a checkout with a buyer token)
                 inventory: 100
                 options: {color: White}
               - id: var_mug_black

@@ -261,7 +261,7 @@ private struct ShopFileReader {
             let variant = try mapping(
                 item,
                 "a variant",
-                allowed: ["id", "title", "price", "inventory", "options", "digital"],
+                allowed: ["id", "title", "price", "member_price", "inventory", "options", "digital"],
                 required: ["id", "title", "price", "inventory"]
             )
             var options: [String: String] = [:]
@@ -275,14 +275,24 @@ private struct ShopFileReader {
                     )
                 }
             }
+            let price = try integer(variant["price"], "price", in: item, range: Self.money)
+            // A member price is a reduction: at most the list price.
+            let memberPrice = try variant["member_price"].map { node throws(ShopFileError) in
+                let value = try integer(node, "member_price", in: item, range: Self.money)
+                guard value <= price else {
+                    throw fail(node, "member_price (\(value)) must not be more than price (\(price))")
+                }
+                return value
+            }
             variants.append(
                 ShopFile.Variant(
                     id: try string(variant["id"], "variants[].id", in: item),
                     title: try string(variant["title"], "variants[].title", in: item),
-                    price: try integer(variant["price"], "price", in: item, range: Self.money),
+                    price: price,
                     inventory: try integer(variant["inventory"], "inventory", in: item, range: 0...1_000_000_000),
                     options: options,
-                    digital: try bool(variant["digital"], "digital", default: false)
+                    digital: try bool(variant["digital"], "digital", default: false),
+                    memberPrice: memberPrice
                 )
             )
         }

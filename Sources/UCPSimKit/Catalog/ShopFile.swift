@@ -77,6 +77,8 @@ public struct ShopFile: Sendable, Equatable {
         public var title: String
         /// Unit price in minor units.
         public var price: Int
+        /// The unit price for a signed-in customer (a checkout with a buyer token), at most `price`; nil: `price`.
+        public var memberPrice: Int?
         /// Units in stock; 0 is out of stock.
         public var inventory: Int
         /// Option values (e.g. `size: L`).
@@ -90,11 +92,13 @@ public struct ShopFile: Sendable, Equatable {
             price: Int,
             inventory: Int,
             options: [String: String] = [:],
-            digital: Bool = false
+            digital: Bool = false,
+            memberPrice: Int? = nil
         ) {
             self.id = id
             self.title = title
             self.price = price
+            self.memberPrice = memberPrice
             self.inventory = inventory
             self.options = options
             self.digital = digital
@@ -318,6 +322,17 @@ extension ShopFile {
             if let variant = product.variants.first(where: { $0.id == id }) { return (product, variant) }
         }
         return nil
+    }
+
+    /// The unit price of `variant` for a checkout with (`member` true) or without a signed-in customer.
+    public static func unitPrice(_ variant: Variant, member: Bool) -> Int {
+        member ? variant.memberPrice ?? variant.price : variant.price
+    }
+
+    /// The customer with `id`; nil for nil or an id the shop does not know.
+    public func customer(id: String?) -> Customer? {
+        guard let id else { return nil }
+        return customers.first { $0.id == id }
     }
 
     /// The product with `id`.

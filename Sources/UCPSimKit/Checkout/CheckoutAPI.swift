@@ -66,6 +66,9 @@ public struct CheckoutAPI: Sendable {
             if let open = try store.newestSession(cartID: cartID), !open.checkout.status.isTerminal,
                 !engine.expired(open, now: services.now())
             {
+                guard Self.may(call, use: open) else {
+                    return .error(call, code: "not_found", "Cart \(cartID) not found or has expired.")
+                }
                 return answer(try await finishPending(open).checkout, call)
             }
             guard let cart = try await CartStore(database: services.database).contents(of: cartID),
@@ -79,7 +82,13 @@ public struct CheckoutAPI: Sendable {
             }
         }
         let stock = try stock()
-        var session = engine.create(id: try store.nextID(), input: input, stock: stock, now: services.now())
+        var session = engine.create(
+            id: try store.nextID(),
+            input: input,
+            customer: call.buyer?.customerID,
+            stock: stock,
+            now: services.now()
+        )
         session.platform = call.platform?.profileURL
         // Nothing the shop sells: no session to make (the spec's error_response).
         if session.checkout.lineItems.isEmpty {
@@ -91,7 +100,7 @@ public struct CheckoutAPI: Sendable {
     }
 
     func get(_ id: String, _ call: ShoppingCall) async throws -> ShoppingReply {
-        guard var session = try store.session(id) else { return notFound(id, call) }
+        guard var session = try store.session(id), Self.may(call, use: session) else { return notFound(id, call) }
         // Expired first: a completion still in progress on an expired session is not placed.
         guard !engine.expired(session, now: services.now()) else { return notFound(id, call) }
         session = try await finishPending(session)
@@ -105,11 +114,18 @@ public struct CheckoutAPI: Sendable {
         } catch {
             throw APIError.invalid(error)
         }
-        guard var session = try store.session(id) else { return notFound(id, call) }
+        guard var session = try store.session(id), Self.may(call, use: session) else { return notFound(id, call) }
         // Expired first: a completion still in progress on an expired session is not placed.
         guard !engine.expired(session, now: services.now()) else { return notFound(id, call) }
         session = try await finishPending(session)
-        let (next, refusal) = engine.update(session, input: input, stock: try stock(), now: services.now())
+        // A guest session updated with a buyer token becomes that customer's (its new totals are answered now).
+        let (next, refusal) = engine.update(
+            session,
+            input: input,
+            customer: session.customer ?? call.buyer?.customerID,
+            stock: try stock(),
+            now: services.now()
+        )
         if let refusal { return answer(session.checkout, call, adding: refusal) }
         try store.save(next)
         return answer(next.checkout, call)
@@ -122,7 +138,7 @@ public struct CheckoutAPI: Sendable {
         } catch {
             throw APIError.invalid(error)
         }
-        guard var session = try store.session(id) else { return notFound(id, call) }
+        guard var session = try store.session(id), Self.may(call, use: session) else { return notFound(id, call) }
         // Expired first: a completion still in progress on an expired session is not placed.
         guard !engine.expired(session, now: services.now()) else { return notFound(id, call) }
         session = try await finishPending(session)
@@ -143,7 +159,7 @@ public struct CheckoutAPI: Sendable {
     }
 
     func cancel(_ id: String, _ call: ShoppingCall) async throws -> ShoppingReply {
-        guard let session = try store.session(id) else { return notFound(id, call) }
+        guard let session = try store.session(id), Self.may(call, use: session) else { return notFound(id, call) }
         guard !engine.expired(session, now: services.now()) else { return notFound(id, call) }
         let (next, refusal) = engine.cancel(session)
         if let refusal { return answer(session.checkout, call, adding: refusal) }
@@ -171,9 +187,12 @@ public struct CheckoutAPI: Sendable {
         let webhooks = services.webhooks
         let book = services.book
         return try await webhooks.serialized(order: spec.id) {
-            // The platform that checked out gets the order on its own webhook subscription (recorded first: a
-            // placed order is always attributed).
+            // The platform that checked out gets the order on its own webhook subscription, and the customer the
+            // session belongs to may read and manage it (both recorded first: a placed order is always attributed).
             try await services.platformOrders.record(orderID: spec.id, platform: session.platform)
+            if let customer = session.customer {
+                try await services.customerOrders.record(orderID: spec.id, customerID: customer)
+            }
             let placed: Order
             do throws(TransitionError) {
                 placed = try await book.place(spec)
@@ -254,6 +273,13 @@ public struct CheckoutAPI: Sendable {
         object["fulfillment"] = fulfillment
         let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return data.map { [UInt8]($0) } ?? bytes
+    }
+
+    /// Whether `call` may see `session`: a customer's session answers only that customer's buyer tokens (its
+    /// saved addresses and email are the customer's), a guest session anyone with its id.
+    static func may(_ call: ShoppingCall, use session: CheckoutSession) -> Bool {
+        guard let owner = session.customer else { return true }
+        return call.buyer?.customerID == owner
     }
 
     func notFound(_ id: String, _ call: ShoppingCall) -> ShoppingReply {

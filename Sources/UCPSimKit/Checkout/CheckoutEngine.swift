@@ -11,6 +11,9 @@ public struct CheckoutSession: Codable, Sendable, Equatable {
     public var pendingPayment: Checkout.Payment?
     /// The profile URL of the platform that created it: its order goes to that platform's webhook subscription.
     public var platform: String?
+    /// The customer it belongs to (identity linking: the buyer token it was created or updated with): it is priced at
+    /// member prices, offers the customer's saved addresses, and answers only that customer's tokens.
+    public var customer: String?
 }
 
 /// The checkout rules as a value: given the shop file, the stock and a session, each operation computes the next
@@ -46,7 +49,9 @@ public struct CheckoutEngine: Sendable {
     // MARK: Operations
 
     /// A new session `id` from `input`.
-    public func create(id: String, input: CheckoutInput, stock: Stock, now: Date) -> CheckoutSession {
+    public func create(id: String, input: CheckoutInput, customer: String? = nil, stock: Stock, now: Date)
+        -> CheckoutSession
+    {
         var session = CheckoutSession(
             checkout: Checkout(
                 id: id,
@@ -61,18 +66,24 @@ public struct CheckoutEngine: Sendable {
             expiresAt: now.addingTimeInterval(lifetime)
         )
         session.checkout.cartID = input.cartID
+        session.customer = customer
         session.checkout = evaluate(session, stock: stock, now: now)
         return session
     }
 
-    /// The session with `input` in place of its last one (a full replacement); a terminal or in-progress session
-    /// is refused unchanged.
-    public func update(_ session: CheckoutSession, input: CheckoutInput, stock: Stock, now: Date) -> (
-        CheckoutSession, Checkout.Note?
-    ) {
+    /// The session with `input` in place of its last one (a full replacement), belonging to `customer` (nil: as
+    /// it was); a terminal or in-progress session is refused unchanged.
+    public func update(
+        _ session: CheckoutSession,
+        input: CheckoutInput,
+        customer: String? = nil,
+        stock: Stock,
+        now: Date
+    ) -> (CheckoutSession, Checkout.Note?) {
         if let refusal = refusal(session, "update") { return (session, refusal) }
         var next = session
         next.input = input
+        next.customer = customer ?? session.customer
         next.checkout = evaluate(next, stock: stock, now: now)
         return (next, nil)
     }
@@ -178,10 +189,11 @@ public struct CheckoutEngine: Sendable {
     /// The checkout `session.input` gives now: lines, fulfillment, discounts, tax, totals, messages, status.
     func evaluate(_ session: CheckoutSession, stock: Stock, now: Date) -> Checkout {
         let input = session.input
+        let customer = shop.customer(id: session.customer)
         var checkout = session.checkout
         checkout.order = nil
         checkout.payment = nil
-        checkout.buyer = input.buyer
+        checkout.buyer = Self.buyer(input.buyer, prefilledFrom: customer)
         checkout.expiresAt = Self.timestamp(session.expiresAt)
         var notes: [Checkout.Note] = []
 
@@ -201,14 +213,15 @@ public struct CheckoutEngine: Sendable {
                 )
                 continue
             }
-            let amount = variant.price * line.quantity
+            let price = ShopFile.unitPrice(variant, member: customer != nil)
+            let amount = price * line.quantity
             lines.append(
                 Checkout.LineItem(
                     id: lineID,
                     item: .init(
                         id: variant.id,
                         title: variant.title,
-                        price: variant.price,
+                        price: price,
                         imageURL: product.images.first
                     ),
                     quantity: line.quantity,
@@ -242,7 +255,7 @@ public struct CheckoutEngine: Sendable {
         checkout.lineItems = lines
         let subtotal = lines.reduce(0) { $0 + $1.item.price * $1.quantity }
 
-        if input.buyer?.email?.isEmpty ?? true {
+        if checkout.buyer?.email?.isEmpty ?? true {
             notes.append(.error("missing", "the buyer's email is required", path: "$.buyer.email"))
         }
 
@@ -253,7 +266,7 @@ public struct CheckoutEngine: Sendable {
         checkout.discounts = input.codes == nil && discounts.applied.isEmpty ? nil : discounts
 
         // Fulfillment.
-        let fulfillment = fulfillment(input.method, lineIDs: physical, subtotal: subtotal)
+        let fulfillment = fulfillment(input.method, lineIDs: physical, subtotal: subtotal, customer: customer)
         checkout.fulfillment = fulfillment.value
         notes += fulfillment.notes
 
@@ -347,8 +360,14 @@ public struct CheckoutEngine: Sendable {
         var address: Checkout.PostalAddress?
     }
 
-    /// The fulfillment of the physical lines `lineIDs` by the platform's `method` (shipping by default).
-    func fulfillment(_ method: CheckoutInput.Method?, lineIDs: [String], subtotal: Int) -> FulfillmentOutcome {
+    /// The fulfillment of the physical lines `lineIDs` by the platform's `method` (shipping by default); shipping
+    /// offers `customer`'s saved addresses too, after the platform's own.
+    func fulfillment(
+        _ method: CheckoutInput.Method?,
+        lineIDs: [String],
+        subtotal: Int,
+        customer: ShopFile.Customer? = nil
+    ) -> FulfillmentOutcome {
         guard !lineIDs.isEmpty else { return FulfillmentOutcome() }
         var available = [Checkout.AvailableMethod(type: "shipping", lineItemIDs: lineIDs)]
         if !shop.fulfillment.pickup.isEmpty {
@@ -384,7 +403,10 @@ public struct CheckoutEngine: Sendable {
                 )
             }
         } else {
-            destinations = chosen.destinations ?? []
+            // The platform's addresses, then the customer's saved ones (a platform address with the same id wins).
+            let given = chosen.destinations ?? []
+            let saved = Self.savedDestinations(customer).filter { saved in !given.contains { $0.id == saved.id } }
+            destinations = given + saved
             let free = shop.fulfillment.freeShippingThreshold.map { subtotal >= $0 } ?? false
             options = shop.fulfillment.shipping.map { option in
                 Checkout.Option(
@@ -397,10 +419,12 @@ public struct CheckoutEngine: Sendable {
             }
         }
         result.destinations = destinations
-        // One destination given and none selected: it is the one.
+        // One destination given by the platform and none selected: it is the one. Saved addresses are offered,
+        // never chosen by the shop: the platform selects one by its id.
+        let given = chosen.destinations ?? []
         let selected =
             chosen.selectedDestinationID
-            ?? (chosen.type == "shipping" && destinations.count == 1 ? destinations[0].id : nil)
+            ?? (chosen.type == "shipping" && given.count == 1 ? given[0].id : nil)
         result.selectedDestinationID = selected
         var group = Checkout.Group(id: "group_1", lineItemIDs: lineIDs)
         if let selected {
@@ -471,7 +495,8 @@ public struct CheckoutEngine: Sendable {
         let outcome = fulfillment(
             session.input.method,
             lineIDs: Array(physical).sorted(),
-            subtotal: checkout.total("subtotal") ?? 0
+            subtotal: checkout.total("subtotal") ?? 0,
+            customer: shop.customer(id: session.customer)
         )
         let address = outcome.address
         return OrderSpec(
@@ -532,6 +557,33 @@ public struct CheckoutEngine: Sendable {
     /// units a line and 1,000 lines) and rates up to 10 000.
     static func basisPoints(_ amount: Int, _ basisPoints: Int) -> Int {
         (amount / 10_000) * basisPoints + ((amount % 10_000) * basisPoints + 5_000) / 10_000
+    }
+
+    /// `customer`'s saved addresses as shipping destinations, with ids stable for the shop file
+    /// (`addr_<customer id>_<n>`, from 1 in the file's order).
+    static func savedDestinations(_ customer: ShopFile.Customer?) -> [Checkout.Destination] {
+        guard let customer else { return [] }
+        return customer.addresses.enumerated().map { index, saved in
+            Checkout.Destination(
+                type: "shipping_address",
+                id: "addr_\(customer.id)_\(index + 1)",
+                shippingAddress: address(saved)
+            )
+        }
+    }
+
+    /// The request's buyer with what it leaves out (email, first and last name) taken from `customer`; a buyer
+    /// with another email is someone else, left as given.
+    static func buyer(_ given: Checkout.Buyer?, prefilledFrom customer: ShopFile.Customer?) -> Checkout.Buyer? {
+        guard let customer else { return given }
+        if let email = given?.email, !email.isEmpty, email.caseInsensitiveCompare(customer.email) != .orderedSame {
+            return given
+        }
+        var buyer = given ?? Checkout.Buyer()
+        if buyer.email?.isEmpty ?? true { buyer.email = customer.email }
+        if buyer.firstName?.isEmpty ?? true { buyer.firstName = customer.firstName }
+        if buyer.lastName?.isEmpty ?? true { buyer.lastName = customer.lastName }
+        return buyer
     }
 
     static func address(_ address: ShopFile.Address) -> Checkout.PostalAddress {

@@ -248,6 +248,7 @@ public final class Shop: Sendable {
         CatalogAPI(services: services).addRoutes(to: shopRouter)
         CartAPI(services: services).addRoutes(to: shopRouter)
         CheckoutAPI(services: services).addRoutes(to: shopRouter)
+        OrderManageAPI(services: services).addRoutes(to: shopRouter)
         responderBox.set(shopRouter.buildResponder())
         try await engine.resume(restored)
         return Shop(

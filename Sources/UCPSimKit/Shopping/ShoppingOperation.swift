@@ -36,6 +36,9 @@ public enum ShoppingOperation: String, Sendable, CaseIterable {
     case checkoutComplete = "complete_checkout"
     case checkoutCancel = "cancel_checkout"
     case orderGet = "get_order"
+    /// ucpsim's extension (the 2026-08-25 REST binding has no order mutation): `POST /orders/{id}/cancel`, the
+    /// buyer cancels an order nothing of which has shipped.
+    case orderCancel = "cancel_order"
 
     /// The capability the operation belongs to (its response's root capability).
     public var capability: ShoppingCapability {
@@ -44,7 +47,7 @@ public enum ShoppingOperation: String, Sendable, CaseIterable {
         case .catalogLookup, .catalogProduct: .catalogLookup
         case .cartCreate, .cartGet, .cartUpdate, .cartCancel: .cart
         case .checkoutCreate, .checkoutGet, .checkoutUpdate, .checkoutComplete, .checkoutCancel: .checkout
-        case .orderGet: .order
+        case .orderGet, .orderCancel: .order
         }
     }
 
@@ -53,6 +56,19 @@ public enum ShoppingOperation: String, Sendable, CaseIterable {
         switch self {
         case .catalogSearch, .catalogLookup, .catalogProduct, .cartGet, .checkoutGet, .orderGet: false
         default: true
+        }
+    }
+
+    /// The identity-linking scopes a buyer token needs for `operation` (all of them): the order ones always,
+    /// checkout's only when the shop requires identity for checkout (`serve --require-identity`); none for the
+    /// catalog and carts. The gateway's guard answers 401/403 from this list.
+    public static func requiredScopes(for operation: ShoppingOperation, requireIdentity: Bool) -> [String] {
+        switch operation {
+        case .orderGet: [IdentityScope.orderRead]
+        case .orderCancel: [IdentityScope.orderManage]
+        case .checkoutCreate, .checkoutGet, .checkoutUpdate, .checkoutComplete, .checkoutCancel:
+            requireIdentity ? [IdentityScope.checkoutManage] : []
+        case .catalogSearch, .catalogLookup, .catalogProduct, .cartCreate, .cartGet, .cartUpdate, .cartCancel: []
         }
     }
 }
