@@ -721,8 +721,15 @@ def check_expired(p: Linker, emit, args):
     claims = JsonWebToken(["ES256"]).decode(token, p.jwks)
     p.verify_access_token("expired", token, scope=claims["scope"].split(), now="iat")
     detail = p.refused("expired", saved["order_id"], token, status=401, error="invalid_token")
-    p.read_order("expired", saved["order_id"], p.link("expired-control")["token"]["access_token"])
-    emit("expired", f"a token expired {now - saved['exp']} s ago, valid otherwise: {detail}; a fresh token reads the same order")
+    # The control: a fresh token of the same client and customer passes the same request's identity check. (Its
+    # answer is HTTP 200 with the order, or with `not_found` where the shop keeps no orders across a restart.)
+    fresh = p.link("expired-control")["token"]["access_token"]
+    response = p.get_order(saved["order_id"], fresh, step="expired-control")
+    if response.status_code != 200 or "www-authenticate" in response.headers:
+        raise Failure("expired-control", f"a fresh token was answered HTTP {response.status_code} {response.headers.get('www-authenticate', '')}: the refusal was not the expiry's")
+    answer = json_of("expired-control", response)
+    seen = "the order" if answer.get("id") == saved["order_id"] else f"HTTP 200 {ucp_platform.codes(answer)}"
+    emit("expired", f"a token expired {now - saved['exp']} s ago, valid otherwise: {detail}; a fresh token passes (answer: {seen})")
 
 
 RUNNERS = {
