@@ -107,7 +107,7 @@ import Testing
     /// An expired token, honestly: a shop whose clock stands a day back (`--fixed-time`) issues it and Alice's order
     /// is read with it; the shop is stopped and started again on the same state directory and port with its real
     /// clock (keys and tokens survive a restart), where that token, valid in every other way, gets 401
-    /// `invalid_token` while a fresh one reads the same order.
+    /// `invalid_token` while a fresh token of the same client and customer passes the same request.
     @Test func anExpiredTokenIsRefusedAfterARestart() async throws {
         let state = TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
