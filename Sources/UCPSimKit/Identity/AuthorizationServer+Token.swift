@@ -62,7 +62,7 @@ extension AuthorizationServer {
                 "grant_type \(grantType) is not supported: use authorization_code or refresh_token"
             )
         }
-        let accessToken = try signer.sign(accessTokenClaims(issued))
+        let accessToken = try signAccessToken(issued)
         let body = TokenResponse(
             accessToken: accessToken,
             tokenType: "Bearer",
@@ -71,6 +71,11 @@ extension AuthorizationServer {
             scope: issued.scopes.joined(separator: " ")
         )
         return Self.oauthResponse(try Self.encode(body), status: .ok)
+    }
+
+    /// The access token (compact JWS, ES256, `typ: at+jwt`) of `issued`, as the token endpoint answers it.
+    public func signAccessToken(_ issued: IssuedTokens) throws -> String {
+        try signer.sign(accessTokenClaims(issued))
     }
 
     /// The claims of the access token `issued` describes (RFC 9068): issuer and audience are the shop.
