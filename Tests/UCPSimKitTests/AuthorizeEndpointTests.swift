@@ -477,3 +477,30 @@ import Testing
         #expect((size ?? 0) > 10_000)
     }
 }
+
+/// The pending requests behind the consent page's hidden id, as a value with its own clock.
+@Suite struct PendingAuthorizationsTests {
+    static let request = AuthorizationRequest(
+        client: OAuthClient(id: "c", redirectURIs: ["http://127.0.0.1/cb"]),
+        redirectURI: "http://127.0.0.1/cb",
+        state: nil,
+        scopes: [IdentityScope.orderRead],
+        codeChallenge: AuthorizeEndpointTests.challenge
+    )
+
+    @Test func idsAreRandomSingleUseAndBounded() {
+        let clock = MutableClock(Date(timeIntervalSince1970: 1_800_000_000))
+        let pending = PendingAuthorizations(lifetime: 600, limit: 2, now: { clock.now })
+        let first = pending.add(Self.request)
+        clock.now += 1
+        let second = pending.add(Self.request)
+        #expect(first != second && first.count == 43)
+        #expect(pending.request(first) == Self.request && pending.request(first) == Self.request)
+        clock.now += 1
+        let third = pending.add(Self.request)  // the oldest makes room
+        #expect(pending.count == 2 && pending.request(first) == nil)
+        #expect(pending.take(second) == Self.request && pending.take(second) == nil)
+        clock.now += 600
+        #expect(pending.request(third) == nil && pending.take(third) == nil)
+    }
+}

@@ -5,7 +5,8 @@ Headless Chromium (Debian's /usr/bin/chromium and /usr/bin/chromedriver, given e
 downloads anything) opens the authorization URL of a running `ucpsim serve` for the public client `demo-agent`
 (PKCE S256, a random state), signs in once with a wrong password (the page must say so), then as
 alice@example.com / alice-password, clicks Allow, and lands on the redirect: a loopback HTTP server in this script.
-The redirect must carry a code, the same state, and iss equal to the issuer (--issuer, default the shop's base URL).
+The redirect must carry a code, the same state, and iss equal to the issuer (--issuer; by default the `issuer` of
+the shop's RFC 8414 metadata, which must be the shop's base URL, or that base URL while the shop serves no metadata).
 It also checks that the page's inline style sheet applied (the Content-Security-Policy allows it by its hash) and
 that the browser logged no Content-Security-Policy violation.
 
@@ -22,7 +23,9 @@ import json
 import secrets
 import sys
 import threading
+import urllib.error
 import urllib.parse
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -57,6 +60,20 @@ class Callback(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def metadata_issuer(shop, failures):
+    """The issuer the shop's RFC 8414 metadata names; None when it serves none (404: not built yet)."""
+    try:
+        with urllib.request.urlopen(f"{shop}/.well-known/oauth-authorization-server", timeout=30) as response:
+            issuer = json.load(response).get("issuer")
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            failures.append(f"the metadata answered HTTP {error.code}")
+        return None
+    if issuer != shop:
+        failures.append(f"the metadata's issuer {issuer!r} is not the shop's base URL {shop!r}")
+    return issuer
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--shop", required=True, help="the shop's base URL")
@@ -64,9 +81,9 @@ def main():
     parser.add_argument("--screenshot", help="save a PNG of the consent page here")
     parser.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args()
-    issuer = args.issuer or args.shop.rstrip("/")
     failures = []
     result = {"ok": False, "failures": failures}
+    issuer = args.issuer or metadata_issuer(args.shop.rstrip("/"), failures) or args.shop.rstrip("/")
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Callback)
     threading.Thread(target=server.serve_forever, daemon=True).start()
