@@ -177,7 +177,7 @@ import Testing
         #expect(results[1].event.timestamp == 1_775_913_000 + 7200, "Webhook-Timestamp follows the scenario clock")
         #expect(Set(results.map(\.webhookID)).count == 3)
         #expect(receiver.received.count == 3 && receiver.received.allSatisfy { $0.status == 200 })
-        #expect(served == results.last?.event.body, "GET /orders/{id} serves the latest snapshot")
+        #expect(served == results.last?.event.body, "the shop keeps the latest snapshot (GET /testing/orders/{id})")
         let last = try JSONDecoder().decode(Order.self, from: Data(results[2].event.body))
         #expect(last.fulfillment.events.map(\.type) == ["shipped", "delivered"])
         #expect(last.permalinkURL == "\(shop.profile.baseURL)/orders/o1")
