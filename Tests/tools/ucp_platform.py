@@ -466,6 +466,8 @@ class Shopper:
         self.handler_id = None
         self.signed_responses = 0
         self.unsigned_responses = 0
+        # Sent with every request besides the UCP ones, e.g. a buyer's ``Authorization: Bearer`` (oauth_platform.py).
+        self.extra_headers: dict[str, str] = {}
         platform.refresh_keys = self.refresh_keys
 
     # -- discovery
@@ -518,6 +520,7 @@ class Shopper:
             "UCP-Agent": f'profile="{profile_url or self.platform.profile_url}"',
             "Request-Id": str(uuid.uuid4()),
             "Accept": "application/json",
+            **self.extra_headers,
         }
         raw = None
         covered = ["@method", "@authority", "@path", "ucp-agent"]

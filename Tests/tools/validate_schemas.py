@@ -3,7 +3,7 @@
 and, for release 2026-08-25, the official Python SDK's models.
 
 Usage:
-    python3 Tests/tools/validate_schemas.py --kind order|profile|error|webhook-response|search|lookup|product|cart
+    python3 Tests/tools/validate_schemas.py --kind order|profile|error|webhook-response|search|lookup|product|cart|identity-linking
         [--version auto|2026-04-08|2026-08-25] [--many] FILE [FILE...]
 
 FILE may be "-" for stdin. With --many, each FILE must hold a JSON array and
@@ -25,6 +25,9 @@ sets live under the schema root (env UCP_SCHEMAS_DIR, default
     lookup            schemas/shopping/catalog_lookup.json#/$defs/lookup_response (both sets)
     product           schemas/shopping/catalog_lookup.json#/$defs/get_product_response (both sets)
     cart              schemas/shopping/cart.json (both sets)
+    identity-linking  schemas/common/identity_linking.json#/$defs/dev.ucp.common.identity_linking/business_schema
+                      (both sets): one entry of a business profile's dev.ucp.common.identity_linking, its release
+                      from its own `version`
 
 Beyond the schemas' keywords:
 - tracking: every fulfillment event whose type is not `processing` carries
@@ -102,7 +105,13 @@ for _set in ("2026-04-08", "main"):
     ENTRY_POINTS[(_set, "product")] = ("schemas/shopping/catalog_lookup.json", "/$defs/get_product_response")
     ENTRY_POINTS[(_set, "cart")] = ("schemas/shopping/cart.json", "")
 
-KINDS = ["order", "profile", "platform-profile", "error", "webhook-response", "search", "lookup", "product", "cart"]
+# One entry of a business profile's `ucp.capabilities["dev.ucp.common.identity_linking"]` (its release is its own
+# `version`, there being no `ucp` member to name it).
+IDENTITY_LINKING_ENTRY = "schemas/common/identity_linking.json#/$defs/dev.ucp.common.identity_linking/business_schema"
+ENTRY_POINTS[("main", "identity-linking")] = tuple(IDENTITY_LINKING_ENTRY.split("#"))
+ENTRY_POINTS[("2026-04-08", "identity-linking")] = ("schemas/common/identity_linking.json", "/$defs/dev.ucp.common.identity_linking/business_schema")
+
+KINDS = ["order", "profile", "platform-profile", "error", "webhook-response", "search", "lookup", "product", "cart", "identity-linking"]
 
 OPENAPI = "services/shopping/rest.openapi.json"
 
@@ -338,10 +347,14 @@ def sdk_errors(model, doc: object) -> list[str]:
     return []
 
 
-def document_set(doc: object, requested: str) -> tuple[str | None, str]:
-    """(schema set, release) for a document: the requested release, or its own ucp.version."""
+def document_set(doc: object, requested: str, kind: str = "") -> tuple[str | None, str]:
+    """(schema set, release) for a document: the requested release, or its own ucp.version (a capability entry's
+    own version)."""
     if requested != "auto":
         return RELEASES[requested], requested
+    if kind == "identity-linking":
+        version = doc.get("version") if isinstance(doc, dict) else None
+        return RELEASES.get(version) if isinstance(version, str) else None, str(version)
     version = doc.get("ucp", {}).get("version") if isinstance(doc, dict) and isinstance(doc.get("ucp"), dict) else None
     return RELEASES.get(version) if isinstance(version, str) else None, str(version)
 
@@ -388,7 +401,7 @@ def main(argv: list[str]) -> int:
             status = 2
             continue
         for label, doc in documents:
-            set_name, release = document_set(doc, args.version)
+            set_name, release = document_set(doc, args.version, args.kind)
             if set_name is None:
                 status = status or 1
                 print(f"invalid release {label}: $.ucp.version: {release} is not a known release ({', '.join(RELEASES)})")
