@@ -20,14 +20,28 @@ import Testing
         var base: String { shop.server.baseURL }
         var challengeTail: String { #"resource_metadata="\#(base)/.well-known/oauth-protected-resource""# }
 
-        static func start(identity: IdentitySetup? = IdentitySetup(), placeOrders: Bool = true) async throws -> Fixture
-        {
+        /// `bound`: registers the client `bound-platform`, bound to `platform`'s profile.
+        static func start(
+            identity: IdentitySetup? = IdentitySetup(),
+            placeOrders: Bool = true,
+            bound: Bool = false
+        ) async throws -> Fixture {
             let platform = try await PlatformProfileServer.start()
             try platform.serve(profile: try platform.profile())
             let other = try await PlatformProfileServer.start()
             try other.serve(profile: try other.profile())
             var shopping = ShoppingSetup()
             shopping.identity = identity
+            if bound {
+                shopping.identity?.clients.append(
+                    OAuthClient(
+                        id: "bound-platform",
+                        secret: "bound-secret",
+                        redirectURIs: ["http://127.0.0.1/callback"],
+                        profile: platform.url()
+                    )
+                )
+            }
             let shop = try await Shop.start(
                 keys: try KeyRing.ephemeral(),
                 control: ControlOptions(target: nil, secret: "s3cret"),
@@ -337,6 +351,27 @@ import Testing
             #expect(try Self.message(answer).code == "not_found")
         }
         #expect(unsigned.status == 401, "the UCP-Agent alone does not speak for the platform")
+    }
+
+    /// A client bound to a platform's profile: its tokens work only in requests that platform signed.
+    @Test func aBoundClientsTokenNeedsItsPlatformsSignature() async throws {
+        let fixture = try await Fixture.start(bound: true)
+        let alice = try await fixture.token(client: "bound-platform")
+        let signed = try await fixture.get("/orders/ord_alice", token: alice.token, signer: fixture.platform)
+        let unsigned = try await fixture.get("/orders/ord_alice", token: alice.token)
+        let otherPlatform = try await fixture.get("/orders/ord_alice", token: alice.token, signer: fixture.other)
+        let unbound = try await fixture.token(client: "sample-platform")
+        let unboundUnsigned = try await fixture.get("/orders/ord_alice", token: unbound.token)
+        await fixture.stop()
+
+        #expect(try signed.status == 200 && Self.object(signed)["id"] as? String == "ord_alice")
+        for refused in [unsigned, otherPlatform] {
+            #expect(refused.status == 401)
+            let challenge = refused.headers["www-authenticate"] ?? ""
+            #expect(challenge.contains(#"error="invalid_token""#), "\(challenge)")
+            #expect(challenge.contains("issued to the platform"), "\(challenge)")
+        }
+        #expect(unboundUnsigned.status == 200, "a client bound to no platform is not held to one")
     }
 
     @Test func withoutIdentityLinkingOnlyThePlacingPlatformReads() async throws {

@@ -154,7 +154,8 @@ extension ShopFile {
         # Platforms registered with the shop's OAuth 2.0 authorization server (identity linking; serve --oauth-client adds
         # more). A client without a secret is public (token_endpoint_auth_method none: PKCE S256 is its proof); one with a
         # secret authenticates with client_secret_basic unless it names client_secret_post. Loopback redirect URIs
-        # (127.0.0.1, [::1]) match on any port.
+        # (127.0.0.1, [::1]) match on any port. `profile: URL` (the platform's UCP profile) binds a client to a platform:
+        # its access tokens are then accepted only on requests that platform signed.
         oauth_clients:
           - id: demo-agent
             name: Demo Agent

@@ -508,7 +508,7 @@ private struct ShopFileReader {
         let fields = try mapping(
             node,
             "an OAuth client",
-            allowed: ["id", "name", "secret", "redirect_uris", "token_endpoint_auth_method"],
+            allowed: ["id", "name", "secret", "redirect_uris", "token_endpoint_auth_method", "profile"],
             required: ["id", "redirect_uris"]
         )
         let id = try string(fields["id"], "oauth_clients[].id", in: node)
@@ -545,7 +545,10 @@ private struct ShopFileReader {
             secret: secret,
             redirectURIs: uris,
             authMethod: method,
-            name: try optionalString(fields["name"], "name")
+            name: try optionalString(fields["name"], "name"),
+            profile: try fields["profile"].map { profile throws(ShopFileError) in
+                try url(profile, "oauth_clients[].profile", in: node)
+            }
         )
     }
 }

@@ -70,8 +70,14 @@ public struct IdentityGuard: Sendable {
     /// The buyer the request's `Authorization: Bearer` token speaks for: nil when the request has no
     /// `Authorization`; a 401 `invalid_token` challenge when it has a malformed one, several, or a token that does
     /// not validate. A store that cannot be read fails closed (503).
-    public func authenticate(_ headers: HTTPFields) async throws(APIError) -> Result<BuyerIdentity?, IdentityChallenge>
-    {
+    ///
+    /// A token of a client bound to a platform (`OAuthClient.profile`) is accepted only when `platform` (the request's
+    /// `UCP-Agent` profile) is that profile and the request's signature verified against its keys (`signed`).
+    public func authenticate(
+        _ headers: HTTPFields,
+        platform: String? = nil,
+        signed: Bool = false
+    ) async throws(APIError) -> Result<BuyerIdentity?, IdentityChallenge> {
         let values = headers[values: .authorization]
         guard !values.isEmpty else { return .success(nil) }
         guard values.count == 1, let token = Self.bearerToken(values[0]) else {
@@ -84,7 +90,17 @@ public struct IdentityGuard: Sendable {
             )
         }
         switch try await validate(token) {
-        case .success(let buyer): return .success(buyer)
+        case .success(let buyer):
+            if let bound = setup.client(buyer.clientID)?.profile, !(signed && platform == bound) {
+                return .failure(
+                    invalidToken(
+                        TokenProblem(
+                            "The access token was issued to the platform \(bound): present it in a request that platform signed"
+                        )
+                    )
+                )
+            }
+            return .success(buyer)
         case .failure(let problem): return .failure(invalidToken(problem))
         }
     }

@@ -17,7 +17,7 @@ public enum IdentityScope {
     public static func description(_ scope: String) -> String {
         switch scope {
         case orderRead: "View your orders and their shipping status."
-        case orderManage: "Manage your orders: cancel or return them."
+        case orderManage: "Manage your orders: cancel them before they ship."
         case checkoutManage: "Check out on your behalf, with your saved addresses and member prices."
         default: scope
         }

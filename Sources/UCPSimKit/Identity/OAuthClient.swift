@@ -22,19 +22,25 @@ public struct OAuthClient: Sendable, Equatable {
     public var authMethod: AuthMethod
     /// Its display name on the consent page.
     public var name: String
+    /// The platform's UCP profile URL, when the client is bound to one: its access tokens are then accepted only on
+    /// requests that platform signed (RFC 9421, verified against that profile's keys), the spec's check that a token
+    /// "was issued to the authenticated platform client". nil: any request may present its tokens.
+    public var profile: String?
 
     public init(
         id: String,
         secret: String? = nil,
         redirectURIs: [String],
         authMethod: AuthMethod? = nil,
-        name: String? = nil
+        name: String? = nil,
+        profile: String? = nil
     ) {
         self.id = id
         self.secret = secret
         self.redirectURIs = redirectURIs
         self.authMethod = authMethod ?? (secret == nil ? .none : .clientSecretBasic)
         self.name = name ?? id
+        self.profile = profile
     }
 
     /// Whether `uri` is one of the registered redirect URIs: an exact string match, except that a loopback URI

@@ -297,7 +297,12 @@ public struct ShoppingGateway: Sendable {
     {
         guard let identity else { return .success(nil) }
         let required = Self.requiredScopes(call.operation, setup: identity.setup)
-        switch try await identity.authenticate(request.headers) {
+        switch try await identity.authenticate(
+            request.headers,
+            platform: call.platform?.profileURL,
+            signed: call.signed
+        )
+        {
         case .failure(let challenge):
             return .failure(challenge)
         case .success(let buyer?):
