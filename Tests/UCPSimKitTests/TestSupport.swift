@@ -111,15 +111,18 @@ enum TestSupport {
             )
         }()
 
-    private static func runBlocking(
+    /// Starts `executable` with `arguments` (in `directory`, with `environment` over this process's) and answers
+    /// its pid and the read ends of its stdout and stderr. The child keeps only stdin, stdout and stderr.
+    ///
+    /// posix_spawn directly, not Foundation's `Process.run`: that crashed the test process (a memmove past a buffer
+    /// inside it) under load, in several full runs. `env -C DIR` changes the child's directory.
+    static func spawn(
         _ executable: String,
         _ arguments: [String],
-        environment: [String: String],
-        directory: URL
-    ) throws -> (status: Int32, stdout: String, stderr: String) {
-        // posix_spawn directly, not Foundation's `Process.run`: that crashed the test process (a memmove past a buffer
-        // inside it) under load, in several full runs. `env -C DIR` changes the child's directory.
-        let spawnArguments = ["/usr/bin/env", "-C", directory.path, executable] + arguments
+        environment: [String: String] = [:],
+        directory: URL? = nil
+    ) throws -> (pid: pid_t, stdout: FileHandle, stderr: FileHandle) {
+        let spawnArguments = ["/usr/bin/env", "-C", (directory ?? repoRoot).path, executable] + arguments
         let variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0)=\($1)" }
         var out: [Int32] = [-1, -1]
         var err: [Int32] = [-1, -1]
@@ -159,6 +162,21 @@ enum TestSupport {
         guard spawned == 0 else {
             throw UCPSimError(.unavailable, "posix_spawn: \(String(cString: strerror(spawned)))")
         }
+        return (pid, outHandle, errHandle)
+    }
+
+    private static func runBlocking(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String],
+        directory: URL
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        let (pid, outHandle, errHandle) = try spawn(
+            executable,
+            arguments,
+            environment: environment,
+            directory: directory
+        )
         // Read stderr on its own thread so a full pipe on either side cannot stall the child.
         let errData = Mutex(Data())
         let errDone = DispatchSemaphore(value: 0)
