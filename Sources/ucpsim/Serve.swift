@@ -147,6 +147,12 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--oauth-client \(text): \(error.problem)")
             }
         }
+        if let autoConsent, !Self.isLoopback(host) {
+            throw ValidationError(
+                "--auto-consent \(autoConsent) signs in as that customer anyone who reaches --host \(host): it is for a "
+                    + "loopback --host only"
+            )
+        }
         if noIdentityLinking {
             for (given, name) in [
                 (!oauthClients.isEmpty, "--oauth-client"), (autoConsent != nil, "--auto-consent"),

@@ -274,7 +274,8 @@ import Testing
                 ("code_verifier", Self.verifier),
             ]
             let realm = "Basic realm=\"\(running.issuer)\""
-            // Failed authentications, each 401 invalid_client; Basic attempts get the Basic challenge.
+            // Failed authentications, each invalid_client: 401 with the Basic challenge when the Authorization header
+            // was tried, 400 otherwise (RFC 6749 §5.2).
             let wrongSecret = try await post(running, "/oauth/token", form, auth: .basic("platform:one", "s3cret"))
             try expectError(wrongSecret, "invalid_client", status: 401)
             #expect(wrongSecret.headers["WWW-Authenticate"] == realm)
@@ -287,17 +288,17 @@ import Testing
                 "/oauth/token",
                 form + [("client_id", "platform:one"), ("client_secret", "s3cret +/&é%")]
             )
-            try expectError(asPost, "invalid_client", status: 401)
+            try expectError(asPost, "invalid_client", status: 400)
             #expect(asPost.headers["WWW-Authenticate"] == nil)
             let noSecret = try await post(running, "/oauth/token", form + [("client_id", "platform:one")])
-            try expectError(noSecret, "invalid_client", status: 401)
+            try expectError(noSecret, "invalid_client", status: 400)
             let unknown = try await post(running, "/oauth/token", form, auth: .basic("stranger", "s3cret +/&é%"))
             try expectError(unknown, "invalid_client", status: 401)
             #expect(unknown.headers["WWW-Authenticate"] == realm)
             let bearer = try await post(running, "/oauth/token", form, auth: .header("Bearer abc"))
             try expectError(bearer, "invalid_client", status: 401)
             let anonymous = try await post(running, "/oauth/token", form)
-            try expectError(anonymous, "invalid_client", status: 401)
+            try expectError(anonymous, "invalid_client", status: 400)
             let twoMethods = try await post(
                 running,
                 "/oauth/token",
@@ -322,7 +323,7 @@ import Testing
                 "/oauth/token",
                 postForm + [("client_id", "poster"), ("client_secret", "post-secreT")]
             )
-            try expectError(postWrong, "invalid_client", status: 401)
+            try expectError(postWrong, "invalid_client", status: 400)
             let posted = try tokens(running, try await exchange(running, Self.poster, code: postCode))
             #expect(posted.claims.clientID == "poster")
 
@@ -335,7 +336,7 @@ import Testing
             try expectError(
                 try await post(running, "/oauth/token", agentForm + [("client_id", "agent"), ("client_secret", "x")]),
                 "invalid_client",
-                status: 401
+                status: 400
             )
             try expectError(
                 try await post(running, "/oauth/token", agentForm, auth: .basic("agent", "")),

@@ -320,7 +320,16 @@ import Testing
         let byEmail = try await fixture.get("/orders/\(orderID)", token: alice.token)
         let bob = try await fixture.token(customer: "cus_bob")
         let notBobs = try await fixture.get("/orders/\(orderID)", token: bob.token)
+        // An order recorded as placed with a token is that customer's alone, whatever email its checkout gave.
+        try await CustomerOrders(database: fixture.shop.database).record(orderID: orderID, customerID: "cus_bob")
+        let nowBobs = try await fixture.get("/orders/\(orderID)", token: bob.token)
+        let noLongerAlices = try await fixture.get("/orders/\(orderID)", token: alice.token)
         await fixture.stop()
+
+        #expect(
+            try nowBobs.status == 200 && Self.object(nowBobs)["id"] as? String == orderID
+        )
+        #expect(try Self.message(noLongerAlices).code == "not_found", "the email does not override the record")
 
         #expect(own.status == 200 && snapshot.status == 200)
         #expect(own.body == snapshot.body, "the order is its stored snapshot")
@@ -343,14 +352,63 @@ import Testing
         let unknown = try await fixture.get("/orders/ord_nope", signer: fixture.platform)
         let stranger = try await fixture.get("/orders/ord_platform", signer: fixture.other)
         let unsigned = try await fixture.get("/orders/ord_platform")
+        // A buyer token on the platform's own signed read does not narrow what the platform may read.
+        let alice = try await fixture.token()
+        let withToken = try await fixture.get("/orders/ord_platform", token: alice.token, signer: fixture.platform)
         await fixture.stop()
 
         #expect(own.status == 200 && own.body == snapshot.body)
+        #expect(withToken.status == 200 && withToken.body == snapshot.body)
         for answer in [notPlaced, unknown, stranger] {
             #expect(answer.status == 200)
             #expect(try Self.message(answer).code == "not_found")
         }
         #expect(unsigned.status == 401, "the UCP-Agent alone does not speak for the platform")
+    }
+
+    /// A guest checkout session is adopted by a buyer token only on the platform that created it: another
+    /// platform's token does not take it over (and lock its creator out).
+    @Test func anotherPlatformsTokenDoesNotTakeOverAGuestSession() async throws {
+        let fixture = try await Fixture.start(placeOrders: false)
+        let created = try await fixture.send(
+            "POST",
+            "/checkout-sessions",
+            body: CheckoutAPITests.body(email: "guest@example.com", fulfillment: CheckoutAPITests.shipping()),
+            signer: fixture.platform
+        )
+        let session = try #require(try Self.object(created)["id"] as? String)
+        let alice = try await fixture.token()
+        let update = CheckoutAPITests.body(email: "guest@example.com", fulfillment: CheckoutAPITests.shipping())
+        let foreign = try await fixture.send(
+            "PUT",
+            "/checkout-sessions/\(session)",
+            body: update,
+            authorization: ["Bearer \(alice.token)"],
+            signer: fixture.other
+        )
+        let creatorAfter = try await fixture.send("GET", "/checkout-sessions/\(session)", signer: fixture.platform)
+        let adopted = try await fixture.send(
+            "PUT",
+            "/checkout-sessions/\(session)",
+            body: update,
+            authorization: ["Bearer \(alice.token)"],
+            signer: fixture.platform
+        )
+        let guestAfter = try await fixture.send("GET", "/checkout-sessions/\(session)", signer: fixture.platform)
+        await fixture.stop()
+
+        #expect(
+            try foreign.status == 200 && Self.object(foreign)["id"] as? String == session,
+            "\(foreign.status) \(foreign.bodyExcerpt())"
+        )
+        #expect(
+            try creatorAfter.status == 200 && Self.object(creatorAfter)["id"] as? String == session,
+            "still a guest session: its creator reads it without a token"
+        )
+        #expect(
+            try adopted.status == 200 && Self.object(adopted)["id"] as? String == session
+        )
+        #expect(try Self.message(guestAfter).code == "not_found", "the creator's own buyer token adopted it")
     }
 
     /// A client bound to a platform's profile: its tokens work only in requests that platform signed.

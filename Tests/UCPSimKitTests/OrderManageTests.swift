@@ -140,7 +140,9 @@ import Testing
     @Test func eachOperationNeedsItsScopes() {
         #expect(ShoppingOperation.requiredScopes(for: .orderGet, requireIdentity: false) == [IdentityScope.orderRead])
         #expect(
-            ShoppingOperation.requiredScopes(for: .orderCancel, requireIdentity: false) == [IdentityScope.orderManage]
+            ShoppingOperation.requiredScopes(for: .orderCancel, requireIdentity: false) == [
+                IdentityScope.orderRead, IdentityScope.orderManage,
+            ]
         )
         #expect(ShoppingOperation.orderCancel.capability == .order && ShoppingOperation.orderCancel.changesState)
         for operation in [ShoppingOperation.checkoutCreate, .checkoutGet, .checkoutUpdate, .checkoutComplete] {

@@ -600,4 +600,29 @@ extension ReceivedResponse {
         #expect(help.stdout.contains("--require-signed-requests"))
         #expect(help.stdout.contains("--allow-private-profiles"))
     }
+
+    /// The identity-linking options are checked before anything starts: exit 64 and one line saying why.
+    @Test(arguments: [
+        (["--oauth-client", "agent"], "--oauth-client agent: must be ID[:SECRET]:REDIRECT_URI"),
+        (["--oauth-client", "agent:s3cret:ftp://x/cb"], "must be http or https"),
+        (["--oauth-client", "agent:http://127.0.0.1/cb#frag"], "must not have a fragment"),
+        (
+            ["--oauth-client", "agent:http://127.0.0.1/a", "--oauth-client", "agent:http://127.0.0.1/b"],
+            "--oauth-client agent is given twice"
+        ),
+        (["--no-identity-linking", "--auto-consent", "alice@example.com"], "--auto-consent needs identity linking"),
+        (["--no-identity-linking", "--require-identity"], "--require-identity needs identity linking"),
+        (
+            ["--host", "0.0.0.0", "--simulation-secret", "s", "--auto-consent", "alice@example.com"],
+            "it is for a loopback --host only"
+        ),
+        (["--auto-consent", "nobody@example.com"], "the shop file has no customer with that id or email"),
+    ])
+    func identityOptionsAreChecked(_ arguments: [String], _ reason: String) async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("ucpsim-\(UUID().uuidString)").path
+        let result = try await CLITests.ucpsim(["serve", "--port", "0", "--state", state] + arguments)
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.contains(reason), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state), "nothing is made before the options are checked")
+    }
 }

@@ -118,11 +118,13 @@ public struct CheckoutAPI: Sendable {
         // Expired first: a completion still in progress on an expired session is not placed.
         guard !engine.expired(session, now: services.now()) else { return notFound(id, call) }
         session = try await finishPending(session)
-        // A guest session updated with a buyer token becomes that customer's (its new totals are answered now).
+        // A guest session updated with a buyer token by the platform that made it becomes that customer's (its new
+        // totals are answered now); another platform's token does not take the session over.
+        let adopting = call.platform?.profileURL == session.platform ? call.buyer?.customerID : nil
         let (next, refusal) = engine.update(
             session,
             input: input,
-            customer: session.customer ?? call.buyer?.customerID,
+            customer: session.customer ?? adopting,
             stock: try stock(),
             now: services.now()
         )

@@ -126,7 +126,12 @@ extension AuthorizationServer {
         guard !email.isEmpty, !password.isEmpty,
             let customer = customers.first(where: { $0.email.caseInsensitiveCompare(email) == .orderedSame })
         else { return nil }
-        return HMACSHA256.constantTimeEqual(Array(customer.password.utf8), Array(password.utf8)) ? customer : nil
+        // Digests first: equal lengths, so the comparison's time says nothing about the password's length.
+        let matches = HMACSHA256.constantTimeEqual(
+            DigestAlgorithm.sha256.hash(Array(customer.password.utf8)),
+            DigestAlgorithm.sha256.hash(Array(password.utf8))
+        )
+        return matches ? customer : nil
     }
 
     /// Issues a code for `request` on behalf of `customer` and redirects to the client with it.

@@ -197,9 +197,12 @@ extension AuthorizationServer {
                 headers[.wwwAuthenticate] = "Basic realm=\"\(issuer)\""
             }
             let body = ErrorResponse(error: error.code.rawValue, errorDescription: error.detail)
+            // RFC 6749 §5.2: a 401 only when the client tried the Authorization header (and then with the Basic
+            // challenge); a client that authenticated in the body, or not at all, gets 400.
+            let status = error.code == .invalidClient && authorization == nil ? 400 : error.status
             return Self.oauthResponse(
                 (try? Self.encode(body)) ?? [],
-                status: HTTPResponse.Status(code: error.status),
+                status: HTTPResponse.Status(code: status),
                 headers: headers
             )
         } catch {

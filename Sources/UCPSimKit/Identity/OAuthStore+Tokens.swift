@@ -172,6 +172,9 @@ extension OAuthStore {
             }
             let held = Self.scopes(granted.scope)
             let scopes = requested ?? held
+            guard !scopes.isEmpty else {
+                return .failure(.invalidScope("The scope names no scope: omit it to keep the grant's"))
+            }
             if let wider = scopes.first(where: { !held.contains($0) }) {
                 return .failure(.invalidScope("The scope \(wider) was not granted: a refresh may only narrow"))
             }

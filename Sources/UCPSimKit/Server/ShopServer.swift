@@ -118,34 +118,38 @@ public struct ShopServer: Sendable {
     /// verified is `call.signed`). UCP answers business outcomes, not-found and refusals included, with HTTP 200 and
     /// an error body; an order the caller may not read is `not_found`, as an unknown one is (its existence is not
     /// revealed).
-    /// - A buyer: the orders that customer placed with a token (`CustomerOrders`), or whose checkout's buyer email
-    ///   is the customer's.
-    /// - A platform's signed request: the orders that platform placed (`PlatformOrders`).
+    /// - A buyer: the orders that customer placed with a token (`CustomerOrders`), or, for an order no customer
+    ///   placed with a token, whose checkout's buyer email is the customer's.
+    /// - A platform's signed request: the orders that platform placed (`PlatformOrders`), with or without a token
+    ///   (a buyer token never narrows what the platform itself may read).
     /// - Anyone else (only without identity linking: the gateway answers 401 otherwise): `unauthorized`.
     func order(_ id: String, call: ShoppingCall, services: ShopServices) async throws -> ShoppingReply {
         let notFound = ShoppingReply.error(call, code: "not_found", "Order not found.")
+        guard call.buyer != nil || call.signed else {
+            return .error(
+                call,
+                code: "unauthorized",
+                "Reading an order needs a request signed by the platform that placed it"
+                    + (identity == nil ? "" : ", or a buyer token with \(IdentityScope.orderRead)")
+            )
+        }
+        guard let bytes = await orders.get(id) else { return notFound }
         if let buyer = call.buyer {
-            guard let bytes = await orders.get(id) else { return notFound }
-            if try await services.customerOrders.customer(of: id) == buyer.customerID {
-                return ShoppingReply(body: bytes)
-            }
-            guard let email = identity?.customer(id: buyer.customerID)?.email,
+            let owner = try await services.customerOrders.customer(of: id)
+            if owner == buyer.customerID { return ShoppingReply(body: bytes) }
+            if owner == nil, let email = identity?.customer(id: buyer.customerID)?.email,
                 let placedBy = try buyerEmail(of: bytes, database: services.database),
                 placedBy.caseInsensitiveCompare(email) == .orderedSame
-            else { return notFound }
+            {
+                return ShoppingReply(body: bytes)
+            }
+        }
+        if call.signed, let platform = call.platform,
+            services.platformOrders.platform(of: id) == platform.profileURL
+        {
             return ShoppingReply(body: bytes)
         }
-        if call.signed, let platform = call.platform {
-            guard let bytes = await orders.get(id), services.platformOrders.platform(of: id) == platform.profileURL
-            else { return notFound }
-            return ShoppingReply(body: bytes)
-        }
-        return .error(
-            call,
-            code: "unauthorized",
-            "Reading an order needs a request signed by the platform that placed it"
-                + (identity == nil ? "" : ", or a buyer token with \(IdentityScope.orderRead)")
-        )
+        return notFound
     }
 
     /// The buyer email of the checkout session that placed the order `bytes` (its `checkout_id`); nil when none.

@@ -65,7 +65,8 @@ public enum ShoppingOperation: String, Sendable, CaseIterable {
     public static func requiredScopes(for operation: ShoppingOperation, requireIdentity: Bool) -> [String] {
         switch operation {
         case .orderGet: [IdentityScope.orderRead]
-        case .orderCancel: [IdentityScope.orderManage]
+        // The answer is the whole order: reading it needs order:read too (the challenge names the full set).
+        case .orderCancel: [IdentityScope.orderRead, IdentityScope.orderManage]
         case .checkoutCreate, .checkoutGet, .checkoutUpdate, .checkoutComplete, .checkoutCancel:
             requireIdentity ? [IdentityScope.checkoutManage] : []
         case .catalogSearch, .catalogLookup, .catalogProduct, .cartCreate, .cartGet, .cartUpdate, .cartCancel: []
