@@ -418,17 +418,40 @@ import Testing
         let signed = try await fixture.get("/orders/ord_alice", token: alice.token, signer: fixture.platform)
         let unsigned = try await fixture.get("/orders/ord_alice", token: alice.token)
         let otherPlatform = try await fixture.get("/orders/ord_alice", token: alice.token, signer: fixture.other)
+        // Signed by the platform, but not over Authorization: the token could have been swapped in.
+        var uncovered = OutgoingRequest(
+            method: "GET",
+            url: "\(fixture.base)/orders/ord_alice",
+            headers: HTTPFieldList([
+                ("UCP-Agent", "profile=\"\(fixture.platform.url())\""), ("Authorization", "Bearer \(alice.token)"),
+            ])
+        )
+        try fixture.platform.sign(&uncovered, components: ["@method", "@authority", "@path", "ucp-agent"])
+        let notCovered = try await fixture.shop.client.send(uncovered)
         let unbound = try await fixture.token(client: "sample-platform")
         let unboundUnsigned = try await fixture.get("/orders/ord_alice", token: unbound.token)
         await fixture.stop()
 
         #expect(try signed.status == 200 && Self.object(signed)["id"] as? String == "ord_alice")
-        for refused in [unsigned, otherPlatform] {
+        for refused in [unsigned, otherPlatform, notCovered] {
             #expect(refused.status == 401)
             let challenge = refused.headers["www-authenticate"] ?? ""
             #expect(challenge.contains(#"error="invalid_token""#), "\(challenge)")
-            #expect(challenge.contains("issued to the platform"), "\(challenge)")
+            #expect(challenge.contains("covering Authorization"), "\(challenge)")
         }
+        #expect(IdentityGuard.bindingProblem(bound: "p", platform: "p", signature: nil) != nil)
+        let stale = SignatureParameters(
+            components: ["authorization"],
+            created: Int64(Date().timeIntervalSince1970) - IdentityGuard.boundSignatureMaxAge - 5,
+            keyID: "k"
+        )
+        #expect(
+            IdentityGuard.bindingProblem(bound: "p", platform: "p", signature: stale)?.description.contains("too old")
+                == true
+        )
+        var fresh = stale
+        fresh.created = Int64(Date().timeIntervalSince1970)
+        #expect(IdentityGuard.bindingProblem(bound: "p", platform: "p", signature: fresh) == nil)
         #expect(unboundUnsigned.status == 200, "a client bound to no platform is not held to one")
     }
 

@@ -85,7 +85,9 @@ final class PlatformProfileServer: Sendable {
     func sign(_ request: inout OutgoingRequest, keyID: String? = nil, components: [String]? = nil) throws {
         if !request.body.isEmpty { request.headers.set("Content-Digest", ContentDigest.header(for: request.body)) }
         var covered = ["@method", "@authority", "@path"]
-        for name in ["ucp-agent", "idempotency-key"] where request.headers[name] != nil { covered.append(name) }
+        for name in ["ucp-agent", "idempotency-key", "authorization"] where request.headers[name] != nil {
+            covered.append(name)
+        }
         if !request.body.isEmpty { covered += ["content-digest", "content-type"] }
         let message = SignableMessage(
             method: request.method,

@@ -72,11 +72,13 @@ public struct IdentityGuard: Sendable {
     /// not validate. A store that cannot be read fails closed (503).
     ///
     /// A token of a client bound to a platform (`OAuthClient.profile`) is accepted only when `platform` (the request's
-    /// `UCP-Agent` profile) is that profile and the request's signature verified against its keys (`signed`).
+    /// `UCP-Agent` profile) is that profile and `signature` (the request's, verified against that profile's keys)
+    /// covers `Authorization` and was created at most `boundSignatureMaxAge` ago: a captured signed request cannot
+    /// carry another stolen token, nor be replayed for long.
     public func authenticate(
         _ headers: HTTPFields,
         platform: String? = nil,
-        signed: Bool = false
+        signature: SignatureParameters? = nil
     ) async throws(APIError) -> Result<BuyerIdentity?, IdentityChallenge> {
         let values = headers[values: .authorization]
         guard !values.isEmpty else { return .success(nil) }
@@ -91,18 +93,36 @@ public struct IdentityGuard: Sendable {
         }
         switch try await validate(token) {
         case .success(let buyer):
-            if let bound = setup.client(buyer.clientID)?.profile, !(signed && platform == bound) {
-                return .failure(
-                    invalidToken(
-                        TokenProblem(
-                            "The access token was issued to the platform \(bound): present it in a request that platform signed"
-                        )
-                    )
-                )
+            if let bound = setup.client(buyer.clientID)?.profile,
+                let problem = Self.bindingProblem(bound: bound, platform: platform, signature: signature)
+            {
+                return .failure(invalidToken(problem))
             }
             return .success(buyer)
         case .failure(let problem): return .failure(invalidToken(problem))
         }
+    }
+
+    /// How old a bound token's request signature may be (its `created`), in seconds.
+    public static let boundSignatureMaxAge: Int64 = 300
+
+    /// Why a request may not present a token of a client bound to the platform `bound`; nil when it may.
+    static func bindingProblem(bound: String, platform: String?, signature: SignatureParameters?) -> TokenProblem? {
+        let wanted =
+            "present it in a request that platform signed, covering Authorization, created at most "
+            + "\(boundSignatureMaxAge) s ago"
+        guard platform == bound, let signature else {
+            return TokenProblem("The access token was issued to the platform \(bound): \(wanted)")
+        }
+        guard signature.components.contains("authorization") else {
+            return TokenProblem("The request's signature does not cover Authorization: \(wanted)")
+        }
+        // The wire's clock, as the signature verifier's (not the shop's, which --fixed-time may stop).
+        let now = Int64(Date().timeIntervalSince1970)
+        guard let created = signature.created, now - created <= boundSignatureMaxAge else {
+            return TokenProblem("The request's signature has no created time or is too old: \(wanted)")
+        }
+        return nil
     }
 
     /// Validates an access token: our signature, `iss` and `aud` our issuer, not expired (no leeway), not issued

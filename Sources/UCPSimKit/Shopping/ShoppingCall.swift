@@ -35,6 +35,8 @@ public struct ShoppingCall: Sendable {
     /// Whether the request carried an RFC 9421 signature that verified against `platform`'s profile keys: only then
     /// does the request speak for that platform (e.g. to read the orders it placed).
     public var signed = false
+    /// The verified signature's parameters (covered components, `created`); nil when the request was not signed.
+    public var signature: SignatureParameters?
 
     public init(
         operation: ShoppingOperation,

@@ -194,6 +194,7 @@ public struct ShoppingGateway: Sendable {
         let platform = PlatformInfo(profileURL: url, webhookURL: profile.orderWebhookURL, keys: profile.keys)
         var call = call(operation, version: negotiated, platform: platform, capabilities: capabilities, body: body)
         call.signed = signed
+        if signed { call.signature = try? verifier.parameters(of: Self.message(request)).1 }
         return call
     }
 
@@ -300,7 +301,7 @@ public struct ShoppingGateway: Sendable {
         switch try await identity.authenticate(
             request.headers,
             platform: call.platform?.profileURL,
-            signed: call.signed
+            signature: call.signed ? call.signature : nil
         )
         {
         case .failure(let challenge):
