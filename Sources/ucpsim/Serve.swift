@@ -6,7 +6,9 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the shop: its UCP profile, its orders, and the control API that drives them.",
         discussion: """
-            GET /.well-known/ucp, GET /orders/{id}; POST /testing/orders (create), \
+            GET /.well-known/ucp; the shopping REST binding (catalog, carts, checkout sessions, GET /orders/{id}); \
+            identity linking's OAuth server (/.well-known/oauth-authorization-server, /oauth/*); \
+            POST /testing/orders (create), \
             POST /testing/orders/{id}/{transition}, POST /testing/simulate-shipping/{id}. Each accepted control \
             call answers with the new snapshot and sends its webhook to --webhook-url (or the platform profile's). \
             Webhook subscriptions: /v1/webhooks (POST, GET; GET, PATCH, DELETE /v1/webhooks/{id}) with \
@@ -233,6 +235,11 @@ struct Serve: AsyncParsableCommand {
             outputLine("webhooks: " + (target.map { "\($0.url) (ucp, every event type) and \(also)" } ?? also))
             outputLine("metrics: \(running.server.baseURL)/metrics")
             outputLine("subscriptions: \(running.server.baseURL)/v1/webhooks  (Authorization: Bearer <api token>)")
+            if let authorization = running.authorization {
+                let clients = authorization.setup.clients.map(\.id).joined(separator: ", ")
+                let consent = autoConsent.map { "; --auto-consent \($0)" } ?? ""
+                outputLine("identity linking: \(authorization.metadataURL)  (clients: \(clients)\(consent))")
+            }
             if apiToken == nil {
                 // Once, on stderr only: stdout is often logged or shared, and the token guards the secrets' API.
                 stderrLine("api token: \(token.text)  (generated for this run; --api-token TOKEN fixes one)")
