@@ -29,7 +29,7 @@ import Testing
     /// HTTPS receivers: a self-signed certificate is refused (one line, exit 69) unless `--insecure`, and then the
     /// signed webhook goes through TLS intact.
     @Test func aSelfSignedTLSReceiverNeedsInsecure() async throws {
-        let receiver = Process()
+        let receiver = ChildProcess()
         receiver.executableURL = URL(fileURLWithPath: TestSupport.python)
         receiver.arguments = [TestSupport.path("Tests/tools/tls_receiver.py")]
         let output = Pipe()

@@ -6,8 +6,8 @@ import Testing
 /// Real processes: SIGKILL mid-run, restart on the same state directory, nothing lost.
 @Suite struct CrashRecoveryTests {
     /// Starts `ucpsim` without waiting for it.
-    static func launch(_ arguments: [String]) throws -> Process {
-        let process = Process()
+    static func launch(_ arguments: [String]) throws -> ChildProcess {
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: CLITests.binary)
         process.arguments = arguments
         process.currentDirectoryURL = TestSupport.repoRoot

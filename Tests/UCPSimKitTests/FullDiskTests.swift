@@ -7,7 +7,7 @@ import Testing
     /// Runs `mount`/`umount` (or anything) and returns its exit status.
     @discardableResult
     static func system(_ executable: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice

@@ -64,8 +64,8 @@ import Testing
     }
 
     /// Starts the strict receiver and returns it with its URL.
-    static func strictReceiver(_ dialect: DialectName, secret: String) async throws -> (Process, String) {
-        let receiver = Process()
+    static func strictReceiver(_ dialect: DialectName, secret: String) async throws -> (ChildProcess, String) {
+        let receiver = ChildProcess()
         receiver.executableURL = URL(fileURLWithPath: TestSupport.python)
         receiver.arguments = [
             TestSupport.path("Tests/tools/hmac_receiver.py"), "serve", "--dialect", dialect.rawValue, "--secret",

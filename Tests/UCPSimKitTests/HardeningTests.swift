@@ -56,7 +56,7 @@ import Testing
         let named = try await CLITests.ucpsim(["serve", "--host", "127.example.test", "--port", "0"])
         #expect(named.status == 64 && named.stderr.contains("--simulation-secret"), "\(named.stderr)")
 
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: CLITests.binary)
         process.arguments = [
             "serve", "--host", "0.0.0.0", "--port", "0", "--allow-unauthenticated-control", "--state",

@@ -8,12 +8,12 @@ import Testing
     /// A `ucpsim listen` process whose whole stdout is kept, read after it is stopped.
     final class Listener: Sendable {
         let baseURL: String
-        private let process: Process
+        private let process: ChildProcess
         private let output: Pipe
         private let firstLine: String
 
         static func start(arguments: [String]) async throws -> Listener {
-            let process = Process()
+            let process = ChildProcess()
             process.executableURL = URL(fileURLWithPath: CLITests.binary)
             process.arguments = ["listen", "--port", "0"] + arguments
             let output = Pipe()
@@ -33,7 +33,7 @@ import Testing
             )
         }
 
-        private init(baseURL: String, process: Process, output: Pipe, firstLine: String) {
+        private init(baseURL: String, process: ChildProcess, output: Pipe, firstLine: String) {
             self.baseURL = baseURL
             self.process = process
             self.output = output

@@ -432,7 +432,7 @@ import Testing
 final class ListenProcess: Sendable {
     let baseURL: String
     let pid: Int32
-    private let process: Process
+    private let process: ChildProcess
 
     /// Starts it, reading its first line off the cooperative pool.
     static func start(arguments: [String]) async throws -> ListenProcess {
@@ -440,7 +440,7 @@ final class ListenProcess: Sendable {
     }
 
     private init(arguments: [String]) throws {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: CLITests.binary)
         process.arguments = ["listen", "--port", "0"] + arguments
         let output = Pipe()

@@ -70,13 +70,13 @@ enum TestSupport {
         }
     }
 
-    /// Foundation's `Process.run` is not safe to call from several threads at once (seen here: a crash in its memmove
-    /// while many tests spawned processes together): every test starts its processes through here, one at a time.
-    static func start(_ process: Process) throws {
-        try spawnLock.withLock { _ in try process.run() }
+    /// Starts `process` (a `ChildProcess`: posix_spawn, never Foundation's `Process.run`, which crashed full runs in
+    /// its memmove under load even with every call serialized).
+    static func start(_ process: ChildProcess) throws {
+        try process.run()
     }
 
-    private static let spawnLock = Mutex(())
+    static let spawnLock = Mutex(())
 
     /// Reads `handle` to its end. Foundation's `readDataToEndOfFile` traps when a signal interrupts a read (EINTR,
     /// seen under load); this retries it.
@@ -140,20 +140,7 @@ enum TestSupport {
                 throw UCPSimError(.unavailable, "pipe: \(String(cString: strerror(errno)))")
             }
             for descriptor in out + err { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            posix_spawn_file_actions_adddup2(&actions, out[1], 1)
-            posix_spawn_file_actions_adddup2(&actions, err[1], 2)
-            // The child keeps only stdin, stdout and stderr: any other descriptor the test process has open without
-            // close-on-exec (a listening socket, a lock) would otherwise live on in the child and outlast its test.
-            guard let closeFrom, closeFrom(&actions, 3) == 0 else {
-                throw UCPSimError(
-                    .unavailable,
-                    "posix_spawn_file_actions_addclosefrom_np: missing (glibc < 2.34) or failed"
-                )
-            }
-            return posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, envp)
+            return try posixSpawn(&pid, argv: argv, envp: envp, stdout: out[1], stderr: err[1])
         }
         close(out[1])
         close(err[1])
@@ -163,6 +150,32 @@ enum TestSupport {
             throw UCPSimError(.unavailable, "posix_spawn: \(String(cString: strerror(spawned)))")
         }
         return (pid, outHandle, errHandle)
+    }
+
+    /// posix_spawn of `/usr/bin/env` with `argv` and `envp`, its stdout and stderr dup'ed from the given
+    /// descriptors; the child keeps only stdin, stdout and stderr. Call it under `spawnLock`. Answers posix_spawn's
+    /// result.
+    static func posixSpawn(
+        _ pid: inout pid_t,
+        argv: [UnsafeMutablePointer<CChar>?],
+        envp: [UnsafeMutablePointer<CChar>?],
+        stdout: Int32,
+        stderr: Int32
+    ) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        // Any other descriptor the test process has open without close-on-exec (a listening socket, a lock) would
+        // otherwise live on in the child and outlast its test.
+        guard let closeFrom, closeFrom(&actions, 3) == 0 else {
+            throw UCPSimError(
+                .unavailable,
+                "posix_spawn_file_actions_addclosefrom_np: missing (glibc < 2.34) or failed"
+            )
+        }
+        return posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, envp)
     }
 
     private static func runBlocking(
@@ -251,4 +264,83 @@ extension ReceivedWebhook {
             "body_base64": Data(body).base64EncodedString(),
         ]
     }
+}
+
+/// A child process with the part of Foundation's `Process` API the tests use, started with posix_spawn
+/// (`TestSupport.posixSpawn`): Foundation's `Process.run` crashed full test runs (a memmove past a buffer inside it)
+/// under load, even with every call serialized.
+final class ChildProcess: @unchecked Sendable {
+    enum TerminationReason { case exit, uncaughtSignal }
+
+    var executableURL: URL?
+    var arguments: [String] = []
+    var currentDirectoryURL: URL?
+    /// A `Pipe` (its write end becomes the child's) or a `FileHandle`; nil: /dev/null.
+    var standardOutput: Any?
+    var standardError: Any?
+
+    private(set) var processIdentifier: Int32 = 0
+    /// The raw `waitpid` status, once reaped.
+    private let status = Mutex<Int32?>(nil)
+
+    func run() throws {
+        guard let executableURL else { throw UCPSimError(.usage, "no executable") }
+        let directory = (currentDirectoryURL ?? TestSupport.repoRoot).path
+        let argv = (["/usr/bin/env", "-C", directory, executableURL.path] + arguments).map { strdup($0) } + [nil]
+        let envp = ProcessInfo.processInfo.environment.map { strdup("\($0)=\($1)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { if null >= 0 { close(null) } }
+        func descriptor(_ target: Any?) -> Int32 {
+            switch target {
+            case let pipe as Pipe: pipe.fileHandleForWriting.fileDescriptor
+            // `FileHandle.nullDevice` has no descriptor (-1): /dev/null stands for it.
+            case let handle as FileHandle: handle.fileDescriptor >= 0 ? handle.fileDescriptor : null
+            default: null
+            }
+        }
+        var pid: pid_t = 0
+        let spawned = try TestSupport.spawnLock.withLock { _ in
+            try TestSupport.posixSpawn(
+                &pid,
+                argv: argv,
+                envp: envp,
+                stdout: descriptor(standardOutput),
+                stderr: descriptor(standardError)
+            )
+        }
+        // As Foundation does: the parent's copy of a pipe's write end is closed, so its reader sees the end.
+        for case let pipe as Pipe in [standardOutput, standardError] { try? pipe.fileHandleForWriting.close() }
+        guard spawned == 0 else {
+            throw UCPSimError(.unavailable, "posix_spawn: \(String(cString: strerror(spawned)))")
+        }
+        processIdentifier = pid
+    }
+
+    var isRunning: Bool {
+        status.withLock { status in
+            guard status == nil, processIdentifier > 0 else { return false }
+            var raw: Int32 = 0
+            let reaped = waitpid(processIdentifier, &raw, WNOHANG)
+            if reaped == processIdentifier { status = raw }
+            return reaped == 0
+        }
+    }
+
+    func waitUntilExit() {
+        guard processIdentifier > 0, status.withLock({ $0 }) == nil else { return }
+        var raw: Int32 = 0
+        while waitpid(processIdentifier, &raw, 0) < 0 && errno == EINTR {}
+        status.withLock { if $0 == nil { $0 = raw } }
+    }
+
+    private var raw: Int32 { status.withLock { $0 } ?? 0 }
+
+    var terminationReason: TerminationReason { raw & 0x7F == 0 ? .exit : .uncaughtSignal }
+
+    /// The exit code, or the signal's number.
+    var terminationStatus: Int32 { terminationReason == .exit ? (raw >> 8) & 0xFF : raw & 0x7F }
 }

@@ -124,7 +124,7 @@ import Testing
         let receiver = try await ScriptedReceiver.start { _, _ in .init(delay: 0.5) }
         defer { Task { await receiver.stop() } }
         let state = Self.state()
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: CLITests.binary)
         process.currentDirectoryURL = TestSupport.repoRoot
         process.arguments = ["run", "scenarios/happy-path.yaml", "--webhook-url", receiver.url, "--state", state]

@@ -168,38 +168,8 @@ public struct AuthorizationRequest: Sendable, Equatable {
         func first(_ name: String) -> String? { values[name]?.first }
         func count(_ name: String) -> Int { values[name]?.count ?? 0 }
 
-        /// Decodes one form-urlencoded component.
-        static func decode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String? {
-            var out: [UInt8] = []
-            out.reserveCapacity(bytes.count)
-            var index = bytes.startIndex
-            while index != bytes.endIndex {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "+") {
-                    out.append(UInt8(ascii: " "))
-                } else if byte == UInt8(ascii: "%") {
-                    let high = bytes.index(after: index)
-                    guard high != bytes.endIndex else { return nil }
-                    let low = bytes.index(after: high)
-                    guard low != bytes.endIndex, let h = hex(bytes[high]), let l = hex(bytes[low]) else { return nil }
-                    out.append(h << 4 | l)
-                    index = low
-                } else {
-                    out.append(byte)
-                }
-                index = bytes.index(after: index)
-            }
-            return String(validating: out, as: UTF8.self)
-        }
-
-        private static func hex(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-            default: nil
-            }
-        }
+        /// Decodes one form-urlencoded component (as the token endpoint's form does).
+        static func decode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String? { OAuthForm.decode(Array(bytes)) }
     }
 
     /// `redirectURI` with `parameters` added to its query (after any query it has, before any fragment), each name
