@@ -158,23 +158,28 @@ final class ServeProcess: Sendable {
         let stderr: String
     }
 
-    private let pid: pid_t
+    private let process: ChildProcess
     private let output = Mutex((stdout: Data(), stderr: Data(), closed: 0))
-    /// The raw `waitpid` status, once the process is reaped.
-    private let exitStatus = Mutex<Int32?>(nil)
 
-    private init(pid: pid_t) {
-        self.pid = pid
+    private init(process: ChildProcess) {
+        self.process = process
     }
 
-    /// Starts `ucpsim serve --port 0 ARGUMENTS` (posix_spawn: see `TestSupport.spawn`).
+    /// Starts `ucpsim serve --port 0 ARGUMENTS` (a `ChildProcess`: posix_spawn).
     static func start(_ arguments: [String]) throws -> ServeProcess {
-        let (pid, out, err) = try TestSupport.spawn(CLITests.binary, ["serve", "--port", "0"] + arguments)
-        let serve = ServeProcess(pid: pid)
-        for (handle, isOut) in [(out, true), (err, false)] {
+        let process = ChildProcess()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = ["serve", "--port", "0"] + arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try TestSupport.start(process)
+        let serve = ServeProcess(process: process)
+        for (pipe, isOut) in [(out, true), (err, false)] {
             Thread {
                 while true {
-                    let chunk = TestSupport.readChunk(handle)
+                    let chunk = TestSupport.readChunk(pipe.fileHandleForReading)
                     serve.output.withLock {
                         if chunk.isEmpty {
                             $0.closed += 1
@@ -191,38 +196,13 @@ final class ServeProcess: Sendable {
         return serve
     }
 
-    /// Whether the process still runs (reaps it, without blocking, when it has exited).
-    private var isRunning: Bool {
-        exitStatus.withLock { status in
-            guard status == nil else { return false }
-            var raw: Int32 = 0
-            let reaped = waitpid(pid, &raw, WNOHANG)
-            if reaped == pid {
-                status = raw
-                return false
-            }
-            return reaped == 0
-        }
-    }
-
-    /// Blocks until the process has exited and answers its raw status.
-    private func waitForExit() -> Int32 {
-        if let status = exitStatus.withLock({ $0 }) { return status }
-        var raw: Int32 = 0
-        while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
-        return exitStatus.withLock { status in
-            if status == nil { status = raw }
-            return status ?? raw
-        }
-    }
-
     var stdout: String { String(decoding: output.withLock { $0.stdout }, as: UTF8.self) }
     var stderr: String { String(decoding: output.withLock { $0.stderr }, as: UTF8.self) }
 
     /// Waits until stdout contains `text` (or the process ends); true when it does.
     func waitForOutput(_ text: String) async throws -> Bool {
         while !stdout.contains(text) {
-            if !isRunning && output.withLock({ $0.closed }) == 2 { return stdout.contains(text) }
+            if !process.isRunning && output.withLock({ $0.closed }) == 2 { return stdout.contains(text) }
             try await Task.sleep(nanoseconds: 2_000_000)
         }
         return true
@@ -235,7 +215,7 @@ final class ServeProcess: Sendable {
                 $0.hasPrefix("shop listening on ")
             })
         else {
-            kill(pid, SIGKILL)
+            kill(process.processIdentifier, SIGKILL)
             throw UCPSimError(.unavailable, "serve did not start: \(stderr)")
         }
         return String(line.dropFirst("shop listening on ".count))
@@ -243,22 +223,22 @@ final class ServeProcess: Sendable {
 
     /// Sends `signal` once and waits for the exit; a process still running 30 s later is killed (`hung`).
     func interrupt(_ signal: Int32) async -> Exit {
-        kill(pid, signal)
-        let (hung, raw) = await withCheckedContinuation { (continuation: CheckedContinuation<(Bool, Int32), Never>) in
+        kill(process.processIdentifier, signal)
+        let process = process
+        let hung = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             Thread {
                 let deadline = Date().addingTimeInterval(30)
-                while self.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
-                let hung = self.isRunning
-                if hung { kill(self.pid, SIGKILL) }
-                continuation.resume(returning: (hung, self.waitForExit()))
+                while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+                let hung = process.isRunning
+                if hung { kill(process.processIdentifier, SIGKILL) }
+                process.waitUntilExit()
+                continuation.resume(returning: hung)
             }.start()
         }
         while output.withLock({ $0.closed }) < 2 { try? await Task.sleep(nanoseconds: 1_000_000) }
-        let signalled = raw & 0x7F != 0
         return Exit(
-            // The exit code, or the signal's number (as `Process.terminationStatus` gives).
-            status: signalled ? raw & 0x7F : (raw >> 8) & 0xFF,
-            signalled: signalled,
+            status: process.terminationStatus,
+            signalled: process.terminationReason == .uncaughtSignal,
             hung: hung,
             stdout: stdout,
             stderr: stderr
