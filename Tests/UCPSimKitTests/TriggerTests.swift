@@ -45,7 +45,8 @@ import Testing
             #expect(added.status == 0, "\(added.stderr)")
         }
         let payment = try await Self.ucpsim(["trigger", "payment.status_changed", "--state", state])
-        let created = try await Self.ucpsim(["trigger", "order.created", "--state", state])
+        // `--port 0`: the port the first run kept in the state directory may have gone to another test since.
+        let created = try await Self.ucpsim(["trigger", "order.created", "--state", state, "--port", "0"])
         let lines = try await listener.stop()
         #expect(payment.status == 0 && created.status == 0, "\(payment.stderr)\(created.stderr)")
         #expect(payment.stdout.contains("1 delivery") && created.stdout.contains("1 delivery"))
@@ -84,7 +85,8 @@ import Testing
         let receiver = try await ScriptedReceiver.start { _, _ in .init(status: 200) }
         let misfit = try await Self.ucpsim([
             "trigger", "order.created", "--webhook-url", receiver.url, "--override", "line_items.7.id=x",
-            "--state", state,
+            // The port the first run kept in the state directory may have gone to another test since.
+            "--state", state, "--port", "0",
         ])
         await receiver.stop()
         #expect(misfit.status == 64, "\(misfit.stderr)")
