@@ -232,15 +232,19 @@ struct JournalScan {
         case "attempt", "phase":
             guard let position else { break }
             if kind == "attempt" {
-                attempts[position].append(
-                    AttemptRecord(
-                        number: entry["n"] as? Int ?? 0,
-                        at: Date(timeIntervalSince1970: (entry["at"] as? NSNumber)?.doubleValue ?? 0),
-                        status: entry["status"] as? Int,
-                        milliseconds: (entry["ms"] as? NSNumber)?.doubleValue ?? 0,
-                        detail: entry["detail"] as? String ?? ""
-                    )
+                var record = AttemptRecord(
+                    number: entry["n"] as? Int ?? 0,
+                    at: Date(timeIntervalSince1970: (entry["at"] as? NSNumber)?.doubleValue ?? 0),
+                    status: entry["status"] as? Int,
+                    milliseconds: (entry["ms"] as? NSNumber)?.doubleValue ?? 0,
+                    detail: entry["detail"] as? String ?? ""
                 )
+                record.sentHeaders = Self.headers(entry["hdr"])
+                if record.sentHeaders != nil {
+                    // Only the newest request is shown: earlier attempts' headers need not stay in memory.
+                    for earlier in attempts[position].indices { attempts[position][earlier].sentHeaders = nil }
+                }
+                attempts[position].append(record)
             }
             phases[position] = Outbox.phase(entry)
             if kind == "phase", case .pending = phases[position] {
@@ -255,6 +259,23 @@ struct JournalScan {
             Line(offset: offset, length: line.count, event: Int32(position ?? -1), isEvent: kind == "event")
         )
         return true
+    }
+}
+
+extension JournalScan {
+    /// An attempt line's `hdr`: the request's header fields as sent, `[["Name","value"],…]`. Nil when absent (a
+    /// journal written before they were recorded, an attempt that never built its request) or not that shape.
+    static func headers(_ value: Any?) -> HTTPFieldList? {
+        guard let pairs = value as? [Any] else { return nil }
+        var fields = HTTPFieldList()
+        fields.reserveCapacity(pairs.count)
+        for pair in pairs {
+            guard let pair = pair as? [Any], pair.count == 2, let name = pair[0] as? String,
+                let value = pair[1] as? String
+            else { return nil }
+            fields.append(name, value)
+        }
+        return fields
     }
 }
 
