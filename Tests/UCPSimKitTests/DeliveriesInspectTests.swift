@@ -302,3 +302,68 @@ import Testing
         #expect(everyDead.stderr.contains("POST \(base)/v1/deliveries/{id}/redeliver "), "\(everyDead.stderr)")
     }
 }
+
+/// The journal's side of the recorded requests: written as JSON any parser reads back, kept by compaction.
+@Suite struct JournalHeadersTests {
+    /// `quote` writes what JSON reads back, for the text a request header or a response can hold.
+    @Test(arguments: [
+        "plain", #"sig1=("@method" "@authority");created=1;keyid="k""#, "back\\slash", "line\nbreak\r\ttab",
+        "\u{1B}[31m\u{07}\u{7F}", "ünïcödé ✓ 🙂", "",
+    ])
+    func quotedTextReadsBackAsJSON(_ text: String) throws {
+        let line = "[\(Outbox.quote(text))]"
+        let parsed = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String]
+        #expect(parsed == [text])
+    }
+
+    /// Compaction copies the kept events' lines byte for byte: their recorded requests survive it.
+    @Test func compactionKeepsTheHeaders() throws {
+        let directory = TestSupport.temporaryDirectory()
+        let at = Date(timeIntervalSince1970: 1_775_913_000)
+        let states = (0..<12).map {
+            DeliveryState(event: TestSupport.event("ord_\($0)"), target: "http://127.0.0.1:9/h", firstAttempt: at)
+        }
+        do {
+            let (outbox, _) = try Outbox.open(directory: directory)
+            defer { outbox.close() }
+            try outbox.appendEvents(states)
+            try outbox.append(
+                states.enumerated().map { index, state in
+                    var attempt = AttemptRecord(number: 1, at: at, status: 200, milliseconds: 1, detail: "ok")
+                    attempt.sentHeaders = HTTPFieldList([("Webhook-Id", state.event.webhookID), ("X-N", "\(index)")])
+                    return (state.id, attempt, .delivered)
+                }
+            )
+        }
+        let (outbox, restored) = try Outbox.open(directory: directory, keepDelivered: 4)
+        outbox.close()
+        #expect(outbox.notes.first?.hasPrefix("compacted the outbox") == true, "\(outbox.notes)")
+        #expect(restored.map(\.id) == states.suffix(4).map(\.id))
+        #expect(restored.compactMap { $0.lastSentRequest?.headers["x-n"] } == ["8", "9", "10", "11"])
+        #expect(
+            restored.compactMap { $0.lastSentRequest?.headers["webhook-id"] } == states.suffix(4).map(\.event.webhookID)
+        )
+    }
+
+    /// Only each delivery's newest recorded request stays in memory once read back.
+    @Test func aRestoredDeliveryKeepsOnlyItsNewestRequest() throws {
+        let directory = TestSupport.temporaryDirectory()
+        let at = Date(timeIntervalSince1970: 1_775_913_000)
+        let state = DeliveryState(event: TestSupport.event(), target: "http://127.0.0.1:9/h", firstAttempt: at)
+        let (outbox, _) = try Outbox.open(directory: directory)
+        try outbox.appendEvents([state])
+        func attempt(_ number: Int, _ stamp: String?) -> AttemptRecord {
+            var record = AttemptRecord(number: number, at: at, status: nil, milliseconds: 1, detail: "refused")
+            record.sentHeaders = stamp.map { HTTPFieldList([("T", $0)]) }
+            return record
+        }
+        try outbox.append([
+            (state.id, attempt(1, "1"), .pending(next: at)), (state.id, attempt(2, "2"), .pending(next: at)),
+            (state.id, attempt(3, nil), .dead(reason: "signing failed")),
+        ])
+        outbox.close()
+        let restored = try #require(try Outbox.inspect(directory: directory).states.first)
+        #expect(restored.attempts.map { $0.sentHeaders?["t"] } == [nil, "2", nil])
+        #expect(restored.lastSentRequest?.attempt.number == 2)
+    }
+}

@@ -717,19 +717,27 @@ public final class Outbox: Sendable {
     static func quote(_ text: String) -> String {
         // Most text (ids, URLs, short response bodies) needs no escaping.
         if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) { return "\"" + text + "\"" }
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
+        // Byte by byte (a signed request's `Signature-Input` has a dozen quotes): every byte of a multi-byte UTF-8
+        // sequence is ≥ 0x80, so only ASCII needs a look.
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = [0x22]
+        out.reserveCapacity(text.utf8.count + 16)
+        for byte in text.utf8 {
+            guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
+                out.append(byte)
+                continue
+            }
+            out.append(0x5C)
+            switch byte {
+            case 0x22, 0x5C: out.append(byte)
+            case 0x0A: out.append(0x6E)
+            case 0x0D: out.append(0x72)
+            case 0x09: out.append(0x74)
+            default: out += [0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
             }
         }
-        return out + "\""
+        out.append(0x22)
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func phase(_ entry: [String: Any]) -> DeliveryState.Phase {
