@@ -229,7 +229,8 @@ struct Deliveries: AsyncParsableCommand {
                 + "of retries; optionally to another receiver.",
             discussion: """
                 Exit codes: 0 every resent event got a 2xx; 1 one was dead-lettered; 64 usage; 66 no outbox, or an \
-                id it does not have (named); 69 unreachable; 75 still pending after --wait.
+                id it does not have (named); 69 unreachable; 73 the state directory is in use (by a running \
+                serve: the message names its POST /v1/deliveries/ID/resend); 75 still pending after --wait.
                 """
         )
 
