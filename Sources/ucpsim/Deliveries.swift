@@ -15,9 +15,10 @@ struct Deliveries: AsyncParsableCommand {
         var state = ".ucpsim"
 
         /// The outbox as it is now, read without writing (a running `ucpsim` may hold it). Damaged lines are
-        /// skipped, with a note on stderr saying where they are and how to repair them.
-        func load() throws(UCPSimError) -> OutboxSnapshot {
-            let snapshot = try Outbox.inspect(directory: state)
+        /// skipped, with a note on stderr saying where they are and how to repair them. `headers`: with the
+        /// attempts' recorded request headers.
+        func load(headers: Bool = true) throws(UCPSimError) -> OutboxSnapshot {
+            let snapshot = try Outbox.inspect(directory: state, headers: headers)
             if !snapshot.damagedLines.isEmpty {
                 stderrLine("ucpsim: note: \(Outbox.damageNote(directory: state, lines: snapshot.damagedLines))")
             }
@@ -88,7 +89,7 @@ struct Deliveries: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let filter = try filter()
-                let states = try state.load().states.filter(filter.matches)
+                let states = try state.load(headers: false).states.filter(filter.matches)
                 if json {
                     let rows: [[String: Any]] = states.map { state in
                         [

@@ -345,6 +345,35 @@ import Testing
         )
     }
 
+    /// A `hdr` that is not pairs of strings gives no headers (the attempt still counts); one that does not close
+    /// makes the line damaged, as any line that is not JSON.
+    @Test func oddHeadersGiveNoneAndAnUnclosedArrayIsDamage() throws {
+        let directory = TestSupport.temporaryDirectory()
+        let state = DeliveryState(event: TestSupport.event(), target: "http://127.0.0.1:9/h", firstAttempt: Date())
+        let (outbox, _) = try Outbox.open(directory: directory)
+        try outbox.appendEvents([state])
+        outbox.close()
+        let id = state.id.rawValue
+        let lines = [
+            #"{"k":"attempt","id":"\#(id)","n":1,"at":1.0,"status":503,"ms":1.0,"detail":"x","hdr":[["A"],7],"#
+                + #""phase":"pending","next":2.0}"#,
+            #"{"k":"attempt","id":"\#(id)","n":2,"at":2.0,"status":503,"ms":1.0,"detail":"]\"[","hdr":[["A","]"]"#
+                + #","phase":"pending","next":3.0}"#,
+            #"{"k":"attempt","id":"\#(id)","n":3,"at":3.0,"status":200,"ms":1.0,"detail":"ok","hdr":[["B","[\"]"]],"#
+                + #""phase":"delivered"}"#,
+        ]
+        let handle = try #require(FileHandle(forWritingAtPath: "\(directory)/outbox.jsonl"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((lines.joined(separator: "\n") + "\n").utf8))
+        try handle.close()
+        let snapshot = try Outbox.inspect(directory: directory)
+        #expect(snapshot.damagedLines == [3])
+        let restored = try #require(snapshot.states.first)
+        #expect(restored.attempts.map(\.number) == [1, 3])
+        #expect(restored.attempts.map { $0.sentHeaders?.fields.map(\.value) } == [nil, [#"["]"#]])
+        #expect(restored.phase == .delivered)
+    }
+
     /// Only each delivery's newest recorded request stays in memory once read back.
     @Test func aRestoredDeliveryKeepsOnlyItsNewestRequest() throws {
         let directory = TestSupport.temporaryDirectory()

@@ -256,13 +256,14 @@ public final class Outbox: Sendable {
     }
 
     /// Reads the outbox in `directory` without writing anything or taking its lock (a running `ucpsim` may be
-    /// appending): the events its whole lines describe, with a way to read their bodies.
-    public static func inspect(directory: String) throws(UCPSimError) -> OutboxSnapshot {
+    /// appending): the events its whole lines describe, with a way to read their bodies. `headers: false` leaves out
+    /// the attempts' recorded request headers (a listing reads faster and holds less without them).
+    public static func inspect(directory: String, headers: Bool = true) throws(UCPSimError) -> OutboxSnapshot {
         let path = (directory as NSString).appendingPathComponent("outbox.jsonl")
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw UCPSimError(.noInput, "no outbox in \(directory) (give --state DIR)")
         }
-        let scan = try JournalScan(reading: handle, path: path)
+        let scan = try JournalScan(reading: handle, path: path, headers: headers)
         return OutboxSnapshot(
             states: scan.states,
             bodies: scan.bodies,
