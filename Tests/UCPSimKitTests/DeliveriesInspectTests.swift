@@ -260,7 +260,9 @@ import Testing
             milliseconds: 1,
             detail: "oops\u{1B}]0;pwned\u{07}\nline 2"
         )
-        attempt.sentHeaders = HTTPFieldList([("UCP-Signature", "t=5,v1=x"), ("X-Odd", "a\u{1B}[31mred")])
+        attempt.sentHeaders = HTTPFieldList([
+            ("UCP-Signature", "t=5,v1=x"), ("X-Odd", "a\u{1B}[31mred"), ("X-Bidi", "abc\u{202E}fed"),
+        ])
         try outbox.append([(hostile.id, attempt, .dead(reason: "HTTP 500 \u{1B}[0m"))])
         outbox.close()
         let shown = try await Self.ucpsim(["deliveries", "show", "dlv_x", "--state", state])
@@ -269,6 +271,8 @@ import Testing
         #expect(!bytes.contains(0x1B) && !bytes.contains(0x07) && !bytes.contains(0x0D), "\(shown.stdout)")
         #expect(shown.stdout.contains("        oops\\u{1b}]0;pwned\\u{7}\n        line 2\n"), "\(shown.stdout)")
         #expect(shown.stdout.contains("  X-Odd: a\\u{1b}[31mred\n"))
+        #expect(shown.stdout.contains("  X-Bidi: abc\\u{202e}fed\n"), "\(shown.stdout)")
+        #expect(!shown.stdout.unicodeScalars.contains("\u{202E}"))
         #expect(shown.stdout.contains("  {\"title\":\"\\u{1b}[2J\\u{7}\",\n  \"b\":1}\n"), "\(shown.stdout)")
         #expect(shown.stdout.contains("dead-lettered: HTTP 500 \\u{1b}[0m"))
     }

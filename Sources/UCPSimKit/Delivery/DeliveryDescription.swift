@@ -16,12 +16,34 @@ extension DeliveryState {
 ///
 /// Everything that came from outside (a receiver's response, the order's bytes, ids) goes through
 /// `Identifier.printable` line by line: the text's own line breaks are kept, any other control character is written
-/// as `\u{…}`, so a hostile body cannot drive the terminal.
+/// as `\u{…}`, so a hostile body cannot drive the terminal. Bidirectional overrides and isolates are written the
+/// same way, so a body cannot make its text read in another order than it is.
 public enum DeliveryDescription {
+    /// `Identifier.printable`, and the bidirectional formatting characters as `\u{…}` too.
+    static func terminalSafe(_ text: String) -> String {
+        let printable = Identifier.printable(text)
+        func isBidi(_ scalar: Unicode.Scalar) -> Bool {
+            switch scalar.value {
+            case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: true
+            default: false
+            }
+        }
+        guard printable.unicodeScalars.contains(where: isBidi) else { return printable }
+        var out = ""
+        for scalar in printable.unicodeScalars {
+            if isBidi(scalar) {
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     /// The lines for `state`, with its body as the outbox gave it back (or why it could not).
     public static func lines(_ state: DeliveryState, body: Result<[UInt8], BodyUnreadable>) -> [String] {
         var out: [String] = []
-        func put(_ text: String) { out.append(Identifier.printable(text)) }
+        func put(_ text: String) { out.append(terminalSafe(text)) }
         /// Each line of `text` indented, its own line breaks kept (a CRLF counts as one).
         func block(_ text: String, indent: String = "  ") {
             // Split on the bytes: as Characters, "\r\n" is one and would not split on "\n".
