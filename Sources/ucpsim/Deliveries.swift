@@ -30,7 +30,11 @@ struct Deliveries: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
                 "One line per delivery: delivery id, order, state, attempts, last status, receiver, dialect, event "
-                + "type (and the event id and subscription when it has them)."
+                + "type (and the event id and subscription when it has them).",
+            discussion: """
+                The filters are those of serve's GET /v1/deliveries: every one given must hold. Exit codes: 0 listed \
+                (none matching included); 64 a bad filter value (the option is named); 66 no outbox.
+                """
         )
 
         @OptionGroup var state: StateOption
