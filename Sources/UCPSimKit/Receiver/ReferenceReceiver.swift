@@ -451,15 +451,15 @@ public final class ReferenceReceiver: Sendable {
         ]
     }
 
-    /// The order a body claims to be about: the `id` of the order object it carries, unverified.
+    /// The order a body claims to be about, unverified: the `id` of the order object it carries (`ucp`: the body; the
+    /// HMAC dialects: `data.order` or `data`), else the envelope's `data.order_id`.
     static func claimedOrderID(_ dialect: DialectName?, body: [UInt8]) -> String? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return nil }
         switch dialect {
-        case .ucpHMAC:
+        case .ucpHMAC, .standardWebhooks:
             let data = object["data"] as? [String: Any]
-            return ((data?["order"] as? [String: Any]) ?? data)?["id"] as? String
-        case .standardWebhooks:
-            return (object["data"] as? [String: Any])?["id"] as? String
+            let order = (data?["order"] as? [String: Any]) ?? data
+            return order?["id"] as? String ?? data?["order_id"] as? String
         case .ucp, nil:
             return object["id"] as? String
         }
