@@ -24,7 +24,7 @@ public struct ReceiverInspector: Sendable {
     public func addRoutes(to router: Router<BasicRequestContext>) {
         let page = ReceiverPage.page
         router.get("/") { _, _ in page.response() }
-        let v1 = router.group("/v1").add(middleware: BearerTokenMiddleware(token: token))
+        let v1 = router.group("/v1").add(middleware: BearerTokenMiddleware(token: token, source: "listen --api-token"))
         v1.get("/received") { request, _ -> Response in
             try list(request)
         }
