@@ -72,6 +72,28 @@ import Testing
         #expect(Self.ids(await Self.drain(keeping)).first == "reset", "it too fell 4 behind")
     }
 
+    /// An event may carry a whole webhook body: the replay and each queue are bounded in bytes too.
+    @Test func largeEventsAreBoundedInBytesNotOnlyInNumber() async throws {
+        var limits = EventStream.Limits()
+        limits.replayBytes = 2_500
+        limits.queueBytes = 2_500
+        let stream = EventStream(limits: limits)
+        let slow = try #require(stream.subscribe())
+        let big = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000)
+        for _ in 1...2 { stream.publish("received", big) }
+        stream.publish("received", big)
+        let afterReset = stream.publish("received", big)
+        stream.finish()
+        #expect(Self.ids(await Self.drain(slow)) == ["reset", "end"], "3 KB unread is over 2.5 KB: reset")
+        // The replay keeps the 2 newest (2 KB); an id before them is answered reset.
+        #expect(
+            Self.ids(await Self.drain(try #require(stream.subscribe(lastEventID: "2")))) == [
+                "3", "\(afterReset)", "end",
+            ]
+        )
+        #expect(Self.ids(await Self.drain(try #require(stream.subscribe(lastEventID: "1")))) == ["reset", "end"])
+    }
+
     @Test func atMostTheStreamLimitSubscribeAtOnceAndClosingFreesASlot() throws {
         var limits = EventStream.Limits()
         limits.streams = 2

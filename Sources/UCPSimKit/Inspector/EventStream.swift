@@ -8,9 +8,10 @@ import Synchronization
 /// A Server-Sent Events broadcaster for the inspector's live views (`listen`'s `/v1/events/stream`, and any other):
 /// `publish` gives each event the next sequence number; each subscriber reads them in order from a bounded queue.
 ///
-/// Everything is bounded: the last `Limits.replay` events are kept for `Last-Event-ID` replay, each subscriber's
-/// queue holds at most `Limits.queue` events (one that falls further behind loses them and reads `reset` instead:
-/// reload, then follow again), and at most `Limits.streams` subscribers exist at once.
+/// Everything is bounded, in events and in bytes (an event may carry a whole webhook body): the last `Limits.replay`
+/// events (at most `Limits.replayBytes` of data) are kept for `Last-Event-ID` replay, each subscriber's queue holds at
+/// most `Limits.queue` events and `Limits.queueBytes` (one that falls further behind loses them and reads `reset`
+/// instead: reload, then follow again), and at most `Limits.streams` subscribers exist at once.
 public final class EventStream: Sendable {
     /// One published event.
     public struct Event: Sendable, Equatable {
@@ -35,8 +36,12 @@ public final class EventStream: Sendable {
     public struct Limits: Sendable {
         /// How many of the newest events are kept for `Last-Event-ID` replay.
         public var replay = 1_000
+        /// How many bytes of data the replay keeps at most (the oldest events go first; the newest is always kept).
+        public var replayBytes = 16 * 1024 * 1024
         /// How many events a subscriber may have unread before it gets `reset` instead.
         public var queue = 256
+        /// How many bytes of data a subscriber may have unread before it gets `reset` instead.
+        public var queueBytes = 8 * 1024 * 1024
         /// How many subscribers may exist at once.
         public var streams = 32
         /// How long a subscriber waits before it reads `keepAlive`.
@@ -49,6 +54,7 @@ public final class EventStream: Sendable {
 
     private struct Client {
         var queue: [Event] = []
+        var queueBytes = 0
         var reset = false
         var finished = false
         var waiter: CheckedContinuation<Item?, Never>?
@@ -59,6 +65,7 @@ public final class EventStream: Sendable {
     private struct State {
         var nextID: UInt64 = 1
         var kept: [Event] = []
+        var keptBytes = 0
         var clients: [UInt64: Client] = [:]
         var nextClient: UInt64 = 1
         var finished = false
@@ -86,16 +93,28 @@ public final class EventStream: Sendable {
             let event = Event(id: state.nextID, type: type, data: data)
             state.nextID += 1
             state.kept.append(event)
-            if state.kept.count > limits.replay { state.kept.removeFirst(state.kept.count - limits.replay) }
+            state.keptBytes += data.count
+            var drop = 0
+            while drop < state.kept.count - 1,
+                state.kept.count - drop > limits.replay || state.keptBytes > limits.replayBytes
+            {
+                state.keptBytes -= state.kept[drop].data.count
+                drop += 1
+            }
+            if drop > 0 { state.kept.removeFirst(drop) }
             for key in state.clients.keys {
                 guard var client = state.clients[key], !client.finished else { continue }
                 if client.reset {
                     // Already told to reload: what it reloads includes this event.
-                } else if client.queue.count >= limits.queue {
+                } else if client.queue.count >= limits.queue
+                    || (!client.queue.isEmpty && client.queueBytes + data.count > limits.queueBytes)
+                {
                     client.queue.removeAll()
+                    client.queueBytes = 0
                     client.reset = true
                 } else {
                     client.queue.append(event)
+                    client.queueBytes += data.count
                 }
                 if let waiter = client.waiter, let item = Self.take(&client) {
                     client.waiter = nil
@@ -123,7 +142,13 @@ public final class EventStream: Sendable {
                 let oldestKept = state.kept.first?.id ?? state.nextID
                 if let last, last < state.nextID, last + 1 >= oldestKept {
                     let missed = state.kept.filter { $0.id > last }
-                    if missed.count > limits.queue { client.reset = true } else { client.queue = missed }
+                    let bytes = missed.reduce(0) { $0 + $1.data.count }
+                    if missed.count > limits.queue || (missed.count > 1 && bytes > limits.queueBytes) {
+                        client.reset = true
+                    } else {
+                        client.queue = missed
+                        client.queueBytes = bytes
+                    }
                 } else {
                     client.reset = true
                 }
@@ -164,7 +189,11 @@ public final class EventStream: Sendable {
             client.reset = false
             return .reset
         }
-        if !client.queue.isEmpty { return .event(client.queue.removeFirst()) }
+        if !client.queue.isEmpty {
+            let event = client.queue.removeFirst()
+            client.queueBytes -= event.data.count
+            return .event(event)
+        }
         return nil
     }
 
