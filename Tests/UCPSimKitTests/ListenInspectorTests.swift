@@ -267,6 +267,79 @@ import Testing
         #expect(receiver.events.subscriberCount == 0)
     }
 
+    /// A real `ucpsim listen` with an event-stream client that never reads: 400 verified webhooks of 256 KiB each
+    /// (over 100 MB of events for that client) leave its resident memory under 150 MiB (about 85 MB here) — the
+    /// client's queue, the replay and the log are bounded in bytes — and it still answers.
+    @Test func aStreamClientThatNeverReadsDoesNotGrowListenWithoutBound() async throws {
+        let listen = try await ListenProcess.start(arguments: [
+            "--api-token", Self.token, "--secret", HMACReceiverTests.secret,
+        ])
+        defer { listen.stop() }
+        let port = try #require(listen.baseURL.split(separator: ":").last.flatMap { Int($0) })
+        let stuck = try Self.stuckStream(port: port)
+        defer { close(stuck) }
+        var unsigned = HMACReceiverTests.Unsigned(.standardWebhooks, id: "msg_rss_1")
+        unsigned.body = Array(
+            (#"{"type":"order.created","timestamp":"2026-11-30T00:00:00Z","data":{"note":""#
+                + String(repeating: "a", count: 256 * 1024) + #""}}"#).utf8
+        )
+        let headers = try #require(try await HMACReceiverTests.sign([unsigned]).first)
+        let body = unsigned.body
+        let client = HTTPClient(workers: 4)
+        let statuses = ReceiverHardeningTests.Recorder<Int>()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    for _ in stride(from: worker, to: 400, by: 4) {
+                        let response = try await client.send(
+                            OutgoingRequest(
+                                method: "POST",
+                                url: "\(listen.baseURL)/webhooks",
+                                headers: headers,
+                                body: body
+                            )
+                        )
+                        statuses.append(response.status)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let rss = try #require(listen.residentKiB())
+        let list = try await Self.get(client, "\(listen.baseURL)/v1/received?limit=1&verdict=rejected")
+        await client.shutdown()
+        #expect(statuses.all.count == 400 && statuses.all.allSatisfy { $0 == 200 })
+        #expect(rss < 150 * 1024, "VmRSS \(rss) kB after 400 × 256 KiB webhooks with a stuck stream client")
+        #expect(list.status == 200)
+    }
+
+    /// A connection that asks for the event stream and never reads a byte of it (a small receive buffer, so the
+    /// server feels it at once).
+    static func stuckStream(port: Int) throws -> Int32 {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw UCPSimError(.unavailable, "socket: \(errno)") }
+        var size: Int32 = 4096
+        _ = setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        let request = Array(
+            ("GET /v1/events/stream HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAuthorization: Bearer \(token)\r\n"
+                + "Accept: text/event-stream\r\n\r\n").utf8
+        )
+        guard connected == 0, write(socket, request, request.count) == request.count else {
+            close(socket)
+            throw UCPSimError(.unavailable, "cannot open the stream: \(errno)")
+        }
+        return socket
+    }
+
     struct SSEEvent {
         var id: String?
         var type = "message"
