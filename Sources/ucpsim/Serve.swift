@@ -13,7 +13,11 @@ struct Serve: AsyncParsableCommand {
             call answers with the new snapshot and sends its webhook to --webhook-url (or the platform profile's). \
             Webhook subscriptions: /v1/webhooks (POST, GET; GET, PATCH, DELETE /v1/webhooks/{id}) with \
             Authorization: Bearer <token>, the token given with --api-token or generated and printed once on \
-            stderr at start-up. Runs until interrupted (Ctrl-C).
+            stderr at start-up. Deliveries, behind the same token: GET /v1/deliveries (filters status, \
+            subscription, order, event_type; cursor, limit), GET /v1/deliveries/{id} (attempts, the request as \
+            sent), POST /v1/deliveries/{id}/resend ({"webhook_url"}: same id and bytes, signed afresh), POST \
+            /v1/deliveries/{id}/redeliver (dead letters), GET /v1/events/stream (Server-Sent Events: queued, \
+            attempt, outcome). The inspector page is /inspector. Runs until interrupted (Ctrl-C).
             """
     )
 
@@ -235,6 +239,7 @@ struct Serve: AsyncParsableCommand {
             outputLine("webhooks: " + (target.map { "\($0.url) (ucp, every event type) and \(also)" } ?? also))
             outputLine("metrics: \(running.server.baseURL)/metrics")
             outputLine("subscriptions: \(running.server.baseURL)/v1/webhooks  (Authorization: Bearer <api token>)")
+            outputLine("inspector: \(running.server.baseURL)/inspector")
             if let authorization = running.authorization {
                 let clients = authorization.setup.clients.map(\.id).joined(separator: ", ")
                 let consent = autoConsent.map { "; --auto-consent \($0)" } ?? ""
@@ -242,7 +247,10 @@ struct Serve: AsyncParsableCommand {
             }
             if apiToken == nil {
                 // Once, on stderr only: stdout is often logged or shared, and the token guards the secrets' API.
-                stderrLine("api token: \(token.text)  (generated for this run; --api-token TOKEN fixes one)")
+                stderrLine(
+                    "api token: \(token.text)  (generated for this run; --api-token TOKEN fixes one; the inspector "
+                        + "with it: \(running.server.baseURL)/inspector#token=\(token.text))"
+                )
             }
             await signals.wait()
             // Stop first (answers on the wire are awaited and journaled), then the summary counts them too.

@@ -35,6 +35,10 @@ public actor DeliveryEngine {
         /// receiver that hangs until the request timeout then holds at most that many connections, and the others
         /// keep delivering; a lone receiver that answers gets them all.
         public var destinationLimit: Int?
+        /// Told, on the engine, of each change a live view of the deliveries needs (`DeliveryInspector`): deliveries
+        /// queued (submitted, resent, redelivered), each attempt, each delivery that became final (dead-lettered
+        /// without an attempt too). Nil: nobody watches.
+        public var observer: (@Sendable (DeliveryChange) -> Void)?
 
         public init() {}
     }
@@ -167,6 +171,7 @@ public actor DeliveryEngine {
 
     private func queue(_ states: [DeliveryState], to targets: [RequestTarget], policy: RetryPolicy?) {
         for target in targets where self.targets[target.url] == nil { self.targets[target.url] = target }
+        options.observer?(.queued(states))
         run(scheduler.submit(states.map(stored), submitted: Date(), policy: policy, now: options.clock.now()))
     }
 
@@ -224,6 +229,7 @@ public actor DeliveryEngine {
             let keepBody = !state.event.body.isEmpty && outbox?.hasBody(of: state.id) == false
             queued.append(keepBody ? state : stored(state))
         }
+        if !resent.isEmpty { options.observer?(.queued(resent)) }
         run(scheduler.resend(queued, submitted: Date(), now: now))
         return resent.count
     }
@@ -397,6 +403,7 @@ public actor DeliveryEngine {
                 metrics.attempt(seconds: attempted.record.milliseconds / 1000, ok: attempted.decision == .delivered)
                 if case .retry = attempted.decision { metrics.retry() }
                 onAttempt(attempted.state, attempted.record)
+                options.observer?(.attempted(attempted.state, attempted.record))
                 wakeStartWaiters(attempted.state.id)
             case .finished(let final):
                 conclude(final)
@@ -426,6 +433,7 @@ public actor DeliveryEngine {
                 "dropped \(Self.describe(state)): \(state.target) answered HTTP 410 Gone earlier (dead-lettered; `ucpsim deliveries redeliver` sends it)"
             )
         }
+        options.observer?(.finished(state))
         let outcome = Self.outcome(state)
         remember(outcome)
         wakeStartWaiters(state.id)
@@ -532,6 +540,16 @@ public actor DeliveryEngine {
             attempts: state.attempts
         )
     }
+}
+
+/// What changed in the engine, for `DeliveryEngine.Options.observer`.
+public enum DeliveryChange: Sendable {
+    /// Deliveries were queued: new ones (with their bodies), or final ones sent again (a resend or redelivery).
+    case queued([DeliveryState])
+    /// An attempt ended: the delivery's state after it (its body not kept), and the attempt.
+    case attempted(DeliveryState, AttemptRecord)
+    /// The delivery became final: delivered, or dead-lettered (after attempts, or without one: 410, unsendable).
+    case finished(DeliveryState)
 }
 
 /// One attempt's work on a transport thread: read the body back, sign it in its dialect, and report the response to

@@ -529,6 +529,17 @@ public final class Outbox: Sendable {
         try write(text, sync: true)
     }
 
+    /// Where the journal holds a delivery's body, while the outbox still knows it (until it is delivered): a live
+    /// view keeps it to read the body back later (`readBody(at:)`); the journal is only appended to while open.
+    func bodyLocation(of id: DeliveryID) -> BodyLocation? {
+        writer.withLock { $0.bodies[id.rawValue] }
+    }
+
+    /// A body read back from where `bodyLocation(of:)` said it was, checked.
+    func readBody(at location: BodyLocation) -> Result<[UInt8], BodyUnreadable> {
+        Self.readBody(at: location, from: reader, path: path)
+    }
+
     /// Whether the outbox can still read the delivery's body back.
     public func hasBody(of id: DeliveryID) -> Bool {
         writer.withLock { $0.bodies[id.rawValue] != nil }

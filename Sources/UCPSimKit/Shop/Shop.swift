@@ -10,6 +10,8 @@ public struct DeliverySetup: Sendable {
     public var stateDirectory: String?
     /// Delivered events the outbox keeps (pending and dead ones are always kept).
     public var keepDelivered = Outbox.defaultKeepDelivered
+    /// The bounds of the management API's live view of the deliveries (its `keepFinal` is `keepDelivered`).
+    public var inspector = DeliveryInspector.Options()
     /// Called after every attempt (for progress lines).
     public var onAttempt: @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }
 
@@ -50,6 +52,9 @@ public final class Shop: Sendable {
     public let shopFile: ShopFile
     /// The OAuth authorization server of identity linking; nil without it.
     public let authorization: AuthorizationServer?
+    /// The live index of deliveries behind `/v1/deliveries` and `/v1/events/stream`; nil without the management
+    /// API.
+    public let inspector: DeliveryInspector?
 
     private init(
         keyRing: KeyRing,
@@ -66,7 +71,8 @@ public final class Shop: Sendable {
         subscriptions: SubscriptionRegistry,
         webhooks: WebhookPublisher,
         shopFile: ShopFile,
-        authorization: AuthorizationServer?
+        authorization: AuthorizationServer?,
+        inspector: DeliveryInspector?
     ) {
         self.keyRing = keyRing
         self.publisher = publisher
@@ -84,6 +90,7 @@ public final class Shop: Sendable {
         self.webhooks = webhooks
         self.shopFile = shopFile
         self.authorization = authorization
+        self.inspector = inspector
     }
 
     /// Starts the shop's HTTP server and delivery engine, resuming any pending deliveries in the outbox.
@@ -134,6 +141,19 @@ public final class Shop: Sendable {
         }
         // `serve` says on its stderr what it drops (an endpoint that answered 410); other commands report outcomes.
         if longRunning && engineOptions.logger == nil { engineOptions.logger = logger }
+        // The management API's view of the deliveries: seeded with the outbox's, kept current by the engine.
+        var inspector: DeliveryInspector?
+        if apiToken != nil {
+            var options = delivery.inspector
+            options.keepFinal = delivery.keepDelivered
+            let live = DeliveryInspector(restored: restored, outbox: outbox, options: options)
+            let earlier = engineOptions.observer
+            engineOptions.observer = { change in
+                earlier?(change)
+                live.observe(change)
+            }
+            inspector = live
+        }
         let responderBox = ResponderBox()
         let forward: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
             try await responderBox.responder.respond(to: request, context: context)
@@ -224,7 +244,10 @@ public final class Shop: Sendable {
             ControlAPI(secret: options.secret, book: book, webhooks: webhooks)
         }
         controlAPI?.addRoutes(to: shopRouter)
-        if let apiToken { WebhooksAPI(registry: subscriptions, token: apiToken).addRoutes(to: shopRouter) }
+        if let apiToken, let inspector {
+            DeliveriesAPI(inspector: inspector, engine: engine, token: apiToken).addRoutes(to: shopRouter)
+            WebhooksAPI(registry: subscriptions, token: apiToken).addRoutes(to: shopRouter)
+        }
         var gateway = ShoppingGateway(
             version: version,
             paymentHandlers: shopFile.paymentHandlers,
@@ -270,7 +293,8 @@ public final class Shop: Sendable {
             subscriptions: subscriptions,
             webhooks: webhooks,
             shopFile: shopFile,
-            authorization: authorization
+            authorization: authorization,
+            inspector: inspector
         )
     }
 
@@ -336,6 +360,8 @@ public final class Shop: Sendable {
     /// exits. Safe to call more than once.
     public func stop() async {
         await engine.stop()
+        // Open event streams end first: the server's graceful stop waits for every response to finish.
+        inspector?.closeStreams()
         await server.stop()
         await client.shutdown()
         // Lets the next ucpsim (or the next shop in this process) open the state directory.
