@@ -175,6 +175,17 @@ def main():
         mark = secrets.token_hex(8)
         driver.execute_script("window.__inspectorMark = arguments[0]", mark)
 
+        # A few deliveries to fill the list: an order, shipped.
+        earlier = "ord_mug_" + secrets.token_hex(3)
+        create_order(shop, earlier)
+        status, answer = call(
+            "POST",
+            f"{shop}/testing/orders/{earlier}/ship",
+            {"lines": [{"id": "li_1", "quantity": 1}], "carrier": "UPS"},
+        )
+        if status != 200:
+            failures.append(f"shipping {earlier} answered {status}: {answer}")
+
         # A delivery arrives live.
         order = "ord_insp_" + secrets.token_hex(3)
         create_order(shop, order, TITLE)
@@ -227,6 +238,11 @@ def main():
         wait.until(lambda d: d.find_element(By.ID, "resend").is_enabled())
         driver.find_element(By.ID, "resend").click()
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#attempts li.ok")) >= 2)
+        # The list's row follows the stream too: delivered again, two attempts.
+        wait.until(
+            lambda d: row_status(d, delivery) == "delivered"
+            and d.find_element(By.CSS_SELECTOR, f'#rows tr[data-id="{delivery}"] td:nth-child(6)').text == "2"
+        )
         shown = driver.find_element(By.ID, "action-result").text
         if not shown.startswith("Resent"):
             failures.append(f"Resend said {shown!r}")

@@ -19,7 +19,9 @@ public struct DeliveriesPage: Sendable {
     ///   - shopName: the shop file's name, shown in the header.
     ///   - baseURL: the shop's base URL, shown in the header.
     public init(shopName: String, baseURL: String) {
-        let types = EventType.names.map { "<option>\(ConsentPage.escape($0))</option>" }.joined()
+        let types = EventType.names.map {
+            "<option value=\"\(ConsentPage.escape($0))\">\(ConsentPage.escape($0))</option>"
+        }.joined()
         let body = """
             \(InspectorPage.tokenForm)
             <div id="app">
@@ -27,8 +29,9 @@ public struct DeliveriesPage: Sendable {
             <h1>\(ConsentPage.escape(shopName)) <span class="muted">· deliveries</span></h1>
             <span class="muted mono" id="base-url">\(ConsentPage.escape(baseURL))</span>
             <span id="connection" class="status down">disconnected</span>
-            <label>status <select id="filter-status"><option value="">any</option><option>pending</option>\
-            <option>delivered</option><option>dead</option></select></label>
+            <label>status <select id="filter-status"><option value="">any</option>\
+            <option value="pending">pending</option><option value="delivered">delivered</option>\
+            <option value="dead">dead</option></select></label>
             <label>order <input id="filter-order" size="14" placeholder="ord_…" autocomplete="off"></label>
             <label>event <select id="filter-type"><option value="">any</option>\(types)</select></label>
             <label>subscription <select id="filter-subscription"><option value="">any</option></select></label>
@@ -64,8 +67,11 @@ public struct DeliveriesPage: Sendable {
 
     static let style = """
         #base-url{margin-right:auto}
-        #rows td{white-space:nowrap}
-        #rows td.sub{max-width:180px;overflow:hidden;text-overflow:ellipsis}
+        main{grid-template-columns:minmax(460px,50%) 1fr}
+        #rows td{white-space:nowrap;padding:5px 8px;font-size:13px}
+        #deliveries th{padding:6px 8px}
+        #rows td.sub{max-width:170px;overflow:hidden;text-overflow:ellipsis}
+        #rows td.sub .muted{display:block;font-size:11px}
         .list-actions{padding:0 10px}
         .result-ok{color:var(--ok)}
         #resend-url{min-width:260px}
@@ -124,6 +130,10 @@ public struct DeliveriesPage: Sendable {
             }
             return "the shop did not answer (" + ((error && error.message) || String(error)) + ")";
           }
+          // A local time of day; milliseconds only when the timestamp has them (occurred_at has whole seconds).
+          function clock(iso) {
+            return /\.\d+Z$/.test(iso || "") ? time(iso) : time(iso).replace(/\.000$/, "");
+          }
           function statusBadge(status) {
             return badge(status, status === "delivered" ? "ok" : status === "dead" ? "bad" : "wait");
           }
@@ -135,12 +145,12 @@ public struct DeliveriesPage: Sendable {
           }
           function rowNode(delivery) {
             return el("tr", {"data-id": delivery.id, className: selected && selected.id === delivery.id ? "selected" : ""},
-              el("td", {className: "mono", title: delivery.occurred_at}, time(delivery.occurred_at)),
+              el("td", {className: "mono", title: delivery.occurred_at}, clock(delivery.occurred_at)),
               el("td", {}, statusBadge(delivery.status)),
               el("td", {}, delivery.event_type),
               el("td", {className: "mono"}, delivery.order_id),
               el("td", {className: "sub", title: delivery.url},
-                el("span", {className: "mono"}, delivery.subscription || "ad hoc"), " ",
+                el("span", {className: "mono"}, delivery.subscription || "--webhook-url"),
                 el("span", {className: "muted"}, delivery.dialect)),
               el("td", {}, String(delivery.attempt_count)),
               el("td", {className: "mono", title: (delivery.last_attempt && delivery.last_attempt.error) || ""},
@@ -386,8 +396,9 @@ public struct DeliveriesPage: Sendable {
               panel.result.className = "result-ok";
               panel.result.textContent = (verb === "resend" ? "Resent" : "Redelivered") + " to " + delivery.url +
                 ": the same event id and bytes, signed afresh; its attempts follow below.";
-              render(panel, delivery);
-              upsert(delivery);
+              // The answer may be older than what the stream has said since (the new attempt can end first): the
+              // row follows the stream, the panel asks again.
+              refresh(panel);
             } catch (error) {
               if (selected !== panel) return;
               panel.result.className = "error";
