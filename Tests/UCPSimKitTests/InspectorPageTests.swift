@@ -58,7 +58,8 @@ import Testing
                 TestSupport.python,
                 [
                     TestSupport.path("Tests/tools/inspector_browser.py"), "--shop", base, "--token", "tok_inspector",
-                    "--resend-url", second.url, "--deliveries", String(deliveries),
+                    "--resend-url", second.url, "--dead-url", "\(second.server.baseURL)/nowhere", "--deliveries",
+                    String(deliveries),
                     "--serve-pid", String(serve.processIdentifier), "--screenshot", screenshot,
                 ]
             )

@@ -2,8 +2,12 @@
 """A real browser on `ucpsim serve`'s inspector page (/inspector).
 
 Headless Chromium (Debian's /usr/bin/chromium and /usr/bin/chromedriver, given explicitly so selenium-manager never
-downloads anything) opens <shop>/inspector#token=TOKEN and marks its window (a reload would lose the mark). Then:
+downloads anything) first opens <shop>/inspector without a token (the page asks for one; a wrong one is refused on
+its form), then <shop>/inspector#token=TOKEN, and marks its window (a reload would lose the mark). Then:
 
+- with --dead-url: a subscription (standard-webhooks, order.updated) to that URL, which answers 4xx; an order is
+  created and shipped, and its order.updated to the subscription is a dead letter: the subscription filter shows it
+  alone, its panel enables Redeliver, and Redeliver adds a second failed attempt to its timeline;
 - an order is created through the control API (POST /testing/orders) with an item titled
   `<script>window.__pwned=1</script><b>x</b>`; its delivery's row appears in the list without a reload;
 - the row opens the delivery's panel: the request headers table has Signature-Input and Webhook-Id, the signature
@@ -20,8 +24,8 @@ downloads anything) opens <shop>/inspector#token=TOKEN and marks its window (a r
 Prints one JSON line: {"ok": bool, "failures": [...], "event_id": ..., "delivery_id": ..., "measurements": {...}};
 exits 0 when ok.
 
-usage: inspector_browser.py --shop BASE_URL --token TOKEN [--resend-url URL] [--deliveries N] [--serve-pid PID]
-                            [--screenshot FILE]
+usage: inspector_browser.py --shop BASE_URL --token TOKEN [--resend-url URL] [--dead-url URL] [--deliveries N]
+                            [--serve-pid PID] [--screenshot FILE] [--timeout SECONDS]
 """
 
 import argparse
@@ -36,6 +40,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -140,6 +145,7 @@ def main():
     parser.add_argument("--shop", required=True, help="the shop's base URL")
     parser.add_argument("--token", required=True, help="serve's --api-token")
     parser.add_argument("--resend-url", help="resend the delivery to this URL (default: its own)")
+    parser.add_argument("--dead-url", help="a URL that answers 4xx: a subscription there makes a dead letter")
     parser.add_argument("--deliveries", type=int, default=0, help="then drive this many more deliveries")
     parser.add_argument("--serve-pid", type=int, help="serve's process id, for its RSS")
     parser.add_argument("--screenshot", help="save a PNG of the page with the delivery's panel open here")
@@ -165,8 +171,43 @@ def main():
     try:
         driver.set_page_load_timeout(args.timeout)
         wait = WebDriverWait(driver, args.timeout, poll_frequency=0.05)
+
+        def until(condition):
+            """wait.until, and a timeout names the line that waited."""
+            try:
+                return wait.until(condition)
+            except TimeoutException:
+                line = sys._getframe(1).f_lineno
+                raise TimeoutException(f"waited {args.timeout:g} s at inspector_browser.py:{line}") from None
+        # Without a token the page asks for one; a wrong one is refused on the form.
+        driver.get(f"{shop}/inspector")
+        until(lambda d: d.find_element(By.ID, "token-form").is_displayed())
+        driver.find_element(By.ID, "token-input").send_keys("not-the-token")
+        driver.find_element(By.CSS_SELECTOR, "#token-form button").click()
+        until(lambda d: "refused" in d.find_element(By.ID, "token-message").text)
+        if driver.find_element(By.ID, "app").is_displayed():
+            failures.append("the page shows itself with a refused token")
+        driver.get("about:blank")
+
+        # A subscription whose receiver answers 404 (dead letters at once), for order.updated only.
+        if args.dead_url:
+            status, answer = call(
+                "POST",
+                f"{shop}/v1/webhooks",
+                {
+                    "url": args.dead_url,
+                    "event_types": ["order.updated"],
+                    "dialect": "standard-webhooks",
+                    "description": "answers 404",
+                },
+                token=args.token,
+            )
+            if status != 201:
+                raise RuntimeError(f"POST /v1/webhooks answered {status}: {answer}")
+            subscription = answer["id"]
+
         driver.get(f"{shop}/inspector#token={args.token}")
-        wait.until(lambda d: "live" in d.find_element(By.ID, "connection").get_attribute("class").split())
+        until(lambda d: "live" in d.find_element(By.ID, "connection").get_attribute("class").split())
         if args.token in driver.current_url:
             failures.append(f"the token stayed in the address bar: {driver.current_url}")
         live = driver.find_element(By.ID, "connection")
@@ -186,20 +227,47 @@ def main():
         if status != 200:
             failures.append(f"shipping {earlier} answered {status}: {answer}")
 
+        # The subscription's delivery of order.updated is a dead letter: the subscription filter finds it, and
+        # Redeliver (enabled for it alone) sends it again: a second failed attempt on its timeline.
+        if args.dead_url:
+            until(
+                lambda d: d.execute_script(
+                    "return [...document.querySelectorAll('#rows tr')].some(r => r.children[1].textContent === 'dead')"
+                )
+            )
+            until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#filter-subscription option[value="{subscription}"]'))
+            Select(driver.find_element(By.ID, "filter-subscription")).select_by_value(subscription)
+            until(lambda d: len(row_ids(d)) == 1 and row_for_order(d, earlier))
+            dead = row_ids(driver)[0]
+            if row_status(driver, dead) != "dead":
+                failures.append(f"the subscription's delivery is {row_status(driver, dead)}, not dead")
+            driver.find_element(By.CSS_SELECTOR, f'#rows tr[data-id="{dead}"]').click()
+            until(lambda d: d.find_elements(By.CSS_SELECTOR, "#attempts li.bad"))
+            if "standard-webhooks" not in driver.find_element(By.ID, "summary").text:
+                failures.append("the dead letter's panel does not name its dialect")
+            until(lambda d: d.find_element(By.ID, "redeliver").is_enabled())
+            driver.find_element(By.ID, "redeliver").click()
+            until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#attempts li.bad")) >= 2)
+            if not driver.find_element(By.ID, "action-result").text.startswith("Redelivered"):
+                failures.append(f"Redeliver said {driver.find_element(By.ID, 'action-result').text!r}")
+            until(lambda d: row_status(d, dead) == "dead")
+            Select(driver.find_element(By.ID, "filter-subscription")).select_by_value("")
+            until(lambda d: len(row_ids(d)) >= 3)
+
         # A delivery arrives live.
         order = "ord_insp_" + secrets.token_hex(3)
         create_order(shop, order, TITLE)
-        wait.until(lambda d: row_for_order(d, order))
+        until(lambda d: row_for_order(d, order))
         delivery = row_for_order(driver, order)
         result["delivery_id"] = delivery
         if not marked(driver, mark):
             failures.append("the page reloaded to show the new delivery")
-        wait.until(lambda d: row_status(d, delivery) == "delivered")
+        until(lambda d: row_status(d, delivery) == "delivered")
 
         # Its panel.
         driver.find_element(By.CSS_SELECTOR, f'#rows tr[data-id="{delivery}"]').click()
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#request-headers tr"))
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#attempts li.ok"))
+        until(lambda d: d.find_elements(By.CSS_SELECTOR, "#request-headers tr"))
+        until(lambda d: d.find_elements(By.CSS_SELECTOR, "#attempts li.ok"))
         headers = [
             (row.find_elements(By.TAG_NAME, "td")[0].text, row.find_elements(By.TAG_NAME, "td")[1].text)
             for row in driver.find_elements(By.CSS_SELECTOR, "#request-headers tr")
@@ -226,20 +294,24 @@ def main():
         if order not in body:
             failures.append("the body shown is not the order's")
 
-        # The status filter narrows the list; "any" brings the row back.
+        # The status filter narrows the list (dead: the dead letter alone, if any); "any" brings the row back.
         Select(driver.find_element(By.ID, "filter-status")).select_by_value("dead")
-        wait.until(lambda d: not row_ids(d) and d.find_element(By.ID, "list-empty").is_displayed())
+        until(
+            lambda d: not row_for_order(d, order)
+            and len(row_ids(d)) == (1 if args.dead_url else 0)
+            and all(row_status(d, shown) == "dead" for shown in row_ids(d))
+        )
         Select(driver.find_element(By.ID, "filter-status")).select_by_value("")
-        wait.until(lambda d: row_for_order(d, order))
+        until(lambda d: row_for_order(d, order))
 
         # Resend: a second attempt on the timeline, no reload.
         if args.resend_url:
             driver.find_element(By.ID, "resend-url").send_keys(args.resend_url)
-        wait.until(lambda d: d.find_element(By.ID, "resend").is_enabled())
+        until(lambda d: d.find_element(By.ID, "resend").is_enabled())
         driver.find_element(By.ID, "resend").click()
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#attempts li.ok")) >= 2)
+        until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#attempts li.ok")) >= 2)
         # The list's row follows the stream too: delivered again, two attempts.
-        wait.until(
+        until(
             lambda d: row_status(d, delivery) == "delivered"
             and d.find_element(By.CSS_SELECTOR, f'#rows tr[data-id="{delivery}"] td:nth-child(6)').text == "2"
         )
@@ -268,10 +340,10 @@ def main():
                 status, answer = call("GET", f"{shop}/v1/deliveries?status=pending&limit=1", token=args.token)
                 return status == 200 and not answer["deliveries"]
 
-            wait.until(settled)
+            until(settled)
             measurements["seconds"] = round(time.monotonic() - started, 1)
             # The page shows the newest rows, all delivered, and no more than its bound.
-            wait.until(
+            until(
                 lambda d: d.execute_script(
                     "const rows = [...document.querySelectorAll('#rows tr')];"
                     "return rows.length > 0 && rows.every(r => r.children[1].textContent === 'delivered')"
@@ -286,13 +358,13 @@ def main():
             # Still live: one more delivery appears.
             after = "ord_after_" + secrets.token_hex(3)
             create_order(shop, after)
-            wait.until(lambda d: row_for_order(d, after))
+            until(lambda d: row_for_order(d, after))
             if "live" not in driver.find_element(By.ID, "connection").get_attribute("class").split():
                 failures.append("the page is not live after the deliveries")
             # "older…" pages older rows in, still within the bound.
             last = row_ids(driver)[-1]
             driver.find_element(By.ID, "older").click()
-            wait.until(lambda d: row_ids(d)[-1] != last)
+            until(lambda d: row_ids(d)[-1] != last)
             measurements["rows_after_older"] = len(row_ids(driver))
             if measurements["rows_after_older"] > ROW_LIMIT:
                 failures.append(f"'older…' left {measurements['rows_after_older']} rows")

@@ -32,7 +32,7 @@ public struct DeliveriesPage: Sendable {
             <label>status <select id="filter-status"><option value="">any</option>\
             <option value="pending">pending</option><option value="delivered">delivered</option>\
             <option value="dead">dead</option></select></label>
-            <label>order <input id="filter-order" size="14" placeholder="ord_…" autocomplete="off"></label>
+            <label>order <input id="filter-order" size="12" placeholder="ord_…" autocomplete="off"></label>
             <label>event <select id="filter-type"><option value="">any</option>\(types)</select></label>
             <label>subscription <select id="filter-subscription"><option value="">any</option></select></label>
             </header>
@@ -67,7 +67,11 @@ public struct DeliveriesPage: Sendable {
 
     static let style = """
         #base-url{margin-right:auto}
-        main{grid-template-columns:minmax(460px,50%) 1fr}
+        #app{display:flex;flex-direction:column;height:100vh}
+        #app main{flex:1;min-height:0;height:auto;grid-template-columns:minmax(460px,50%) 1fr}
+        #filter-subscription{max-width:200px}
+        header select,header input{font-size:12px;padding:3px 6px}
+        #base-url{font-size:11px}
         #rows td{white-space:nowrap;padding:5px 8px;font-size:13px}
         #deliveries th{padding:6px 8px}
         #rows td.sub{max-width:170px;overflow:hidden;text-overflow:ellipsis}
@@ -279,7 +283,7 @@ public struct DeliveriesPage: Sendable {
               const options = [el("option", {value: ""}, "any")];
               for (const subscription of (answer && answer.data) || []) {
                 options.push(el("option", {value: subscription.id, title: subscription.url},
-                  subscription.id + " (" + subscription.dialect + ", " + (subscription.description || subscription.url) + ")"));
+                  (subscription.description || subscription.url) + " · " + subscription.dialect + " · " + subscription.id));
               }
               select.replaceChildren(...options);
               select.value = chosen;
@@ -427,7 +431,16 @@ public struct DeliveriesPage: Sendable {
             refresh(panel);
           }
 
+          let started = false;
+          // Runs again when the token form gives another token after a refusal: the listeners are added once.
           function main() {
+            if (started) {
+              loadSubscriptions();
+              load();
+              connect();
+              return;
+            }
+            started = true;
             tbody.addEventListener("click", (event) => {
               const row = event.target.closest("tr[data-id]");
               if (row) open(row.getAttribute("data-id"));
@@ -439,6 +452,9 @@ public struct DeliveriesPage: Sendable {
             byId("newest").addEventListener("click", load);
             loadSubscriptions();
             load();
+            connect();
+          }
+          function connect() {
             stream("/v1/events/stream", (type, data) => {
               if (type === "reset") {
                 loadSubscriptions();
