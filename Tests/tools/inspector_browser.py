@@ -368,6 +368,15 @@ def main():
             measurements["rows_after_older"] = len(row_ids(driver))
             if measurements["rows_after_older"] > ROW_LIMIT:
                 failures.append(f"'older…' left {measurements['rows_after_older']} rows")
+            # "newer…" goes back to the newest page; "older…" then follows the API's cursor: the rows are the API's
+            # first two pages, in its order.
+            driver.find_element(By.ID, "newest").click()
+            until(lambda d: len(row_ids(d)) == 50 and not d.find_element(By.ID, "newest").is_displayed())
+            driver.find_element(By.ID, "older").click()
+            until(lambda d: len(row_ids(d)) == 100)
+            status, answer = call("GET", f"{shop}/v1/deliveries?limit=100", token=args.token)
+            if row_ids(driver) != [shown["id"] for shown in answer["deliveries"]]:
+                failures.append("after 'newer…' and 'older…' the rows are not the API's first 100, in order")
             measurements["heap_after_bytes"] = heap_bytes(driver)
             measurements["rss_after_kb"] = rss_kb(args.serve_pid)
             measurements["rows_after"] = count
