@@ -13,7 +13,8 @@ its form), then <shop>/inspector#token=TOKEN, and marks its window (a reload wou
 - the row opens the delivery's panel: the request headers table has Signature-Input and Webhook-Id, the signature
   base starts with the components Signature-Input covers (one line each, in order) and ends with
   "@signature-params", the order snapshot shows the title as literal text (no <b> element, window.__pwned undefined);
-- the status filter narrows the list (dead: no row) and "any" brings it back;
+- the filters narrow the list (status dead: the dead letter alone; the order's id; an event type) and clearing them
+  brings the row back;
 - Resend (to --resend-url when given) puts a second attempt on the panel's timeline without a reload;
 - the browser logged no Content-Security-Policy violation, and the page's style sheet applied;
 - with --deliveries N: N more orders (N deliveries) while the page is open; the list keeps at most 200 rows, the
@@ -42,6 +43,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
@@ -302,6 +304,21 @@ def main():
             and all(row_status(d, shown) == "dead" for shown in row_ids(d))
         )
         Select(driver.find_element(By.ID, "filter-status")).select_by_value("")
+        until(lambda d: row_for_order(d, order))
+        # The order filter (exact id) and the event type filter.
+        field = driver.find_element(By.ID, "filter-order")
+        field.send_keys(earlier, Keys.ENTER)
+        until(lambda d: len(row_ids(d)) == (3 if args.dead_url else 2) and not row_for_order(d, order))
+        Select(driver.find_element(By.ID, "filter-type")).select_by_value("order.updated")
+        until(lambda d: len(row_ids(d)) == (2 if args.dead_url else 1))
+        cells = driver.execute_script(
+            "return [...document.querySelectorAll('#rows tr')].map(r => r.children[2].textContent)"
+        )
+        if set(cells) != {"order.updated"}:
+            failures.append(f"the event type filter shows {cells}")
+        Select(driver.find_element(By.ID, "filter-type")).select_by_value("")
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(Keys.DELETE, Keys.ENTER)
         until(lambda d: row_for_order(d, order))
 
         # Resend: a second attempt on the timeline, no reload.

@@ -106,6 +106,8 @@ public struct DeliveriesPage: Sendable {
           let held = [];
           let selected = null;
 
+          // The filters of the list shown (the inputs' values when it was loaded: typing is not yet filtering).
+          let applied = {};
           function filters() {
             return {
               status: byId("filter-status").value,
@@ -116,13 +118,13 @@ public struct DeliveriesPage: Sendable {
           }
           function listPath(cursor, size) {
             const params = new URLSearchParams();
-            for (const [name, value] of Object.entries(filters())) if (value) params.set(name, value);
+            for (const [name, value] of Object.entries(applied)) if (value) params.set(name, value);
             if (cursor) params.set("cursor", cursor);
             params.set("limit", String(size));
             return "/v1/deliveries?" + params.toString();
           }
           function matches(delivery) {
-            const wanted = filters();
+            const wanted = applied;
             return (!wanted.status || delivery.status === wanted.status) &&
               (!wanted.order || delivery.order_id === wanted.order) &&
               (!wanted.event_type || delivery.event_type === wanted.event_type) &&
@@ -220,6 +222,7 @@ public struct DeliveriesPage: Sendable {
           }
           async function load() {
             const mine = ++generation;
+            applied = filters();
             loading = true;
             try {
               const page = await api(listPath(null, pageSize));
