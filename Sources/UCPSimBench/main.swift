@@ -20,6 +20,9 @@
 // `--checkout [CHECKOUTS] [CONCURRENCY]`: completed checkouts per second (create, update, complete, the order.created
 // webhook verified by a platform's receiver) against an in-process shop, with the p50/p99 of complete
 // (CheckoutBench.swift).
+// `--inspector [FIRST] [MORE] [REPEATS]`: an in-process shop with the deliveries API, one event-stream client that reads and one
+// that never does; the shop's RSS and the index's size after FIRST (1,000) and each MORE (10,000, 3 times) deliveries
+// (InspectorBench.swift).
 import Foundation
 import UCPSimKit
 
@@ -142,6 +145,15 @@ if arguments.dropFirst().first == "--raw-jobs", arguments.count >= 3 {
 }
 if arguments.dropFirst().first == "--control-api", arguments.count >= 3 {
     exit(runControlAPIBench(sink: arguments[2], calls: arguments.count > 3 ? Int(arguments[3]) ?? 100_000 : 100_000))
+}
+if arguments.dropFirst().first == "--inspector" {
+    exit(
+        await runInspectorBench(
+            first: arguments.count > 2 ? Int(arguments[2]) ?? 1_000 : 1_000,
+            more: arguments.count > 3 ? Int(arguments[3]) ?? 10_000 : 10_000,
+            repeats: arguments.count > 4 ? Int(arguments[4]) ?? 3 : 3
+        )
+    )
 }
 if arguments.dropFirst().first == "--checkout" {
     exit(

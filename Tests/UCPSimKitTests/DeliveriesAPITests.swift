@@ -523,4 +523,30 @@ import Testing
         await receiverClient.shutdown()
         await again.client.shutdown()
     }
+
+    @Test func servePrintsTheInspectorAndStopsWithAStreamOpen() async throws {
+        let serve = try ServeProcess.start(["--state", SubscriptionRegistryTests.temporaryDirectory()])
+        let base = try await serve.baseURL()
+        #expect(try await serve.waitForOutput("inspector: \(base)/inspector\n"))
+        var line: Substring?
+        while line == nil {
+            line = serve.stderr.split(separator: "\n").first { $0.hasPrefix("api token: ") }
+            if line == nil { try await Task.sleep(nanoseconds: 2_000_000) }
+        }
+        let tokenLine = try #require(line)
+        let token = try #require(tokenLine.dropFirst("api token: ".count).split(separator: " ").first.map(String.init))
+        #expect(tokenLine.contains("\(base)/inspector#token=\(token)"), "\(tokenLine)")
+
+        // The API answers, and an open stream does not keep serve from stopping on the first signal.
+        let api = API(base: base, token: token)
+        let listed = try await api.call("GET", "/v1/deliveries")
+        #expect(listed.status == 200 && Self.list(listed.json).isEmpty && listed.json["next_cursor"] is NSNull)
+        let stream = try EventStreamClient(base: base, headers: [("Authorization", "Bearer \(token)")])
+        #expect(try await stream.readHead().hasPrefix("HTTP/1.1 200"))
+        _ = try await stream.events { _ in stream.bodyText.hasPrefix("retry: 2000") }
+        let exit = await serve.interrupt(SIGTERM)
+        #expect(!exit.hung && exit.status == 0, "\(exit.stderr)")
+        #expect(try await stream.readToEnd())
+        await api.client.shutdown()
+    }
 }

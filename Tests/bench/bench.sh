@@ -115,6 +115,11 @@ checkout_status=0
 .build/release/UCPSimBench --checkout "$checkouts" "$CONNECTIONS" | tee "$work/checkout.txt" || checkout_status=$?
 echo "cpu steal:         $(steal_since "$before")"
 
+# The deliveries API's memory: an in-process shop with two event-stream clients (one reads, one never does), its RSS
+# and index size after 1,000 and then 10,000 more deliveries (bounded: pending + --keep-delivered final ones).
+echo "== ucpsim inspector: 1,000 then 3 × 10,000 more deliveries, an event-stream client that reads and one that never does"
+.build/release/UCPSimBench --inspector 1000 10000 3 || echo "== the inspector phase failed (exit $?): see above" >&2
+
 # What a long `serve` keeps per call: the RSS of a real `ucpsim serve` (release build) after 10k, 50k and 100k
 # control-API calls (it should stay flat). Bounded: it stops by itself when stuck or after BENCH_CONTROL_TIMEOUT s.
 before=$(cpu_times)

@@ -164,6 +164,12 @@ public final class DeliveryInspector: Sendable {
     /// Streams open now.
     public var openStreams: Int { state.withLock { $0.clients.count } }
 
+    /// Each open stream's queue: events waiting for its client (at most `streamQueueLimit`), and whether it has
+    /// fallen behind and gets `reset` next.
+    public var streamBacklogs: [(queued: Int, reset: Bool)] {
+        state.withLock { $0.clients.values.map { ($0.events.count, $0.reset) } }
+    }
+
     /// The entry of delivery `id`.
     func entry(_ id: DeliveryID) -> Entry? { state.withLock { $0.entries[id] } }
 
