@@ -66,12 +66,11 @@ public struct DeliveriesPage: Sendable {
     }
 
     static let style = """
-        #base-url{margin-right:auto}
         #app{display:flex;flex-direction:column;height:100vh}
         #app main{flex:1;min-height:0;height:auto;grid-template-columns:minmax(460px,50%) 1fr}
         #filter-subscription{max-width:200px}
         header select,header input{font-size:12px;padding:3px 6px}
-        #base-url{font-size:11px}
+        #base-url{margin-right:auto;font-size:11px}
         #rows td{white-space:nowrap;padding:5px 8px;font-size:13px}
         #deliveries th{padding:6px 8px}
         #rows td.sub{max-width:170px;overflow:hidden;text-overflow:ellipsis}
