@@ -204,12 +204,18 @@ public struct DeliveriesPage: Sendable {
                 row.node = node;
               }
             } else if (matches(delivery)) {
-              if (!atTop) {
+              // New deliveries go at the top; one resent from further back (now matching) takes its place by time,
+              // as the listing keeps it, or is left to "older…" when that place is on a page not shown.
+              const when = delivery.occurred_at || "";
+              const at = rows.findIndex((row) => (row.data.occurred_at || "") <= when);
+              if (at === 0 && !atTop) {
                 missed += 1;
-              } else {
-                const added = {id: delivery.id, data: delivery, node: rowNode(delivery), from: ""};
-                tbody.prepend(added.node);
-                rows.unshift(added);
+              } else if (at >= 0 || !(trimmed || nextCursor)) {
+                const index = at >= 0 ? at : rows.length;
+                const from = index > 0 ? rows[index - 1].from : "";
+                const added = {id: delivery.id, data: delivery, node: rowNode(delivery), from: from};
+                tbody.insertBefore(added.node, at >= 0 ? rows[at].node : null);
+                rows.splice(index, 0, added);
                 rowsById.set(added.id, added);
                 while (rows.length > rowLimit) {
                   drop(rows.pop());
