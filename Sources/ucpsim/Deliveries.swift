@@ -15,9 +15,10 @@ struct Deliveries: AsyncParsableCommand {
         var state = ".ucpsim"
 
         /// The outbox as it is now, read without writing (a running `ucpsim` may hold it). Damaged lines are
-        /// skipped, with a note on stderr saying where they are and how to repair them.
-        func load() throws(UCPSimError) -> OutboxSnapshot {
-            let snapshot = try Outbox.inspect(directory: state)
+        /// skipped, with a note on stderr saying where they are and how to repair them. `headers`: with the
+        /// attempts' recorded request headers.
+        func load(headers: Bool = true) throws(UCPSimError) -> OutboxSnapshot {
+            let snapshot = try Outbox.inspect(directory: state, headers: headers)
             if !snapshot.damagedLines.isEmpty {
                 stderrLine("ucpsim: note: \(Outbox.damageNote(directory: state, lines: snapshot.damagedLines))")
             }
@@ -29,20 +30,70 @@ struct Deliveries: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
                 "One line per delivery: delivery id, order, state, attempts, last status, receiver, dialect, event "
-                + "type (and the event id and subscription when it has them)."
+                + "type (and the event id and subscription when it has them).",
+            discussion: """
+                The filters are those of serve's GET /v1/deliveries: every one given must hold. Exit codes: 0 listed \
+                (none matching included); 64 a bad filter value (the option is named); 66 no outbox.
+                """
         )
 
         @OptionGroup var state: StateOption
 
-        @Option(help: "Only events in this state.")
+        @Option(help: ArgumentHelp("Only deliveries in this state: pending, delivered or dead.", valueName: "status"))
+        var status: String?
+
+        /// The option's name before `--status`; kept working.
+        @Option(help: .hidden)
         var only: String?
+
+        @Option(help: ArgumentHelp("Only deliveries to this subscription.", valueName: "id"))
+        var subscription: String?
+
+        @Option(help: ArgumentHelp("Only deliveries about this order.", valueName: "id"))
+        var order: String?
+
+        @Option(
+            name: .customLong("event-type"),
+            help: ArgumentHelp(
+                "Only deliveries of this event type (\(EventType.names.joined(separator: ", "))).",
+                valueName: "type"
+            )
+        )
+        var eventType: String?
 
         @Flag(help: "Print JSON.")
         var json = false
 
+        /// The options as one filter (the rule `GET /v1/deliveries` applies to its query).
+        func filter() throws -> DeliveryFilter {
+            if let status, let only, status != only {
+                throw ValidationError("--only is the old name of --status: give one of them")
+            }
+            do {
+                return try DeliveryFilter(
+                    status: status ?? only,
+                    subscription: subscription,
+                    order: order,
+                    eventType: eventType
+                )
+            } catch {
+                let option: String
+                switch error.path.first {
+                case .key("status"): option = status == nil ? "--only" : "--status"
+                case .key("event_type"): option = "--event-type"
+                case .key(let name): option = "--\(name)"
+                default: option = "the filter"
+                }
+                throw ValidationError("\(option): \(error.problem)")
+            }
+        }
+
+        func validate() throws { _ = try filter() }
+
         func run() async throws {
             try await reportingErrors {
-                let states = try state.load().states.filter { only == nil || $0.phase.name == only }
+                let filter = try filter()
+                let states = try state.load(headers: false).states.filter(filter.matches)
                 if json {
                     let rows: [[String: Any]] = states.map { state in
                         [
@@ -77,8 +128,13 @@ struct Deliveries: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Every attempt of one delivery (or of each delivery of one event): time, status, latency, response "
-                + "excerpt."
+                "One delivery (or each delivery of one event): every attempt with its response excerpt or error, "
+                + "then the request as sent on the newest attempt: header fields, signature base and body.",
+            discussion: """
+                Reads the outbox without its lock (a running ucpsim may hold it). Text from outside (response \
+                excerpts, headers, the body) keeps its line breaks; any other control character is printed as \
+                \\u{…}. Exit codes: 0 shown; 66 no outbox, or no such delivery or event.
+                """
         )
 
         @OptionGroup var state: StateOption
@@ -98,30 +154,9 @@ struct Deliveries: AsyncParsableCommand {
                 guard !named.isEmpty else {
                     throw UCPSimError(.noInput, "no delivery or event \(webhookID) in \(state.state)")
                 }
-                for found in named {
-                    outputLine(
-                        Identifier.printable(
-                            "delivery \(found.id)  webhook-id \(found.event.webhookID)  order \(found.event.orderID)  -> \(found.target)"
-                        )
-                    )
-                    outputLine(
-                        "subscription \(found.subscription?.rawValue ?? "-")  dialect \(found.dialect.rawValue)  type \(found.eventType.rawValue)"
-                    )
-                    let body: String
-                    switch outbox.readBody(of: found.id) {
-                    case .success(let bytes): body = "\(bytes.count) bytes"
-                    case .failure(let error): body = "unreadable (\(error.description))"
-                    }
-                    outputLine("timestamp \(found.event.timestamp)  body \(body)  state \(found.phase.name)")
-                    if case .dead(let reason) = found.phase { outputLine("dead-lettered: \(reason)") }
-                    for attempt in found.attempts {
-                        let status = attempt.status.map { "HTTP \($0)" } ?? "no response"
-                        outputLine(
-                            Identifier.printable(
-                                "  #\(attempt.number)  \(attempt.at.formatted(.iso8601))  \(status)  \(String(format: "%.1f", attempt.milliseconds)) ms  \(attempt.detail)"
-                            )
-                        )
-                    }
+                for (index, found) in named.enumerated() {
+                    if index > 0 { outputLine("") }
+                    DeliveryDescription.lines(found, body: outbox.readBody(of: found.id)).forEach(outputLine)
                 }
             }
         }
@@ -174,9 +209,13 @@ struct Deliveries: AsyncParsableCommand {
                     outputLine("no dead letters in \(delivery.state); nothing sent")
                     return
                 }
-                let running = try await startShop(shop, delivery, client) { state, attempt in
-                    outputLine(DeliveryReport.attemptLine(state, attempt))
-                }
+                let running = try await startShopToSendAgain(
+                    shop,
+                    delivery,
+                    client,
+                    route: "redeliver",
+                    ids: all ? [] : known.filter { named.contains($0.id) }.map(\.id)
+                )
                 let dead = running.history.filter {
                     if case .dead = $0.phase { return all || named.contains($0.id) }
                     return false
@@ -195,7 +234,8 @@ struct Deliveries: AsyncParsableCommand {
                 + "of retries; optionally to another receiver.",
             discussion: """
                 Exit codes: 0 every resent event got a 2xx; 1 one was dead-lettered; 64 usage; 66 no outbox, or an \
-                id it does not have (named); 69 unreachable; 75 still pending after --wait.
+                id it does not have (named); 69 unreachable; 73 the state directory is in use (by a running \
+                serve: the message names its POST /v1/deliveries/ID/resend); 75 still pending after --wait.
                 """
         )
 
@@ -237,9 +277,14 @@ struct Deliveries: AsyncParsableCommand {
                         "the outbox no longer has the body of \(unreadable.joined(separator: ", "))"
                     )
                 }
-                let running = try await startShop(shop, delivery, client) { state, attempt in
-                    outputLine(DeliveryReport.attemptLine(state, attempt))
-                }
+                let running = try await startShopToSendAgain(
+                    shop,
+                    delivery,
+                    client,
+                    route: "resend",
+                    ids: snapshot.states.filter { wanted.contains($0.id) }.map(\.id),
+                    webhookURL: webhookURL
+                )
                 let chosen = running.history.filter { wanted.contains($0.id) }
                 let count = try await stoppingOnError(running) {
                     try await running.engine.resend(chosen, to: destination)
@@ -323,6 +368,50 @@ private func outbox(_ directory: String, having ids: [String]) throws(UCPSimErro
         throw UCPSimError(.noInput, "no such event or delivery in \(directory): \(unknown.joined(separator: ", "))")
     }
     return snapshot
+}
+
+/// `startShop` for `redeliver` and `resend`. While a running `ucpsim serve` holds the state directory the command
+/// cannot open it (exit 73, as every writer); the refusal then names what works meanwhile: the same thing through
+/// serve's API, `POST <base>/v1/deliveries/<id>/<route>` (its base URL as serve recorded it in the lock file, else
+/// the port kept in `DIR/shop.json`).
+private func startShopToSendAgain(
+    _ shop: ShopOptions,
+    _ delivery: DeliveryOptions,
+    _ client: ClientOptions,
+    route: String,
+    ids: [DeliveryID],
+    webhookURL: String? = nil
+) async throws(UCPSimError) -> Shop {
+    do throws(UCPSimError) {
+        return try await startShop(shop, delivery, client) { state, attempt in
+            outputLine(DeliveryReport.attemptLine(state, attempt))
+        }
+    } catch {
+        guard error.exitCode == .cannotCreate, let holder = Outbox.holder(of: delivery.state),
+            holder.command == nil || holder.command == "serve"
+        else { throw error }
+        let kept = (try? ShopIdentity.load(directory: delivery.state))?.port.map { "http://127.0.0.1:\($0)" }
+        let base = holder.url ?? kept ?? "<serve's URL>"
+        let named = ids.prefix(5).map(\.rawValue)
+        var call = "POST \(base)/v1/deliveries/"
+        if named.count == 1, let id = named.first {
+            call += "\(id)/\(route)"
+        } else {
+            call += "{id}/\(route)"
+            if !named.isEmpty {
+                call += " for each of \(named.joined(separator: ", "))" + (ids.count > named.count ? ", …" : "")
+            }
+        }
+        if let webhookURL { call += " with {\"webhook_url\": \"\(webhookURL)\"}" }
+        call += " (Authorization: Bearer <its api token>)"
+        let pid = holder.pid.map { " (pid \($0))" } ?? ""
+        let message =
+            holder.command == "serve"
+            ? "state directory \(delivery.state) is held by a running `ucpsim serve`\(pid); while it runs, \(route) "
+                + "through it: \(call); or stop it first"
+            : "\(error.message); if it is `ucpsim serve`, \(route) through it while it runs: \(call)"
+        throw UCPSimError(error.exitCode, Identifier.printable(message))
+    }
 }
 
 /// Waits for `ids`, stops the shop, prints the summary, and maps the result to an exit code.

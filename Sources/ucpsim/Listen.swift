@@ -12,9 +12,22 @@ struct Listen: AsyncParsableCommand {
             200, or 400/401/413/424 with the spec's error code. Prints one line per delivery (secrets never). \
             Runs until interrupted. Profile URLs come from strangers: http:// ones \
             are fetched only from loopback addresses, and no profile from a private, link-local or reserved address, \
-            unless allowed below; no redirect is followed, a profile is at most 256 KiB and 5 s.
+            unless allowed below; no redirect is followed, a profile is at most 256 KiB and 5 s. \
+            The inspector: GET / is a page showing each webhook live with its verdict, key, headers and body; \
+            GET /v1/received, /v1/received/{id} and /v1/events/stream (Server-Sent Events) are its JSON API, with \
+            Authorization: Bearer <token>, the token given with --api-token or generated and printed once on \
+            stderr (in the page's URL, after #token=).
             """
     )
+
+    @Option(
+        name: .customLong("api-token"),
+        help: ArgumentHelp(
+            "Bearer token the inspector's API (/v1/*) requires; default: a new one, printed once on stderr.",
+            valueName: "token"
+        )
+    )
+    var apiToken: String?
 
     @Option(help: "Port to listen on.")
     var port = Port(8081)
@@ -43,6 +56,11 @@ struct Listen: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
+        if let apiToken,
+            apiToken.isEmpty || apiToken.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7F })
+        {
+            throw ValidationError("--api-token must be non-empty printable ASCII without spaces")
+        }
         guard maxBody > 0 else { throw ValidationError("--max-body must be 1 or more bytes") }
         for (index, secret) in secrets.enumerated() {
             if let problem = ReceiverSecrets.problem(with: WebhookSecret(secret)) {
@@ -61,15 +79,29 @@ struct Listen: AsyncParsableCommand {
             options.profilePolicy = profiles.policy
             // As many transfers as profile fetches may run at once: an admitted fetch never waits for a transfer.
             let httpClient = HTTPClient(workers: options.profileLimits.maxFetchesInFlight, options: client.httpOptions)
-            let (_, server) = try await ReferenceReceiver.start(
+            let token = apiToken.map(BearerToken.init) ?? BearerToken.generate()
+            let (receiver, server) = try await ReferenceReceiver.start(
                 client: httpClient,
                 host: host,
                 port: port.value,
                 options: options,
+                apiToken: token,
                 logger: makeLogger("ucpsim.listen")
             ) { outputLine($0.logLine) }
             outputLine("receiver listening on \(server.baseURL) (POST any path; platform profile: /.well-known/ucp)")
+            outputLine(
+                "inspector: \(server.baseURL)/  (API: /v1/received, /v1/events/stream; Authorization: Bearer <api token>)"
+            )
+            if apiToken == nil {
+                // Once, on stderr only: stdout is often logged or shared.
+                stderrLine(
+                    "api token: \(token.text)  (generated for this run; --api-token TOKEN fixes one); "
+                        + "inspector: \(server.baseURL)/#token=\(token.text)"
+                )
+            }
             await waitForTermination()
+            // Open event streams end first: a graceful stop waits for every response to finish.
+            receiver.events.finish()
             await server.stop()
             await httpClient.shutdown()
         }

@@ -479,6 +479,9 @@ func startShop(
             throw error
         }
     }
+    // Said in the lock file, so a command refused this directory meanwhile can name where to go instead.
+    let command = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") } ?? "ucpsim"
+    running.outbox?.recordHolder(command: command, url: running.server.baseURL)
     reportResumed(running)
     return running
 }

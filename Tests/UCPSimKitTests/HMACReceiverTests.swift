@@ -162,7 +162,7 @@ import Testing
         if let reason = expected.reason {
             #expect(answerBody["code"] == expected.code)
             #expect(answerBody["content"]?.hasPrefix("\(reason.rawValue): ") == true)
-            #expect(record.body.isEmpty, "a rejected body is not kept")
+            #expect(record.body == Array(body.prefix(4096)), "a rejected body's first 4 KiB are kept")
         } else {
             #expect(answerBody == ["status": "ok"])
             #expect(record.verdict == .success("#2"), "the second configured secret matched")

@@ -128,7 +128,9 @@ import Testing
             #expect((answer["content"] as? String)?.hasPrefix("body_too_large: ") == true, "\(answer)")
         }
         #expect(log.count == 3, "the log keeps the last 3 of 6")
-        #expect(log.allSatisfy { $0.status == 401 && $0.body.isEmpty && $0.bodyLength == small.count })
+        #expect(
+            log.allSatisfy { $0.status == 401 && $0.body == small && !$0.bodyTruncated && $0.bodyLength == small.count }
+        )
     }
 
     /// A real `ucpsim listen` process: 40 rejected 15 MB bodies leave its resident memory under 100 MiB (the

@@ -214,7 +214,8 @@ struct DeliveryScheduler {
                 random: delivered ? 0 : Double.random(in: 0..<1, using: &random)
             )
             pending[id]?.state = state
-            journalLine((id, stored, state.phase), into: &actions)
+            // The journal keeps the headers as sent (for `deliveries show` and the inspector after a restart).
+            journalLine((id, completion.record, state.phase), into: &actions)
             actions.append(.attempted(Attempted(state: state, record: completion.record, decision: decision)))
             switch decision {
             case .retry(let next):

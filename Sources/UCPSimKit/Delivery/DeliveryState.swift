@@ -10,7 +10,8 @@ public struct AttemptRecord: Sendable, Codable, Equatable {
     public var milliseconds: Double
     /// The response body excerpt, or the transport error.
     public var detail: String
-    /// The request's header fields as sent (kept in memory for `--verbose`, not in the outbox).
+    /// The request's header fields as sent; nil when the attempt never got as far as a request. The outbox journals
+    /// them (`hdr`), and a journal read back keeps them on each delivery's last attempt that has them.
     public var sentHeaders: HTTPFieldList? = nil
 
     /// The request's header lines as sent, `Name: value`.

@@ -51,8 +51,14 @@ struct JournalScan {
     private var rounds: [Int] = []
 
     private static let bodyKey = Array("\"body\":\"".utf8)
+    private static let headersKey = Array("\"hdr\":[".utf8)
+    /// Whether attempts keep their recorded request headers (`hdr`); without, those are skipped unparsed.
+    private let keepHeaders: Bool
 
-    init(reading handle: FileHandle, path: String) throws(UCPSimError) {
+    /// Scans the journal. `headers: false` leaves the attempts' recorded request headers unparsed (a listing needs
+    /// none: they are most of an attempt line).
+    init(reading handle: FileHandle, path: String, headers: Bool = true) throws(UCPSimError) {
+        keepHeaders = headers
         var buffer: [UInt8] = []
         var base: UInt64 = 0
         var lineNumber = 0
@@ -143,38 +149,76 @@ struct JournalScan {
         }
     }
 
-    /// Where `"body":"` first occurs in `line`. JSON escapes every quote inside a string, so this is the key.
-    private static func firstBodyKey(in line: UnsafeRawBufferPointer) -> Int? {
+    /// Where `key` (a member's name with its quotes, colon and the value's first byte) first occurs in `line`, from
+    /// `from`. JSON escapes every quote inside a string, so a match is the member.
+    private static func first(_ key: [UInt8], in line: UnsafeRawBufferPointer, from: Int = 0) -> Int? {
         guard let base = line.baseAddress else { return nil }
-        var start = 0
-        while line.count - start >= bodyKey.count, let quote = memchr(base + start, 0x22, line.count - start) {
+        var start = from
+        while line.count - start >= key.count, let quote = memchr(base + start, 0x22, line.count - start) {
             let position = base.distance(to: UnsafeRawPointer(quote))
-            guard line.count - position >= bodyKey.count else { return nil }
-            if memcmp(base + position, bodyKey, bodyKey.count) == 0 { return position }
+            guard line.count - position >= key.count else { return nil }
+            if memcmp(base + position, key, key.count) == 0 { return position }
             start = position + 1
         }
         return nil
     }
 
+    /// The inside of the JSON array whose `[` is just before `start`: up to its matching `]`, strings skipped.
+    private static func arrayInside(_ line: UnsafeRawBufferPointer, from start: Int) -> Range<Int>? {
+        var depth = 1
+        var inString = false
+        var position = start
+        while position < line.count {
+            let byte = line[position]
+            if inString {
+                if byte == 0x5C {
+                    position += 1
+                } else if byte == 0x22 {
+                    inString = false
+                }
+            } else if byte == 0x22 {
+                inString = true
+            } else if byte == 0x5B {
+                depth += 1
+            } else if byte == 0x5D {
+                depth -= 1
+                if depth == 0 { return start..<position }
+            }
+            position += 1
+        }
+        return nil
+    }
+
     /// One line parsed: its members, with an event's body text left out (an empty string in `entry`) and located
-    /// instead (`body`, relative to the line's start). Nil when the line is not an outbox entry.
+    /// instead (`body`, relative to the line's start), and likewise an attempt's recorded headers (an empty `hdr`
+    /// array in `entry`, the inside located in `headers`). Nil when the line is not an outbox entry.
     static func parse(_ line: UnsafeRawBufferPointer) -> (
-        entry: [String: Any], kind: String, id: String, body: Range<Int>?
+        entry: [String: Any], kind: String, id: String, body: Range<Int>?, headers: Range<Int>?
     )? {
-        var json: Data
         var body: Range<Int>?
-        if let found = firstBodyKey(in: line), let base = line.baseAddress {
+        var headers: Range<Int>?
+        if let found = first(bodyKey, in: line), let base = line.baseAddress {
             // Base64 has no quote: the body's text ends at the next one, wherever the member sits in the line (a
             // later version may add members after it).
             let start = found + bodyKey.count
             guard let quote = memchr(base + start, 0x22, line.count - start) else { return nil }
-            let end = base.distance(to: UnsafeRawPointer(quote))
-            body = start..<end
-            json = Data(UnsafeRawBufferPointer(rebasing: line[..<start]))
-            json.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[end...]))
-        } else {
-            json = Data(line)
+            body = start..<base.distance(to: UnsafeRawPointer(quote))
         }
+        if let found = first(headersKey, in: line) {
+            // Most of an attempt line, and read only when wanted (`headers(in:)`): an empty array in the members.
+            guard let inside = arrayInside(line, from: found + headersKey.count) else { return nil }
+            headers = inside
+        }
+        // The members without the parts located instead.
+        var json = Data()
+        json.reserveCapacity(min(line.count, 1024))
+        var kept = 0
+        for cut in [body, headers].compactMap({ $0 }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            guard cut.lowerBound >= kept else { return nil }
+            json.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[kept..<cut.lowerBound]))
+            kept = cut.upperBound
+        }
+        json.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[kept...]))
         guard let entry = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
             let kind = entry["k"] as? String, let id = entry["id"] as? String
         else { return nil }
@@ -189,12 +233,19 @@ struct JournalScan {
             if let event = entry["event"], !(event is String) { return nil }
             if let subscription = entry["sub"], !(subscription is String) { return nil }
         }
-        return (entry, kind, id, body)
+        return (entry, kind, id, body, headers)
+    }
+
+    /// The request headers an attempt line records, parsed from the inside of its `hdr` array (as `parse` located
+    /// it); nil when they are not pairs of strings.
+    static func headers(in line: UnsafeRawBufferPointer, at inside: Range<Int>) -> HTTPFieldList? {
+        let array = UnsafeRawBufferPointer(rebasing: line[(inside.lowerBound - 1)...inside.upperBound])
+        return headers(try? JSONSerialization.jsonObject(with: Data(array)))
     }
 
     /// Takes one line into the scan; false when it is not an outbox entry (damaged).
     private mutating func take(_ line: UnsafeRawBufferPointer, at offset: UInt64) -> Bool {
-        guard let (entry, kind, id, bodyRange) = Self.parse(line) else { return false }
+        guard let (entry, kind, id, bodyRange, headersRange) = Self.parse(line) else { return false }
         var position = index[id]
         switch kind {
         case "event":
@@ -232,15 +283,19 @@ struct JournalScan {
         case "attempt", "phase":
             guard let position else { break }
             if kind == "attempt" {
-                attempts[position].append(
-                    AttemptRecord(
-                        number: entry["n"] as? Int ?? 0,
-                        at: Date(timeIntervalSince1970: (entry["at"] as? NSNumber)?.doubleValue ?? 0),
-                        status: entry["status"] as? Int,
-                        milliseconds: (entry["ms"] as? NSNumber)?.doubleValue ?? 0,
-                        detail: entry["detail"] as? String ?? ""
-                    )
+                var record = AttemptRecord(
+                    number: entry["n"] as? Int ?? 0,
+                    at: Date(timeIntervalSince1970: (entry["at"] as? NSNumber)?.doubleValue ?? 0),
+                    status: entry["status"] as? Int,
+                    milliseconds: (entry["ms"] as? NSNumber)?.doubleValue ?? 0,
+                    detail: entry["detail"] as? String ?? ""
                 )
+                if keepHeaders, let headersRange { record.sentHeaders = Self.headers(in: line, at: headersRange) }
+                if record.sentHeaders != nil {
+                    // Only the newest request is shown: earlier attempts' headers need not stay in memory.
+                    for earlier in attempts[position].indices { attempts[position][earlier].sentHeaders = nil }
+                }
+                attempts[position].append(record)
             }
             phases[position] = Outbox.phase(entry)
             if kind == "phase", case .pending = phases[position] {
@@ -255,6 +310,23 @@ struct JournalScan {
             Line(offset: offset, length: line.count, event: Int32(position ?? -1), isEvent: kind == "event")
         )
         return true
+    }
+}
+
+extension JournalScan {
+    /// An attempt line's `hdr`: the request's header fields as sent, `[["Name","value"],…]`. Nil when absent (a
+    /// journal written before they were recorded, an attempt that never built its request) or not that shape.
+    static func headers(_ value: Any?) -> HTTPFieldList? {
+        guard let pairs = value as? [Any] else { return nil }
+        var fields = HTTPFieldList()
+        fields.reserveCapacity(pairs.count)
+        for pair in pairs {
+            guard let pair = pair as? [Any], pair.count == 2, let name = pair[0] as? String,
+                let value = pair[1] as? String
+            else { return nil }
+            fields.append(name, value)
+        }
+        return fields
     }
 }
 

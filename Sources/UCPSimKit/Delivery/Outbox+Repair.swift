@@ -43,7 +43,7 @@ extension Outbox {
         defer { Glibc.close(lock) }
         guard let input = FileHandle(forReadingAtPath: path) else { throw UCPSimError(.noInput, "cannot open \(path)") }
         defer { try? input.close() }
-        let scan = try JournalScan(reading: input, path: path)
+        let scan = try JournalScan(reading: input, path: path, headers: false)
         var damage = scan.damaged
         if scan.tailLength > 0 {
             damage.append(
@@ -115,7 +115,7 @@ extension Outbox {
         // Count what the repaired journal holds, as the next writer will read it.
         guard let check = FileHandle(forReadingAtPath: path) else { throw UCPSimError(.noInput, "cannot open \(path)") }
         defer { try? check.close() }
-        let events = try JournalScan(reading: check, path: path).states.count
+        let events = try JournalScan(reading: check, path: path, headers: false).states.count
         return RepairReport(
             damagedLines: damage.map(\.number),
             recovered: recovered,

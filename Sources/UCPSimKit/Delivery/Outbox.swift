@@ -256,13 +256,14 @@ public final class Outbox: Sendable {
     }
 
     /// Reads the outbox in `directory` without writing anything or taking its lock (a running `ucpsim` may be
-    /// appending): the events its whole lines describe, with a way to read their bodies.
-    public static func inspect(directory: String) throws(UCPSimError) -> OutboxSnapshot {
+    /// appending): the events its whole lines describe, with a way to read their bodies. `headers: false` leaves out
+    /// the attempts' recorded request headers (a listing reads faster and holds less without them).
+    public static func inspect(directory: String, headers: Bool = true) throws(UCPSimError) -> OutboxSnapshot {
         let path = (directory as NSString).appendingPathComponent("outbox.jsonl")
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw UCPSimError(.noInput, "no outbox in \(directory) (give --state DIR)")
         }
-        let scan = try JournalScan(reading: handle, path: path)
+        let scan = try JournalScan(reading: handle, path: path, headers: headers)
         return OutboxSnapshot(
             states: scan.states,
             bodies: scan.bodies,
@@ -323,14 +324,11 @@ public final class Outbox: Sendable {
             usleep(10_000)
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            var holder = [UInt8](repeating: 0, count: 32)
-            let count = pread(descriptor, &holder, holder.count, 0)
+            let holder = Holder(reading: descriptor)
             Glibc.close(descriptor)
-            let pid = String(decoding: holder.prefix(max(0, count)), as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
             throw UCPSimError(
                 .cannotCreate,
-                "state directory \(directory) is in use by another ucpsim\(pid.isEmpty ? "" : " (pid \(pid))"); "
+                "state directory \(directory) is in use by another ucpsim\(holder.parenthesized); "
                     + "stop it or give another --state"
             )
         }
@@ -338,6 +336,60 @@ public final class Outbox: Sendable {
         _ = ftruncate(descriptor, 0)
         _ = pwrite(descriptor, pid, pid.count, 0)
         return descriptor
+    }
+
+    /// Who holds a state directory, as it wrote itself into `DIR/outbox.lock`: its pid (first line) and, once its
+    /// server runs, its command and base URL (second line, `serve http://127.0.0.1:8080`).
+    public struct Holder: Sendable, Equatable {
+        public let pid: String?
+        /// The ucpsim command holding it (`serve`, `send`, …); nil when it did not say.
+        public let command: String?
+        /// The base URL of its HTTP server; nil when it did not say.
+        public let url: String?
+
+        init(reading descriptor: Int32) {
+            var bytes = [UInt8](repeating: 0, count: 2048)
+            let count = pread(descriptor, &bytes, bytes.count, 0)
+            let lines = String(decoding: bytes.prefix(max(0, count)), as: UTF8.self)
+                .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            pid = lines.first.flatMap { Int32($0) != nil ? $0 : nil }
+            let said = lines.dropFirst().first?.split(separator: " ", maxSplits: 1).map(String.init) ?? []
+            command = said.first.flatMap { $0.isEmpty ? nil : Identifier.printable($0) }
+            url = said.dropFirst().first.flatMap { $0.isEmpty ? nil : Identifier.printable($0) }
+        }
+
+        /// ` (pid 123, ucpsim serve at http://…)`, or what of it is known; empty when nothing is.
+        var parenthesized: String {
+            var parts: [String] = []
+            if let pid { parts.append("pid \(pid)") }
+            if let command { parts.append("ucpsim \(command)" + (url.map { " at \($0)" } ?? "")) }
+            return parts.isEmpty ? "" : " (\(parts.joined(separator: ", ")))"
+        }
+    }
+
+    /// Who holds `directory`'s lock right now; nil when no process does (or there is no lock file).
+    public static func holder(of directory: String) -> Holder? {
+        let lockPath = (directory as NSString).appendingPathComponent("outbox.lock")
+        let descriptor = Glibc.open(lockPath, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { Glibc.close(descriptor) }
+        // A shared lock is refused only while a writer holds its exclusive one; when taken, it goes at once.
+        if flock(descriptor, LOCK_SH | LOCK_NB) == 0 {
+            _ = flock(descriptor, LOCK_UN)
+            return nil
+        }
+        return Holder(reading: descriptor)
+    }
+
+    /// Writes who holds the directory into its lock file, after the pid: `command` (`serve`) and the base URL of
+    /// its server, so a command refused the directory can say where to go instead.
+    public func recordHolder(command: String, url: String) {
+        writer.withLock { writer in
+            guard writer.lock >= 0 else { return }
+            let text = Array("\(getpid())\n\(command) \(url)\n".utf8)
+            _ = ftruncate(writer.lock, 0)
+            _ = pwrite(writer.lock, text, text.count, 0)
+        }
     }
 
     /// Rewrites the journal without the `dropped` events: every other line is copied byte for byte, in order, to
@@ -545,11 +597,13 @@ public final class Outbox: Sendable {
         writer.withLock { $0.bodies[id.rawValue] != nil }
     }
 
-    /// Appends lines in one write (the engine records what a batch of responses brought); `sync` also fsyncs.
+    /// Appends lines in one write (the engine records what a batch of responses brought); `sync` also fsyncs. An
+    /// attempt that got as far as a request also records its header fields as sent (`"hdr":[["Name","value"],…]`, in
+    /// order, names as written), so `deliveries show` and the inspector can show them after a restart.
     public func append(_ lines: [Line], sync: Bool = false) throws(UCPSimError) {
         guard !lines.isEmpty else { return }
         var text = ""
-        text.reserveCapacity(lines.count * 160)
+        text.reserveCapacity(lines.count * 768)
         for (id, attempt, phase) in lines {
             guard let attempt else {
                 text += "{\"k\":\"phase\",\"id\":\(Self.quote(id.rawValue)),\(Self.phaseFields(phase))}\n"
@@ -559,7 +613,22 @@ public final class Outbox: Sendable {
             text += "\"at\":\(Self.decimal(attempt.at.timeIntervalSince1970)),"
             text +=
                 "\"status\":\(attempt.status.map(String.init) ?? "null"),\"ms\":\(Self.decimal(attempt.milliseconds)),"
-            text += "\"detail\":\(Self.quote(attempt.detail)),\(Self.phaseFields(phase))}\n"
+            text += "\"detail\":\(Self.quote(attempt.detail)),"
+            if let headers = attempt.sentHeaders {
+                // The request's header fields as sent, in order and as written: signatures, never secrets.
+                text += "\"hdr\":["
+                var first = true
+                for field in headers.fields {
+                    text += first ? "[" : ",["
+                    first = false
+                    text += Self.quote(field.name)
+                    text += ","
+                    text += Self.quote(field.value)
+                    text += "]"
+                }
+                text += "],"
+            }
+            text += "\(Self.phaseFields(phase))}\n"
         }
         try write(text, sync: sync)
     }
@@ -660,19 +729,27 @@ public final class Outbox: Sendable {
     static func quote(_ text: String) -> String {
         // Most text (ids, URLs, short response bodies) needs no escaping.
         if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) { return "\"" + text + "\"" }
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
+        // Byte by byte (a signed request's `Signature-Input` has a dozen quotes): every byte of a multi-byte UTF-8
+        // sequence is ≥ 0x80, so only ASCII needs a look.
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = [0x22]
+        out.reserveCapacity(text.utf8.count + 16)
+        for byte in text.utf8 {
+            guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
+                out.append(byte)
+                continue
+            }
+            out.append(0x5C)
+            switch byte {
+            case 0x22, 0x5C: out.append(byte)
+            case 0x0A: out.append(0x6E)
+            case 0x0D: out.append(0x72)
+            case 0x09: out.append(0x74)
+            default: out += [0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
             }
         }
-        return out + "\""
+        out.append(0x22)
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func phase(_ entry: [String: Any]) -> DeliveryState.Phase {

@@ -6,12 +6,19 @@ import Synchronization
 
 /// A webhook as the reference receiver got it, and its verdict.
 public struct ReceivedWebhook: Sendable {
+    /// The receiver's sequence number for it, from 1 (its id in the inspector: `r_<sequence>`).
+    public let sequence: Int
+    /// When it was received.
+    public let receivedAt: Date
     /// The request as received: method, reconstructed URL, header fields in order.
     public let method: String
     public let url: String
     public let headers: HTTPFieldList
-    /// The body bytes of a verified webhook; empty for a rejected one (its bytes are not kept, see `bodyLength`).
+    /// The body bytes of a verified webhook; of a rejected one, at most its first
+    /// `ReferenceReceiver.rejectedBodyBytes` (`bodyTruncated` says whether it was cut; `bodyLength` is its length).
     public let body: [UInt8]
+    /// True when `body` is only the beginning of the body received.
+    public let bodyTruncated: Bool
     /// The body's length as received (for a body refused unread: as announced by `Content-Length`, or the limit).
     public let bodyLength: Int
     /// The status the receiver answered.
@@ -28,6 +35,14 @@ public struct ReceivedWebhook: Sendable {
     public let eventID: String?
     /// The event type the body names (`event_type` in `ucp-hmac`; `type` or `event_type` in `standard-webhooks`).
     public let eventType: String?
+    /// The order the body is about, as the sender claimed it: the `id` of the order object it carries (`ucp`: the
+    /// body; `ucp-hmac`: `data.order` or `data`; `standard-webhooks`: `data`).
+    public let orderID: String?
+    /// The signer's profile URL (from `UCP-Agent`) whose key verified a `ucp` webhook; nil otherwise.
+    public let profile: String?
+
+    /// The inspector's id: `r_<sequence>`.
+    public var id: String { "r_\(sequence)" }
 
     /// The `Webhook-Id` header, if any.
     public var webhookID: String? { headers["webhook-id"] }
@@ -90,7 +105,15 @@ public final class ReferenceReceiver: Sendable {
     private struct Log {
         var records: [ReceivedWebhook] = []
         var bodyBytes = 0
+        var lastSequence = 0
     }
+
+    /// How many bytes of a rejected webhook's body the log keeps (for the inspector to show).
+    public static let rejectedBodyBytes = 4096
+
+    /// The live feed of what is received (`listen`'s `/v1/events/stream`): one `received` event per webhook, its
+    /// data the record's inspector JSON.
+    public let events: EventStream
 
     let profiles: ProfileCache
     private let verifier = MessageVerifier()
@@ -126,18 +149,56 @@ public final class ReferenceReceiver: Sendable {
         self.secrets = ReceiverSecrets(options.secrets)
         self.now = now
         self.onReceive = onReceive
+        self.events = EventStream()
     }
 
     /// What was received, in order: the last `Options.logCapacity` webhooks, fewer when their bodies would exceed
     /// `Options.logBodyBytes`.
     public var received: [ReceivedWebhook] { log.withLock { $0.records } }
 
-    /// Starts a reference receiver on `host:port` (port 0: any free one); POST any path.
+    /// How many webhooks the log keeps at most.
+    public var logCapacity: Int { options.logCapacity }
+
+    /// The record with this inspector id (`r_12`), while the log still keeps it.
+    public func record(id: String) -> ReceivedWebhook? {
+        guard id.hasPrefix("r_"), let sequence = Int(id.dropFirst(2)) else { return nil }
+        return log.withLock { log in
+            // Sequences ascend through the log: a binary search finds it.
+            var low = 0
+            var high = log.records.count
+            while low < high {
+                let middle = (low + high) / 2
+                if log.records[middle].sequence < sequence { low = middle + 1 } else { high = middle }
+            }
+            return low < log.records.count && log.records[low].sequence == sequence ? log.records[low] : nil
+        }
+    }
+
+    /// Newest first: up to `limit` records received before sequence `before` (nil: from the newest) that `include`
+    /// accepts, and whether older ones it accepts remain.
+    public func page(
+        before: Int?,
+        limit: Int,
+        where include: (ReceivedWebhook) -> Bool
+    ) -> (records: [ReceivedWebhook], more: Bool) {
+        log.withLock { log in
+            var found: [ReceivedWebhook] = []
+            for record in log.records.reversed() where before.map({ record.sequence < $0 }) ?? true && include(record) {
+                if found.count == limit { return (found, true) }
+                found.append(record)
+            }
+            return (found, false)
+        }
+    }
+
+    /// Starts a reference receiver on `host:port` (port 0: any free one); POST any path. With `apiToken`, it also
+    /// serves the inspector: the page at `GET /` and the API (`/v1/received`, `/v1/events/stream`) behind that token.
     public static func start(
         client: HTTPClient,
         host: String = "127.0.0.1",
         port: Int = 0,
         options: Options = Options(),
+        apiToken: BearerToken? = nil,
         logger: Logger,
         onReceive: @escaping @Sendable (ReceivedWebhook) -> Void = { _ in },
         now: @escaping @Sendable () -> Date = { Date() }
@@ -145,6 +206,7 @@ public final class ReferenceReceiver: Sendable {
         let receiver = ReferenceReceiver(client: client, options: options, now: now, onReceive: onReceive)
         let router = Router()
         receiver.addRoutes(to: router)
+        if let apiToken { ReceiverInspector(receiver: receiver, token: apiToken).addRoutes(to: router) }
         let server = try await RunningServer.start(router: router, host: host, port: port, logger: logger)
         return (receiver, server)
     }
@@ -152,7 +214,31 @@ public final class ReferenceReceiver: Sendable {
     /// Routes every POST to the verifier, and GET `/.well-known/ucp` (and `/.well-known/ucp/DATE`) to the receiver's
     /// platform profile (`ReceiverPlatformProfile`): a router given to it must not route those paths itself.
     public func addRoutes(to router: Router<BasicRequestContext>) {
-        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [self] request, _ in
+        router.post("/", use: webhookHandler)
+        router.post("/**", use: webhookHandler)
+        // This receiver as a platform: a shop negotiating with this profile sends its order webhooks here.
+        let profile: @Sendable (Request, UCPVersion) -> Response = { request, version in
+            let authority = request.head.authority ?? "localhost"
+            let body = ReceiverPlatformProfile.json(
+                version: version,
+                webhookURL: "http://\(authority)\(Self.platformWebhookPath)"
+            )
+            return .json(body, headers: [.cacheControl: "public, max-age=60"])
+        }
+        router.get("/.well-known/ucp") { request, _ in profile(request, .newest) }
+        router.get("/.well-known/ucp/:version") { request, context -> Response in
+            guard let version = context.parameters.get("version").flatMap(UCPVersion.init(rawValue:)) else {
+                return Response(status: .notFound)
+            }
+            return profile(request, version)
+        }
+    }
+
+    /// The handler every POST goes to: reads the body (refusing one over the limit) and verifies it. Other routes on
+    /// the same router register it for POST on their own paths too (Hummingbird's router does not fall back from a
+    /// path it knows to `/**`).
+    var webhookHandler: @Sendable (Request, BasicRequestContext) async throws -> Response {
+        { [self] request, _ in
             var request = request
             var headers = HTTPFieldList()
             for field in request.headers { headers.append(field.name.rawName, field.value) }
@@ -179,24 +265,6 @@ public final class ReferenceReceiver: Sendable {
                 body: [UInt8](buffer: buffer)
             )
             return .json(responseBody, status: .init(code: status))
-        }
-        router.post("/", use: handler)
-        router.post("/**", use: handler)
-        // This receiver as a platform: a shop negotiating with this profile sends its order webhooks here.
-        let profile: @Sendable (Request, UCPVersion) -> Response = { request, version in
-            let authority = request.head.authority ?? "localhost"
-            let body = ReceiverPlatformProfile.json(
-                version: version,
-                webhookURL: "http://\(authority)\(Self.platformWebhookPath)"
-            )
-            return .json(body, headers: [.cacheControl: "public, max-age=60"])
-        }
-        router.get("/.well-known/ucp") { request, _ in profile(request, .newest) }
-        router.get("/.well-known/ucp/:version") { request, context -> Response in
-            guard let version = context.parameters.get("version").flatMap(UCPVersion.init(rawValue:)) else {
-                return Response(status: .notFound)
-            }
-            return profile(request, version)
         }
     }
 
@@ -246,10 +314,13 @@ public final class ReferenceReceiver: Sendable {
         let event = Self.claimedEvent(dialect, headers: headers, body: body)
         let verdict: Result<String, SignatureFailure>
         var duplicateKey: String?
+        var profile: String?
         switch dialect {
         case .ucp:
             do {
-                verdict = .success(try await verify(method: method, url: url, headers: headers, body: body))
+                let verified = try await verify(method: method, url: url, headers: headers, body: body)
+                verdict = .success(verified.kid)
+                profile = verified.profile
                 duplicateKey = headers["webhook-id"]
             } catch {
                 verdict = .failure(error)
@@ -287,11 +358,13 @@ public final class ReferenceReceiver: Sendable {
             dialect: dialect,
             event: event,
             duplicateKey: duplicateKey,
+            profile: profile,
             verdict: verdict
         )
     }
 
-    /// Logs the verdict (keeping no rejected body) and returns the status and JSON body to answer with.
+    /// Logs the verdict (keeping at most `rejectedBodyBytes` of a rejected body), tells the event stream, and returns
+    /// the status and JSON body to answer with.
     private func answer(
         method: String,
         url: String,
@@ -301,6 +374,7 @@ public final class ReferenceReceiver: Sendable {
         dialect: DialectName?,
         event: ClaimedEvent,
         duplicateKey: String? = nil,
+        profile: String? = nil,
         verdict: Result<String, SignatureFailure>
     ) -> (Int, [UInt8]) {
         var duplicate = false
@@ -318,22 +392,30 @@ public final class ReferenceReceiver: Sendable {
         case .failure(let failure):
             status = failure.reason.httpStatus
             response = ["code": failure.reason.errorCode, "content": "\(failure.reason.rawValue): \(failure.detail)"]
-            kept = []
+            kept = Array(body.prefix(Self.rejectedBodyBytes))
         }
-        let record = ReceivedWebhook(
-            method: method,
-            url: url,
-            headers: headers,
-            body: kept,
-            bodyLength: bodyLength,
-            status: status,
-            verdict: verdict,
-            duplicate: duplicate,
-            dialect: dialect,
-            eventID: event.id,
-            eventType: event.type
-        )
-        log.withLock { log in
+        let orderID = Self.claimedOrderID(dialect, body: body)
+        let receivedAt = now()
+        let record = log.withLock { log in
+            log.lastSequence += 1
+            let record = ReceivedWebhook(
+                sequence: log.lastSequence,
+                receivedAt: receivedAt,
+                method: method,
+                url: url,
+                headers: headers,
+                body: kept,
+                bodyTruncated: kept.count < bodyLength,
+                bodyLength: bodyLength,
+                status: status,
+                verdict: verdict,
+                duplicate: duplicate,
+                dialect: dialect,
+                eventID: event.id,
+                eventType: event.type,
+                orderID: orderID,
+                profile: profile
+            )
             log.records.append(record)
             log.bodyBytes += kept.count
             var drop = 0
@@ -344,6 +426,9 @@ public final class ReferenceReceiver: Sendable {
                 drop += 1
             }
             if drop > 0 { log.records.removeFirst(drop) }
+            // Under the log's lock: the stream's order is the log's.
+            events.publish("received", record.inspectorJSON)
+            return record
         }
         onReceive(record)
         let bytes = (try? JSONSerialization.data(withJSONObject: response, options: [.sortedKeys])) ?? Data()
@@ -366,8 +451,23 @@ public final class ReferenceReceiver: Sendable {
         ]
     }
 
+    /// The order a body claims to be about, unverified: the `id` of the order object it carries (`ucp`: the body; the
+    /// HMAC dialects: `data.order` or `data`), else the envelope's `data.order_id`.
+    static func claimedOrderID(_ dialect: DialectName?, body: [UInt8]) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return nil }
+        switch dialect {
+        case .ucpHMAC, .standardWebhooks:
+            let data = object["data"] as? [String: Any]
+            let order = (data?["order"] as? [String: Any]) ?? data
+            return order?["id"] as? String ?? data?["order_id"] as? String
+        case .ucp, nil:
+            return object["id"] as? String
+        }
+    }
+
+    /// Verifies a `ucp` webhook; answers the key id that verified it and the signer's profile URL.
     private func verify(method: String, url: String, headers: HTTPFieldList, body: [UInt8])
-        async throws(SignatureFailure) -> String
+        async throws(SignatureFailure) -> (kid: String, profile: String)
     {
         let target: RequestTarget
         do {
@@ -396,7 +496,7 @@ public final class ReferenceReceiver: Sendable {
             kid = try verifier.verify(message, body: body, keys: fresh)
         }
         try checkOwnership(body: body, signer: profileURL)
-        return kid
+        return (kid, profileURL)
     }
 
     /// Authorization: the first shop to send an order owns it; a webhook about it from another shop is refused.

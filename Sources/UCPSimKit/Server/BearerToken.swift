@@ -30,8 +30,14 @@ public struct BearerToken: Sendable {
 /// Answers 401 with `WWW-Authenticate: Bearer` (and the one JSON error shape) to any request without the token.
 public struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: BearerToken
+    /// Where the token comes from, for the refusal's sentence.
+    let source: String
 
-    public init(token: BearerToken) { self.token = token }
+    /// - Parameter source: the option that gives the token, named in the answer to a request without one.
+    public init(token: BearerToken, source: String = "serve --api-token") {
+        self.token = token
+        self.source = source
+    }
 
     public func handle(
         _ request: Request,
@@ -43,7 +49,7 @@ public struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
             var error = APIError(
                 .unauthorized,
                 code: "unauthorized",
-                given ? "the Bearer token is wrong" : "this API needs Authorization: Bearer <token> (serve --api-token)"
+                given ? "the Bearer token is wrong" : "this API needs Authorization: Bearer <token> (\(source))"
             )
             error.headers[.wwwAuthenticate] = given ? #"Bearer error="invalid_token""# : "Bearer"
             throw error
