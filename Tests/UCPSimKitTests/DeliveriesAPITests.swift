@@ -549,4 +549,47 @@ import Testing
         #expect(try await stream.readToEnd())
         await api.client.shutdown()
     }
+
+    @Test func aBodyTheJournalCannotGiveBackIsSaidSoAndNotResent() async throws {
+        let token = "tok-\(UUID().uuidString)"
+        let directory = SubscriptionRegistryTests.temporaryDirectory()
+        let (_, receiverServer, receiverClient) = try await TestSupport.startReceiver()
+        let shop = try await Self.shop(
+            token: token,
+            target: receiverServer.baseURL + "/webhooks",
+            stateDirectory: directory
+        )
+        let api = API(base: shop.server.baseURL, token: token)
+        try await Self.place(api, "ord_b1")
+        #expect(await shop.engine.drain(timeout: 60))
+        let id = try #require(Self.list(try await api.call("GET", "/v1/deliveries").json).first?["id"] as? String)
+        #expect(
+            (try await api.call("GET", "/v1/deliveries/\(id)").json["request"] as? [String: Any])?["body"] is String
+        )
+
+        // The journal's copy of the body changes under the running shop (same length, other bytes).
+        let path = (directory as NSString).appendingPathComponent("outbox.jsonl")
+        var journal = try #require(FileManager.default.contents(atPath: path))
+        let marker = Data(#""body":""#.utf8)
+        let start = try #require(journal.range(of: marker)).upperBound
+        journal[start + 4] = journal[start + 4] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.seek(toOffset: 0)
+        try handle.write(contentsOf: journal)
+        try handle.close()
+
+        let shown = try await api.call("GET", "/v1/deliveries/\(id)")
+        #expect(shown.status == 200)
+        let request = try #require(shown.json["request"] as? [String: Any])
+        #expect(request["body"] is NSNull && request["body_base64"] is NSNull && request["body_size"] is NSNull)
+        #expect((request["body_unavailable"] as? String)?.contains("SHA-256") == true, "\(request)")
+        #expect(shown.json["order_snapshot"] is NSNull && request["headers"] is [[String: String]])
+        let refused = try await api.call("POST", "/v1/deliveries/\(id)/resend")
+        #expect(refused.status == 409 && refused.json["code"] as? String == "body_unavailable", "\(refused.json)")
+
+        await shop.stop()
+        await receiverServer.stop()
+        await receiverClient.shutdown()
+        await api.client.shutdown()
+    }
 }

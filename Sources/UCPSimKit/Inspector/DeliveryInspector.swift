@@ -46,6 +46,8 @@ public final class DeliveryInspector: Sendable {
         var state: DeliveryState
         /// The headers of the last attempt, as sent.
         var headers: HTTPFieldList?
+        /// The URL the last attempt went to (a resend to another URL changes `state.target` before it is sent).
+        var sentTo: String?
         var body: Body
         /// When it last became final (for `keepFinal`), nil while pending.
         var finalStamp: UInt64?
@@ -121,7 +123,7 @@ public final class DeliveryInspector: Sendable {
             case .queued(let deliveries):
                 for delivery in deliveries {
                     if state.entries[delivery.id] != nil {
-                        update(delivery, headers: nil, in: &state)
+                        update(delivery, in: &state)
                     } else {
                         let body: Body
                         if let location = outbox?.bodyLocation(of: delivery.id) {
@@ -138,14 +140,17 @@ public final class DeliveryInspector: Sendable {
                     }
                 }
             case .attempted(let delivery, let record):
-                update(delivery, headers: record.sentHeaders ?? HTTPFieldList(), in: &state)
+                update(delivery, in: &state)
+                // The last attempt's headers, null when it never got as far as a request (unsendable).
+                state.entries[delivery.id]?.headers = record.sentHeaders
+                state.entries[delivery.id]?.sentTo = delivery.target
                 if let entry = state.entries[delivery.id] {
                     var data = DeliveryJSON.summary(entry)
                     data["attempt"] = DeliveryJSON.attempt(record)
                     broadcast("attempt", data, into: &state)
                 }
             case .finished(let delivery):
-                update(delivery, headers: nil, in: &state)
+                update(delivery, in: &state)
                 if let entry = state.entries[delivery.id] {
                     broadcast("outcome", DeliveryJSON.summary(entry), into: &state)
                 }
@@ -233,6 +238,7 @@ public final class DeliveryInspector: Sendable {
             sequence: sequence,
             state: Self.stripped(delivery),
             headers: headers,
+            sentTo: headers == nil ? nil : delivery.target,
             body: body,
             finalStamp: nil
         )
@@ -241,19 +247,17 @@ public final class DeliveryInspector: Sendable {
         markFinal(delivery.id, in: &state)
     }
 
-    /// Takes a delivery's new state (and its last attempt's headers, when an attempt ended).
-    private func update(_ delivery: DeliveryState, headers: HTTPFieldList?, in state: inout State) {
+    /// Takes a delivery's new state.
+    private func update(_ delivery: DeliveryState, in state: inout State) {
         guard var entry = state.entries[delivery.id] else {
             // Forgotten (or never seen): kept from now on; its body from the outbox if it still has it.
             let body: Body =
                 outbox?.bodyLocation(of: delivery.id).map { .journal($0) }
                 ?? (delivery.event.body.isEmpty || outbox != nil ? .unavailable : .memory(delivery.event.body))
             insert(delivery, body: body, into: &state)
-            if let headers { state.entries[delivery.id]?.headers = headers }
             return
         }
         entry.state = Self.stripped(delivery)
-        if let headers { entry.headers = headers }
         if case .unavailable = entry.body, !delivery.event.body.isEmpty, outbox == nil {
             entry.body = .memory(delivery.event.body)
         }

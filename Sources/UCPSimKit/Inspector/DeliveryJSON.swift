@@ -53,9 +53,11 @@ enum DeliveryJSON {
         let state = entry.state
         var object = summary(entry)
         object["attempts"] = state.attempts.map(attempt)
+        // The request as last sent: its URL is where that attempt went (a resend may since name another).
+        let url = entry.sentTo ?? state.target
         var request: [String: Any] = [
             "method": "POST",
-            "url": state.target,
+            "url": url,
             "headers": entry.headers.map { headers in
                 headers.fields.map { ["name": $0.name, "value": $0.value] } as Any
             } ?? NSNull(),
@@ -68,7 +70,7 @@ enum DeliveryJSON {
             request["body_size"] = bytes.count
             request["signature_base"] =
                 entry.headers.flatMap {
-                    SentRequest.signatureBase(dialect: state.dialect, url: state.target, headers: $0, body: bytes)
+                    SentRequest.signatureBase(dialect: state.dialect, url: url, headers: $0, body: bytes)
                 } ?? NSNull()
             snapshot = orderSnapshot(bytes, dialect: state.dialect) ?? NSNull()
         case .failure(let reason):
