@@ -196,6 +196,8 @@ final class ServeProcess: Sendable {
         return serve
     }
 
+    /// The process id (for its RSS in /proc).
+    var processIdentifier: Int32 { process.processIdentifier }
     var stdout: String { String(decoding: output.withLock { $0.stdout }, as: UTF8.self) }
     var stderr: String { String(decoding: output.withLock { $0.stderr }, as: UTF8.self) }
 

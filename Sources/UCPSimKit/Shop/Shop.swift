@@ -236,6 +236,10 @@ public final class Shop: Sendable {
                 body: .init(byteBuffer: .init(string: engine.metrics.prometheusText()))
             )
         }
+        // The inspector page holds no data (its script calls the /v1 API with the token), so it is not behind it.
+        if apiToken != nil {
+            DeliveriesPage(shopName: shopFile.name, baseURL: profile.baseURL).addRoutes(to: shopRouter)
+        }
         let controlAPI = control.map { options in
             ControlAPI(secret: options.secret, book: book, webhooks: webhooks)
         }
