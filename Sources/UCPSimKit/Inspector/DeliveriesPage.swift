@@ -439,16 +439,7 @@ public struct DeliveriesPage: Sendable {
             refresh(panel);
           }
 
-          let started = false;
-          // Runs again when the token form gives another token after a refusal: the listeners are added once.
           function main() {
-            if (started) {
-              loadSubscriptions();
-              load();
-              connect();
-              return;
-            }
-            started = true;
             tbody.addEventListener("click", (event) => {
               const row = event.target.closest("tr[data-id]");
               if (row) open(row.getAttribute("data-id"));

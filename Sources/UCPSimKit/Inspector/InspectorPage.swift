@@ -137,7 +137,8 @@ public struct InspectorPage: Sendable {
     /// - `stream(path, onEvent, onState)`: reads Server-Sent Events with `fetch` (EventSource cannot send a token),
     ///   reconnecting with `Last-Event-ID`; `onEvent(type, data)` gets parsed JSON; `onState(true|false)` says
     ///   whether it is connected.
-    /// - `start(main)`: runs `main()` once a token is known (from `#token=…`, `sessionStorage`, or the form).
+    /// - `start(main)`: runs `main()` once a token is known (from `#token=…`, `sessionStorage`, or the form); a token
+    ///   given in the form after a refusal reloads the page (which then runs `main()` once, with that token).
     /// - `time(iso)`: a short local time; `badge(text, kind)`: a badge element.
     public static let kitScript = """
         "use strict";
@@ -246,6 +247,7 @@ public struct InspectorPage: Sendable {
             }
             connect();
           }
+          let started = false;
           function start(main) {
             readToken();
             const form = document.getElementById("token-form");
@@ -254,12 +256,16 @@ public struct InspectorPage: Sendable {
               const value = document.getElementById("token-input").value.trim();
               if (!value) return;
               sessionStorage.setItem(tokenKey, value);
+              // A page that already ran (its token was refused since) starts afresh with the new one: its
+              // listeners and stream belong to the old token.
+              if (started) { location.reload(); return; }
               token = value;
               form.hidden = true;
               document.getElementById("app").hidden = false;
+              started = true;
               main();
             });
-            if (token) main(); else askForToken("");
+            if (token) { started = true; main(); } else askForToken("");
           }
           return {el, badge, time, api, stream, start};
         })();
