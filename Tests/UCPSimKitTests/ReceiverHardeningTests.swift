@@ -435,6 +435,8 @@ final class ListenProcess: Sendable {
     let baseURL: String
     let pid: Int32
     private let process: ChildProcess
+    /// Set once it has been reaped (its pid may then belong to another process).
+    private let exited = Mutex(false)
 
     /// Starts it, reading its first line off the cooperative pool.
     static func start(arguments: [String]) async throws -> ListenProcess {
@@ -477,8 +479,29 @@ final class ListenProcess: Sendable {
     }
 
     func stop() {
+        guard !exited.withLock({ $0 }) else { return }
         // SIGKILL: a signal mask inherited from the test runner can leave SIGTERM blocked in the child.
         kill(pid, SIGKILL)
         process.waitUntilExit()
+        exited.withLock { $0 = true }
+    }
+
+    /// SIGTERM (a clean stop), then waits for the exit, at most 30 s (then SIGKILL); true when it exited by itself.
+    func terminate() async -> Bool {
+        guard !exited.withLock({ $0 }) else { return true }
+        kill(pid, SIGTERM)
+        let process = process
+        let byItself = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            Thread {
+                let deadline = Date().addingTimeInterval(30)
+                while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+                let running = process.isRunning
+                if running { kill(process.processIdentifier, SIGKILL) }
+                process.waitUntilExit()
+                continuation.resume(returning: !running)
+            }.start()
+        }
+        exited.withLock { $0 = true }
+        return byItself
     }
 }

@@ -147,68 +147,28 @@ extension Result {
     }
 }
 
-/// A running `ucpsim serve` process, its output collected as it comes.
+/// A running `ucpsim serve` process, its output collected as it comes (an `OutputProcess`).
 final class ServeProcess: Sendable {
-    struct Exit: Sendable {
-        let status: Int32
-        let signalled: Bool
-        /// It did not exit after the signal and was killed.
-        let hung: Bool
-        let stdout: String
-        let stderr: String
-    }
+    typealias Exit = OutputProcess.Exit
 
-    private let process: ChildProcess
-    private let output = Mutex((stdout: Data(), stderr: Data(), closed: 0))
+    let child: OutputProcess
 
-    private init(process: ChildProcess) {
-        self.process = process
+    private init(child: OutputProcess) {
+        self.child = child
     }
 
     /// Starts `ucpsim serve --port 0 ARGUMENTS` (a `ChildProcess`: posix_spawn).
     static func start(_ arguments: [String]) throws -> ServeProcess {
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: CLITests.binary)
-        process.arguments = ["serve", "--port", "0"] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try TestSupport.start(process)
-        let serve = ServeProcess(process: process)
-        for (pipe, isOut) in [(out, true), (err, false)] {
-            Thread {
-                while true {
-                    let chunk = TestSupport.readChunk(pipe.fileHandleForReading)
-                    serve.output.withLock {
-                        if chunk.isEmpty {
-                            $0.closed += 1
-                        } else if isOut {
-                            $0.stdout += chunk
-                        } else {
-                            $0.stderr += chunk
-                        }
-                    }
-                    if chunk.isEmpty { return }
-                }
-            }.start()
-        }
-        return serve
+        ServeProcess(child: try OutputProcess.start(CLITests.binary, ["serve", "--port", "0"] + arguments))
     }
 
     /// The process id (for its RSS in /proc).
-    var processIdentifier: Int32 { process.processIdentifier }
-    var stdout: String { String(decoding: output.withLock { $0.stdout }, as: UTF8.self) }
-    var stderr: String { String(decoding: output.withLock { $0.stderr }, as: UTF8.self) }
+    var processIdentifier: Int32 { child.processIdentifier }
+    var stdout: String { child.stdout }
+    var stderr: String { child.stderr }
 
     /// Waits until stdout contains `text` (or the process ends); true when it does.
-    func waitForOutput(_ text: String) async throws -> Bool {
-        while !stdout.contains(text) {
-            if !process.isRunning && output.withLock({ $0.closed }) == 2 { return stdout.contains(text) }
-            try await Task.sleep(nanoseconds: 2_000_000)
-        }
-        return true
-    }
+    func waitForOutput(_ text: String) async throws -> Bool { try await child.waitForOutput(text) }
 
     /// The shop's base URL, once it says it listens.
     func baseURL() async throws -> String {
@@ -217,33 +177,12 @@ final class ServeProcess: Sendable {
                 $0.hasPrefix("shop listening on ")
             })
         else {
-            kill(process.processIdentifier, SIGKILL)
+            child.kill()
             throw UCPSimError(.unavailable, "serve did not start: \(stderr)")
         }
         return String(line.dropFirst("shop listening on ".count))
     }
 
     /// Sends `signal` once and waits for the exit; a process still running 30 s later is killed (`hung`).
-    func interrupt(_ signal: Int32) async -> Exit {
-        kill(process.processIdentifier, signal)
-        let process = process
-        let hung = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            Thread {
-                let deadline = Date().addingTimeInterval(30)
-                while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
-                let hung = process.isRunning
-                if hung { kill(process.processIdentifier, SIGKILL) }
-                process.waitUntilExit()
-                continuation.resume(returning: hung)
-            }.start()
-        }
-        while output.withLock({ $0.closed }) < 2 { try? await Task.sleep(nanoseconds: 1_000_000) }
-        return Exit(
-            status: process.terminationStatus,
-            signalled: process.terminationReason == .uncaughtSignal,
-            hung: hung,
-            stdout: stdout,
-            stderr: stderr
-        )
-    }
+    func interrupt(_ signal: Int32) async -> Exit { await child.interrupt(signal) }
 }

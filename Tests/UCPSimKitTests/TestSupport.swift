@@ -344,3 +344,110 @@ final class ChildProcess: @unchecked Sendable {
     /// The exit code, or the signal's number.
     var terminationStatus: Int32 { terminationReason == .exit ? (raw >> 8) & 0xFF : raw & 0x7F }
 }
+
+/// A child process (a `ChildProcess`) whose stdout and stderr are collected as they come.
+final class OutputProcess: Sendable {
+    /// How it ended.
+    struct Exit: Sendable {
+        let status: Int32
+        let signalled: Bool
+        /// It did not exit after the signal and was killed.
+        let hung: Bool
+        let stdout: String
+        let stderr: String
+    }
+
+    enum Stream { case stdout, stderr }
+
+    private let process: ChildProcess
+    private let output = Mutex((stdout: Data(), stderr: Data(), closed: 0))
+
+    private init(process: ChildProcess) { self.process = process }
+
+    static func start(_ executable: String, _ arguments: [String]) throws -> OutputProcess {
+        let process = ChildProcess()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try TestSupport.start(process)
+        let started = OutputProcess(process: process)
+        for (pipe, isOut) in [(out, true), (err, false)] {
+            Thread {
+                while true {
+                    let chunk = TestSupport.readChunk(pipe.fileHandleForReading)
+                    started.output.withLock {
+                        if chunk.isEmpty {
+                            $0.closed += 1
+                        } else if isOut {
+                            $0.stdout += chunk
+                        } else {
+                            $0.stderr += chunk
+                        }
+                    }
+                    if chunk.isEmpty { return }
+                }
+            }.start()
+        }
+        return started
+    }
+
+    var stdout: String { String(decoding: output.withLock { $0.stdout }, as: UTF8.self) }
+    var stderr: String { String(decoding: output.withLock { $0.stderr }, as: UTF8.self) }
+
+    /// The first complete line of `stream` containing `text`; throws when the process ends without one.
+    func waitForLine(in stream: Stream, containing text: String) async throws -> String {
+        while true {
+            let lines = (stream == .stdout ? stdout : stderr).split(separator: "\n", omittingEmptySubsequences: false)
+            if let line = lines.dropLast().first(where: { $0.contains(text) }) { return String(line) }
+            if output.withLock({ $0.closed }) == 2 {
+                throw UCPSimError(.unavailable, "no line with \(text): \(stdout) \(stderr)")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// The process id (for its RSS in /proc).
+    var processIdentifier: Int32 { process.processIdentifier }
+
+    /// Waits until stdout contains `text` (or the process ends); true when it does.
+    func waitForOutput(_ text: String) async throws -> Bool {
+        while !stdout.contains(text) {
+            if !process.isRunning && output.withLock({ $0.closed }) == 2 { return stdout.contains(text) }
+            try await Task.sleep(nanoseconds: 2_000_000)
+        }
+        return true
+    }
+
+    /// Sends `signal` once and waits for the exit; a process still running 30 s later is killed (`hung`).
+    func interrupt(_ signal: Int32) async -> Exit {
+        Glibc.kill(process.processIdentifier, signal)
+        let process = process
+        let hung = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            Thread {
+                let deadline = Date().addingTimeInterval(30)
+                while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+                let hung = process.isRunning
+                if hung { Glibc.kill(process.processIdentifier, SIGKILL) }
+                process.waitUntilExit()
+                continuation.resume(returning: hung)
+            }.start()
+        }
+        while output.withLock({ $0.closed }) < 2 { try? await Task.sleep(nanoseconds: 1_000_000) }
+        return Exit(
+            status: process.terminationStatus,
+            signalled: process.terminationReason == .uncaughtSignal,
+            hung: hung,
+            stdout: stdout,
+            stderr: stderr
+        )
+    }
+
+    /// SIGKILL, then reaps it.
+    func kill() {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}

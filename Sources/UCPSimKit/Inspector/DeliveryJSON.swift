@@ -108,7 +108,9 @@ enum DeliveryJSON {
     static func timestamp(_ date: Date, milliseconds: Bool = true) -> String {
         let interval = date.timeIntervalSince1970
         let whole = interval.rounded(.down)
-        var seconds = time_t(whole)
+        // A time read from a damaged or edited journal may be anything: years 0…9999 only, else the number itself.
+        guard whole.isFinite, whole >= -62_167_219_200, whole < 253_402_300_800, var seconds = time_t(exactly: whole)
+        else { return interval.isFinite ? String(interval) : "0" }
         var parts = tm()
         gmtime_r(&seconds, &parts)
         let text = String(

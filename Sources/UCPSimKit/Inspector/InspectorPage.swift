@@ -146,8 +146,12 @@ public struct InspectorPage: Sendable {
           const tokenKey = "ucpsim-inspector-token";
           let token = null;
           function readToken() {
-            const hash = new URLSearchParams(location.hash.slice(1));
-            const given = hash.get("token");
+            // The raw text after token= (not URLSearchParams, which reads "+" as a space), percent-decoded.
+            const match = /(?:^|&)token=([^&]*)/.exec(location.hash.slice(1));
+            let given = null;
+            if (match) {
+              try { given = decodeURIComponent(match[1]); } catch (error) { given = match[1]; }
+            }
             if (given) {
               sessionStorage.setItem(tokenKey, given);
               history.replaceState(null, "", location.pathname + location.search);

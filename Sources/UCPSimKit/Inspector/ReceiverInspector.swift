@@ -73,9 +73,11 @@ public struct ReceiverInspector: Sendable {
         var verdict: Bool?
         var before: Int?
         var limit = Self.defaultLimit
+        var seen: Set<String> = []
         for (name, value) in request.uri.queryParameters {
             let name = String(name)
             let value = String(value)
+            guard seen.insert(name).inserted else { throw Self.invalid(name, "is given more than once") }
             switch name {
             case "verdict":
                 switch value {

@@ -119,9 +119,13 @@ public enum ReceiverPage {
             try {
               const page = await api("/v1/received" + query);
               if (ticket !== loading) return;
+              // What the stream brought while this page was on its way is newer than the page: keep it.
+              const newest = page.received.length ? sequence(page.received[0].id) : 0;
+              const arrived = Array.from(records.values()).filter((record) => sequence(record.id) > newest);
               records.clear();
               more = page.next_cursor !== null;
               keep(page.received, true);
+              keep(arrived, true);
               render();
               if (selected && records.has(selected)) showDetail(records.get(selected));
             } catch (error) {
@@ -159,9 +163,9 @@ public enum ReceiverPage {
           function bodyBlock(record) {
             let text = record.body;
             try { text = JSON.stringify(JSON.parse(record.body), null, 2); } catch (error) { text = record.body; }
-            const size = record.body_truncated
-              ? "first 4 KiB of " + record.body_size + " bytes"
-              : record.body_size + " bytes";
+            const size = !record.body_truncated ? record.body_size + " bytes"
+              : record.body ? "first 4 KiB of " + record.body_size + " bytes"
+              : "not kept (" + record.body_size + " bytes, over the size limit)";
             return [el("p", {className: "muted", id: "body-size"}, size), el("pre", {id: "body"}, text)];
           }
 

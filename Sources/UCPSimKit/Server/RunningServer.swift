@@ -20,6 +20,10 @@ public final class RunningServer: Sendable {
         self.group = group
     }
 
+    /// How long a graceful stop waits for responses in progress before it cancels them (and as long again for
+    /// the cancellation).
+    public static let gracefulShutdownLimit: Duration = .seconds(5)
+
     /// `http://host:port`.
     public var baseURL: String {
         host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)"
@@ -45,7 +49,12 @@ public final class RunningServer: Sendable {
             onServerRunning: { channel in resume(.success(channel.localAddress?.port ?? port)) },
             logger: logger
         )
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        var configuration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [], logger: logger)
+        // A graceful stop waits for responses in progress; one that cannot end (an event stream whose client stopped
+        // reading, its write waiting on a full socket) is cancelled after this, so stopping never hangs on a client.
+        configuration.maximumGracefulShutdownDuration = Self.gracefulShutdownLimit
+        configuration.maximumCancellationDuration = Self.gracefulShutdownLimit
+        let group = ServiceGroup(configuration: configuration)
         do {
             var task: Task<Void, any Error>?
             let boundPort = try await withCheckedThrowingContinuation { continuation in
