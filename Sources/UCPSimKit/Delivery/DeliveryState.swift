@@ -164,6 +164,18 @@ public struct DeliveryState: Sendable, Equatable {
         return copy
     }
 
+    /// The same state without the request headers its attempts recorded (only the inspector shows them).
+    public func withoutSentHeaders() -> DeliveryState {
+        guard attempts.contains(where: { $0.sentHeaders != nil }) else { return self }
+        var copy = self
+        copy.attempts = attempts.map { attempt in
+            var bare = attempt
+            bare.sentHeaders = nil
+            return bare
+        }
+        return copy
+    }
+
     /// Restores state read back from the outbox.
     mutating func restore(attempts: [AttemptRecord], phase: Phase, roundStart: Int = 0) {
         self.attempts = attempts

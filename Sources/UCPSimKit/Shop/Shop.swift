@@ -154,6 +154,9 @@ public final class Shop: Sendable {
             }
             inspector = live
         }
+        // The request headers the journal recorded are the inspector's (it keeps each delivery's last): the engine
+        // and `history` do without them (about 1 KB a delivery).
+        restored = restored.map { $0.withoutSentHeaders() }
         let responderBox = ResponderBox()
         let forward: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
             try await responderBox.responder.respond(to: request, context: context)
