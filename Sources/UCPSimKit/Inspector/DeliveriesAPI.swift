@@ -160,6 +160,9 @@ public struct DeliveriesAPI: Sendable {
 
     private func stream(_ request: Request) throws -> Response {
         _ = try Self.query(request, allowed: [])
+        guard !inspector.events.isFinished else {
+            throw APIError(.serviceUnavailable, code: "shutting_down", "the shop is stopping")
+        }
         return try inspector.events.response(to: request)
     }
 

@@ -93,6 +93,9 @@ public final class EventStream: Sendable {
         state.withLock { $0.clients.values.map { ($0.queue.count, $0.reset) } }
     }
 
+    /// Whether `finish()` was called (the server is stopping).
+    public var isFinished: Bool { state.withLock { $0.finished } }
+
     /// The newest event's sequence number (0 before the first).
     public var lastID: UInt64 { state.withLock { $0.nextID - 1 } }
 
@@ -315,11 +318,9 @@ public final class EventStream: Sendable {
 
     /// The answer to `GET …/events/stream`: `text/event-stream`, starting with `retry:`, then the subscriber's items
     /// until the stream is finished, the client goes away, or the server shuts down gracefully. Throws 503
-    /// `too_many_streams` when `Limits.streams` exist already (`Retry-After: 2`), `shutting_down` once finished.
+    /// `too_many_streams` when `Limits.streams` exist already (`Retry-After: 2`). Once finished, a new one reads its
+    /// replay, then its end.
     public func response(to request: Request) throws(APIError) -> Response {
-        guard !state.withLock({ $0.finished }) else {
-            throw APIError(.serviceUnavailable, code: "shutting_down", "the server is stopping")
-        }
         let last = HTTPField.Name("Last-Event-ID").flatMap { request.headers[$0] }
         guard let subscription = subscribe(lastEventID: last) else {
             var error = APIError(
