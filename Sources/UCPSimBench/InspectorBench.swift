@@ -132,13 +132,13 @@ private func inspectorBench(first: Int, more: Int, repeats: Int) async throws {
             return
         }
         let read = reader.read
-        let backlogs = inspector.streamBacklogs.map { "\($0.queued)\($0.reset ? " + reset" : "")" }
+        let backlogs = inspector.events.backlogs.map { "\($0.queued)\($0.reset ? " + reset" : "")" }
         say(
             "inspector \(label): \(rss); index "
                 + "\(inspector.count) deliveries (keep-delivered \(inspector.options.keepFinal)); \(inspector.keptEvents) "
                 + "stream events kept; reading client got \(read.events) events (\(read.bytes / 1024) KiB, "
                 + "\(read.resets) resets); \(inspector.openStreams) streams open, queued per stream: "
-                + backlogs.sorted().joined(separator: ", ") + " (bound \(inspector.options.streamQueueLimit))"
+                + backlogs.sorted().joined(separator: ", ") + " (bound \(inspector.events.limits.queue))"
         )
     }
     report("at start")

@@ -426,28 +426,34 @@ import Testing
         #expect(shop.inspector?.openStreams == 0)
     }
 
-    @Test func aStreamThatFallsBehindGetsResetNotAnEndlessQueue() throws {
+    @Test func aStreamThatFallsBehindGetsResetNotAnEndlessQueue() async throws {
         var options = DeliveryInspector.Options()
         options.streamQueueLimit = 4
         let inspector = DeliveryInspector(restored: [], outbox: nil, options: options)
-        let slow = try inspector.openStream(lastEventID: nil)
+        #expect(inspector.events.limits.queue == 4)
+        let slow = try #require(inspector.events.subscribe())
         let state = DeliveryState(
             event: WebhookEvent(timestamp: 1_800_000_000, orderID: "ord_slow", body: Array("{}".utf8)),
             target: "http://127.0.0.1:1/x",
             firstAttempt: Date()
         )
         for _ in 0..<3 { inspector.observe(.queued([state])) }
-        #expect(
-            String(decoding: inspector.take(slow.id).frames, as: UTF8.self).components(separatedBy: "event: queued")
-                .count == 4
-        )
+        #expect(inspector.events.backlogs.map(\.queued) == [3])
+        var read = ""
+        for _ in 0..<3 {
+            read += String(decoding: inspector.events.text(of: try #require(await slow.next())), as: UTF8.self)
+        }
+        #expect(read.components(separatedBy: "event: queued").count == 4 && read.hasPrefix("id: 1\nevent: queued\n"))
         for _ in 0..<50 { inspector.observe(.queued([state])) }
-        let behind = String(decoding: inspector.take(slow.id).frames, as: UTF8.self)
+        #expect(inspector.events.backlogs.map(\.queued) == [0] && inspector.events.backlogs.map(\.reset) == [true])
+        let behind = String(decoding: inspector.events.text(of: try #require(await slow.next())), as: UTF8.self)
         // Only the reset (with the newest id), not the 50 events.
         #expect(behind == "id: 53\nevent: reset\ndata: {}\n\n")
         inspector.observe(.finished(state))
-        #expect(String(decoding: inspector.take(slow.id).frames, as: UTF8.self).hasPrefix("id: 54\nevent: outcome\n"))
+        let next = String(decoding: inspector.events.text(of: try #require(await slow.next())), as: UTF8.self)
+        #expect(next.hasPrefix("id: 54\nevent: outcome\n"))
         #expect(inspector.count == 1)
+        slow.close()
     }
 
     @Test func theIndexKeepsPendingOnesAndTheNewestFinalOnes() throws {

@@ -64,7 +64,7 @@ import Testing
         for n in 1...3 { stream.publish("received", Self.data(n)) }
         #expect(await keeping.next() == .event(EventStream.Event(id: 1, type: "received", data: Self.data(1))))
         for n in 4...10 { stream.publish("received", Self.data(n)) }
-        #expect(await slow.next() == .reset, "4 unread, then 5: its queue was dropped")
+        #expect(await slow.next() == .reset(lastID: 10), "4 unread, then 5: its queue was dropped; 10 is the newest")
         // After its reset, the slow one follows again from the next event.
         let afterReset = stream.publish("received", Self.data(11))
         stream.finish()
@@ -123,7 +123,9 @@ import Testing
         if woke == .keepAlive { woke = await subscription.next() }
         #expect(woke == .event(EventStream.Event(id: 1, type: "received", data: Self.data(1))))
         #expect(String(decoding: stream.text(of: .keepAlive), as: UTF8.self) == ": keep-alive\n\n")
-        #expect(String(decoding: stream.text(of: .reset), as: UTF8.self) == "event: reset\ndata: {}\n\n")
+        #expect(
+            String(decoding: stream.text(of: .reset(lastID: 7)), as: UTF8.self) == "id: 7\nevent: reset\ndata: {}\n\n"
+        )
         #expect(
             String(decoding: stream.text(of: try #require(woke)), as: UTF8.self)
                 == "id: 1\nevent: received\ndata: {\"n\":1}\n\n"

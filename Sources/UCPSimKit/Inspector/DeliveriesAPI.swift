@@ -160,54 +160,10 @@ public struct DeliveriesAPI: Sendable {
 
     private func stream(_ request: Request) throws -> Response {
         _ = try Self.query(request, allowed: [])
-        let opened: (id: Int, wakes: AsyncStream<Void>)
-        do throws(DeliveryInspector.StreamRefusal) {
-            // `Last-Event-ID`: where a reconnecting stream left off.
-            let lastEventID = request.headers.first { $0.name.canonicalName == "last-event-id" }?.value
-            opened = try inspector.openStream(lastEventID: lastEventID)
-        } catch {
-            switch error {
-            case .tooMany(let limit):
-                var answer = APIError(
-                    .serviceUnavailable,
-                    code: "too_many_streams",
-                    "\(limit) event streams are open already; close one first"
-                )
-                answer.headers[.retryAfter] = "2"
-                throw answer
-            case .closed:
-                throw APIError(.serviceUnavailable, code: "shutting_down", "the shop is stopping")
-            }
+        guard !inspector.events.isFinished else {
+            throw APIError(.serviceUnavailable, code: "shutting_down", "the shop is stopping")
         }
-        let inspector = self.inspector
-        let interval = inspector.options.keepAlive
-        var headers: HTTPFields = [:]
-        headers[.contentType] = "text/event-stream"
-        headers[.cacheControl] = "no-store"
-        return Response(
-            status: .ok,
-            headers: headers,
-            body: ResponseBody { writer in
-                let id = opened.id
-                let ticker = Task {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(nanoseconds: UInt64(max(0.01, interval) * 1_000_000_000))
-                        inspector.keepAlive(id)
-                    }
-                }
-                defer {
-                    ticker.cancel()
-                    inspector.closeStream(id)
-                }
-                try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-                for await _ in opened.wakes {
-                    let work = inspector.take(id)
-                    if !work.frames.isEmpty { try await writer.write(ByteBuffer(bytes: work.frames)) }
-                    if work.done { break }
-                }
-                try await writer.finish(nil)
-            }
-        )
+        return try inspector.events.response(to: request)
     }
 
     // MARK: Input

@@ -10,8 +10,9 @@ import Synchronization
 /// headers of its last attempt. Bodies stay in the journal (where the outbox wrote them, remembered at submit or
 /// restore time); without an outbox the bounded index keeps them in memory.
 ///
-/// Every change is also an event for the stream (`DeliveryStream`): rendered once, kept in a ring of the last
-/// `replayLimit`, and queued to each open stream.
+/// Every change is also an event for the stream: published to `events` (an `EventStream`, which keeps the last
+/// `replayLimit` for replay and queues each to every open stream) while the index's lock is held, so the stream's
+/// order is the index's.
 public final class DeliveryInspector: Sendable {
     public struct Options: Sendable {
         /// Final deliveries kept (`serve --keep-delivered`); pending ones are always kept.
@@ -26,6 +27,16 @@ public final class DeliveryInspector: Sendable {
         public var keepAlive: TimeInterval = 15
 
         public init() {}
+
+        /// The stream's bounds: these, and `EventStream.Limits`' defaults for the rest.
+        var streamLimits: EventStream.Limits {
+            var limits = EventStream.Limits()
+            limits.replay = replayLimit
+            limits.queue = streamQueueLimit
+            limits.streams = maxStreams
+            limits.keepAlive = .seconds(max(0.01, keepAlive))
+            return limits
+        }
     }
 
     /// Where a delivery's body is.
@@ -53,22 +64,6 @@ public final class DeliveryInspector: Sendable {
         var finalStamp: UInt64?
     }
 
-    /// A stream event, rendered once (`id:`, `event:`, `data:`) and shared by every stream.
-    struct Event: Sendable {
-        let id: UInt64
-        let frame: [UInt8]
-    }
-
-    /// An open stream's queue.
-    struct Client: Sendable {
-        var events: [Event] = []
-        /// It missed events: the next thing it gets is `reset`.
-        var reset = false
-        var keepAlive = false
-        var closed = false
-        let wake: AsyncStream<Void>.Continuation
-    }
-
     struct State: Sendable {
         var entries: [DeliveryID: Entry] = [:]
         /// Sequence numbers in listing order (oldest first); those of forgotten entries stay until compaction.
@@ -78,13 +73,6 @@ public final class DeliveryInspector: Sendable {
         var finalOrder = InsertionOrder<FinalMark>()
         var finalCount = 0
         var finalStamp: UInt64 = 0
-        /// The last `replayLimit` events, oldest first, from `ringHead`.
-        var ring: [Event] = []
-        var ringHead = 0
-        var lastEvent: UInt64 = 0
-        var clients: [Int: Client] = [:]
-        var nextClient = 0
-        var closed = false
     }
 
     struct FinalMark: Hashable, Sendable {
@@ -93,6 +81,8 @@ public final class DeliveryInspector: Sendable {
     }
 
     public let options: Options
+    /// The live stream of the index's changes (`GET /v1/events/stream`): `queued`, `attempt`, `outcome`.
+    public let events: EventStream
     let outbox: Outbox?
     let state = Mutex(State())
 
@@ -100,6 +90,7 @@ public final class DeliveryInspector: Sendable {
     /// back from `outbox`.
     public init(restored: [DeliveryState], outbox: Outbox?, options: Options = Options()) {
         self.options = options
+        self.events = EventStream(limits: options.streamLimits)
         self.outbox = outbox
         state.withLock { state in
             for delivery in restored {
@@ -164,16 +155,10 @@ public final class DeliveryInspector: Sendable {
     public var count: Int { state.withLock { $0.entries.count } }
 
     /// How many stream events are kept for replay.
-    public var keptEvents: Int { state.withLock { $0.ring.count - $0.ringHead } }
+    public var keptEvents: Int { events.keptCount }
 
     /// Streams open now.
-    public var openStreams: Int { state.withLock { $0.clients.count } }
-
-    /// Each open stream's queue: events waiting for its client (at most `streamQueueLimit`), and whether it has
-    /// fallen behind and gets `reset` next.
-    public var streamBacklogs: [(queued: Int, reset: Bool)] {
-        state.withLock { $0.clients.values.map { ($0.events.count, $0.reset) } }
-    }
+    public var openStreams: Int { events.subscriberCount }
 
     /// The entry of delivery `id`.
     func entry(_ id: DeliveryID) -> Entry? { state.withLock { $0.entries[id] } }
@@ -287,6 +272,11 @@ public final class DeliveryInspector: Sendable {
         if state.order.count > 1024 && state.order.count > 2 * state.entries.count {
             state.order.removeAll { state.ids[$0] == nil }
         }
+    }
+
+    /// Publishes a change to the stream. Called with the lock held, so the stream's order is the index's.
+    private func broadcast(_ name: String, _ data: [String: Any], into state: inout State) {
+        events.publish(name, DeliveryJSON.encode(data))
     }
 
     /// The state as the index keeps it: no body, no headers in its attempts.

@@ -5,7 +5,7 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// A Server-Sent Events broadcaster for the inspector's live views (`listen`'s `/v1/events/stream`, and any other):
+/// The Server-Sent Events broadcaster of the inspector's live views (`serve`'s and `listen`'s `/v1/events/stream`):
 /// `publish` gives each event the next sequence number; each subscriber reads them in order from a bounded queue.
 ///
 /// Everything is bounded, in events and in bytes (an event may carry a whole webhook body): the last `Limits.replay`
@@ -26,8 +26,9 @@ public final class EventStream: Sendable {
     /// What a subscriber reads next.
     public enum Item: Sendable, Equatable {
         case event(Event)
-        /// Events were missed (a full queue, or a `Last-Event-ID` older than the replay kept): reload.
-        case reset
+        /// Events were missed (a full queue, or a `Last-Event-ID` older than the replay kept): reload. `lastID` is the
+        /// newest event's id when it was read (what follows it comes next), so a client that reloads continues there.
+        case reset(lastID: UInt64)
         /// Nothing happened for `Limits.keepAlive`: a comment line keeps proxies and the client's reader awake.
         case keepAlive
     }
@@ -38,8 +39,9 @@ public final class EventStream: Sendable {
         public var replay = 1_000
         /// How many bytes of data the replay keeps at most (the oldest events go first; the newest is always kept).
         public var replayBytes = 16 * 1024 * 1024
-        /// How many events a subscriber may have unread before it gets `reset` instead.
-        public var queue = 256
+        /// How many events a subscriber may have unread before it gets `reset` instead (more than `replay`, so a
+        /// `Last-Event-ID` replay of everything kept fits).
+        public var queue = 1_024
         /// How many bytes of data a subscriber may have unread before it gets `reset` instead.
         public var queueBytes = 8 * 1024 * 1024
         /// How many subscribers may exist at once.
@@ -82,6 +84,18 @@ public final class EventStream: Sendable {
     /// How many subscribers exist now.
     public var subscriberCount: Int { state.withLock { $0.clients.count } }
 
+    /// How many events are kept for `Last-Event-ID` replay now.
+    public var keptCount: Int { state.withLock { $0.kept.count } }
+
+    /// Each subscriber's queue: events waiting for its client (at most `Limits.queue`), and whether it has fallen
+    /// behind and reads `reset` next.
+    public var backlogs: [(queued: Int, reset: Bool)] {
+        state.withLock { $0.clients.values.map { ($0.queue.count, $0.reset) } }
+    }
+
+    /// Whether `finish()` was called (the server is stopping).
+    public var isFinished: Bool { state.withLock { $0.finished } }
+
     /// The newest event's sequence number (0 before the first).
     public var lastID: UInt64 { state.withLock { $0.nextID - 1 } }
 
@@ -116,7 +130,7 @@ public final class EventStream: Sendable {
                     client.queue.append(event)
                     client.queueBytes += data.count
                 }
-                if let waiter = client.waiter, let item = Self.take(&client) {
+                if let waiter = client.waiter, let item = Self.take(&client, lastID: event.id) {
                     client.waiter = nil
                     client.timer?.cancel()
                     client.timer = nil
@@ -183,11 +197,12 @@ public final class EventStream: Sendable {
         for waiter in waiters { waiter.resume(returning: nil) }
     }
 
-    /// The next item of a client: `reset` first, then its queue in order; nil when there is none now.
-    private static func take(_ client: inout Client) -> Item? {
+    /// The next item of a client: `reset` first, then its queue in order; nil when there is none now. `lastID` is
+    /// the newest event's id.
+    private static func take(_ client: inout Client, lastID: UInt64) -> Item? {
         if client.reset {
             client.reset = false
-            return .reset
+            return .reset(lastID: lastID)
         }
         if !client.queue.isEmpty {
             let event = client.queue.removeFirst()
@@ -207,7 +222,7 @@ public final class EventStream: Sendable {
                 }
                 let now: Now = state.withLock { state in
                     guard var client = state.clients[number] else { return .answer(nil) }
-                    if let item = Self.take(&client) {
+                    if let item = Self.take(&client, lastID: state.nextID - 1) {
                         state.clients[number] = client
                         return .answer(item)
                     }
@@ -287,8 +302,8 @@ public final class EventStream: Sendable {
         switch item {
         case .keepAlive:
             return Array(": keep-alive\n\n".utf8)
-        case .reset:
-            return Array("event: reset\ndata: {}\n\n".utf8)
+        case .reset(let lastID):
+            return Array("id: \(lastID)\nevent: reset\ndata: {}\n\n".utf8)
         case .event(let event):
             var text = "id: \(event.id)\nevent: \(event.type)\n"
             for line in String(decoding: event.data, as: UTF8.self).split(
@@ -303,7 +318,8 @@ public final class EventStream: Sendable {
 
     /// The answer to `GET …/events/stream`: `text/event-stream`, starting with `retry:`, then the subscriber's items
     /// until the stream is finished, the client goes away, or the server shuts down gracefully. Throws 503
-    /// `too_many_streams` when `Limits.streams` exist already.
+    /// `too_many_streams` when `Limits.streams` exist already (`Retry-After: 2`). Once finished, a new one reads its
+    /// replay, then its end.
     public func response(to request: Request) throws(APIError) -> Response {
         let last = HTTPField.Name("Last-Event-ID").flatMap { request.headers[$0] }
         guard let subscription = subscribe(lastEventID: last) else {
@@ -312,7 +328,7 @@ public final class EventStream: Sendable {
                 code: "too_many_streams",
                 "\(limits.streams) event streams are open already; close one or try again later"
             )
-            error.headers[.retryAfter] = "5"
+            error.headers[.retryAfter] = "2"
             throw error
         }
         var headers: HTTPFields = [:]

@@ -364,7 +364,7 @@ public final class Shop: Sendable {
     public func stop() async {
         await engine.stop()
         // Open event streams end first: the server's graceful stop waits for every response to finish.
-        inspector?.closeStreams()
+        inspector?.events.finish()
         await server.stop()
         await client.shutdown()
         // Lets the next ucpsim (or the next shop in this process) open the state directory.
