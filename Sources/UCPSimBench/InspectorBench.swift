@@ -135,7 +135,7 @@ private func inspectorBench(first: Int, more: Int, repeats: Int) async throws {
         let backlogs = inspector.events.backlogs.map { "\($0.queued)\($0.reset ? " + reset" : "")" }
         say(
             "inspector \(label): \(rss); index "
-                + "\(inspector.count) deliveries (keep-delivered \(inspector.options.keepFinal)); \(inspector.keptEvents) "
+                + "\(inspector.count) deliveries (keep-delivered \(inspector.options.keepDelivered)); \(inspector.keptEvents) "
                 + "stream events kept; reading client got \(read.events) events (\(read.bytes / 1024) KiB, "
                 + "\(read.resets) resets); \(inspector.openStreams) streams open, queued per stream: "
                 + backlogs.sorted().joined(separator: ", ") + " (bound \(inspector.events.limits.queue))"

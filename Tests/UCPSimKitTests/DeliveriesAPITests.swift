@@ -456,9 +456,9 @@ import Testing
         slow.close()
     }
 
-    @Test func theIndexKeepsPendingOnesAndTheNewestFinalOnes() throws {
+    @Test func theIndexKeepsPendingOnesDeadLettersAndTheNewestDeliveredOnes() throws {
         var options = DeliveryInspector.Options()
-        options.keepFinal = 3
+        options.keepDelivered = 3
         options.replayLimit = 5
         let inspector = DeliveryInspector(restored: [], outbox: nil, options: options)
         var states: [DeliveryState] = []
@@ -472,15 +472,20 @@ import Testing
             inspector.observe(.queued([state]))
         }
         #expect(inspector.count == 10)
-        for index in 0..<8 {
+        // ord_0 dies, ord_1 … ord_7 are delivered.
+        var dead = states[0]
+        dead.kill(reason: "test")
+        inspector.observe(.finished(dead))
+        for index in 1..<8 {
             var state = states[index]
-            state.kill(reason: "test")
+            let attempt = AttemptRecord(number: 1, at: Date(), status: 200, milliseconds: 1, detail: "")
+            state.record(attempt, retryAfter: nil, policy: .standard, random: 0)
             inspector.observe(.finished(state))
         }
-        // Two pending, the three newest final ones.
-        #expect(inspector.count == 5 && inspector.keptEvents == 5)
+        // Two pending, the three newest delivered ones, and the dead letter (whatever its age).
+        #expect(inspector.count == 6 && inspector.keptEvents == 5)
         let listed = inspector.page(DeliveryFilter(), after: nil, limit: 50).entries.map(\.state.event.orderID)
-        #expect(listed == ["ord_9", "ord_8", "ord_7", "ord_6", "ord_5"])
+        #expect(listed == ["ord_9", "ord_8", "ord_7", "ord_6", "ord_5", "ord_0"])
     }
 
     @Test func aRestartedShopShowsTheDeliveriesItRestored() async throws {

@@ -5,8 +5,8 @@ import Synchronization
 /// queryable without reading the journal on each request.
 ///
 /// Seeded with the outbox's restored states, then kept current by the engine (`DeliveryEngine.Options.observer`):
-/// deliveries queued, each attempt, each outcome. Bounded: every pending delivery and the newest `keepFinal` final
-/// ones (those that became final last); per delivery its metadata, its attempts without their headers, and the
+/// deliveries queued, each attempt, each outcome. Bounded: every pending delivery and dead letter, and the newest
+/// `keepDelivered` delivered ones (those delivered last), as the outbox keeps them; per delivery its metadata, its attempts without their headers, and the
 /// headers of its last attempt. Bodies stay in the journal (where the outbox wrote them, remembered at submit or
 /// restore time); without an outbox the bounded index keeps them in memory.
 ///
@@ -15,8 +15,9 @@ import Synchronization
 /// order is the index's.
 public final class DeliveryInspector: Sendable {
     public struct Options: Sendable {
-        /// Final deliveries kept (`serve --keep-delivered`); pending ones are always kept.
-        public var keepFinal = Outbox.defaultKeepDelivered
+        /// Delivered deliveries kept (`serve --keep-delivered`); pending ones and dead letters are always kept (a
+        /// dead letter can be redelivered through the API).
+        public var keepDelivered = Outbox.defaultKeepDelivered
         /// Stream events kept for `Last-Event-ID` replay.
         public var replayLimit = 1_000
         /// Events queued to one stream before it is reset (a client that does not read).
@@ -60,7 +61,7 @@ public final class DeliveryInspector: Sendable {
         /// The URL the last attempt went to (a resend to another URL changes `state.target` before it is sent).
         var sentTo: String?
         var body: Body
-        /// When it last became final (for `keepFinal`), nil while pending.
+        /// When it was last delivered (for `keepDelivered`), nil while pending or dead.
         var finalStamp: UInt64?
     }
 
@@ -246,7 +247,7 @@ public final class DeliveryInspector: Sendable {
         if case .unavailable = entry.body, !delivery.event.body.isEmpty, outbox == nil {
             entry.body = .memory(delivery.event.body)
         }
-        if !delivery.phase.isFinal, entry.finalStamp != nil {
+        if delivery.phase != .delivered, entry.finalStamp != nil {
             entry.finalStamp = nil
             state.finalCount -= 1
         }
@@ -254,14 +255,14 @@ public final class DeliveryInspector: Sendable {
         markFinal(delivery.id, in: &state)
     }
 
-    /// Counts a delivery that just became final, and forgets the oldest final ones past `keepFinal`.
+    /// Counts a delivery just delivered, and forgets the oldest delivered ones past `keepDelivered`.
     private func markFinal(_ id: DeliveryID, in state: inout State) {
-        guard let entry = state.entries[id], entry.state.phase.isFinal, entry.finalStamp == nil else { return }
+        guard let entry = state.entries[id], entry.state.phase == .delivered, entry.finalStamp == nil else { return }
         state.finalStamp += 1
         state.entries[id]?.finalStamp = state.finalStamp
         state.finalOrder.append(FinalMark(id: id, stamp: state.finalStamp))
         state.finalCount += 1
-        while state.finalCount > max(0, options.keepFinal), let oldest = state.finalOrder.popFirst() {
+        while state.finalCount > max(0, options.keepDelivered), let oldest = state.finalOrder.popFirst() {
             // A mark is stale when the delivery was sent again since (its stamp changed): skip it.
             guard let entry = state.entries[oldest.id], entry.finalStamp == oldest.stamp else { continue }
             state.entries[oldest.id] = nil

@@ -10,7 +10,7 @@ public struct DeliverySetup: Sendable {
     public var stateDirectory: String?
     /// Delivered events the outbox keeps (pending and dead ones are always kept).
     public var keepDelivered = Outbox.defaultKeepDelivered
-    /// The bounds of the management API's live view of the deliveries (its `keepFinal` is `keepDelivered`).
+    /// The bounds of the management API's live view of the deliveries (its `keepDelivered` is `keepDelivered`).
     public var inspector = DeliveryInspector.Options()
     /// Called after every attempt (for progress lines).
     public var onAttempt: @Sendable (DeliveryState, AttemptRecord) -> Void = { _, _ in }
@@ -145,7 +145,7 @@ public final class Shop: Sendable {
         var inspector: DeliveryInspector?
         if apiToken != nil {
             var options = delivery.inspector
-            options.keepFinal = delivery.keepDelivered
+            options.keepDelivered = delivery.keepDelivered
             let live = DeliveryInspector(restored: restored, outbox: outbox, options: options)
             let earlier = engineOptions.observer
             engineOptions.observer = { change in
