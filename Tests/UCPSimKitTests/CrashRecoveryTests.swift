@@ -131,10 +131,11 @@ import Testing
         #expect(result.stdout.contains("place  200  attempts=2"))
         let arrivals = receiver.received
         #expect(arrivals.count == 2)
-        if arrivals.count == 2 { #expect(arrivals[1].at.timeIntervalSince(arrivals[0].at) < 15) }
-        // On the delivery clock the retry still came an hour after the first attempt.
+        if arrivals.count == 2 { #expect(arrivals[1].at.timeIntervalSince(arrivals[0].at) < 20) }
+        // On the delivery clock the retry still came an hour after the first attempt, and no later than the run's
+        // 20 s of real time (--wait) at 36,000x allow: a loaded machine may fire the timer seconds late.
         let times = try Outbox.inspect(directory: state).states.flatMap(\.attempts).map(\.at.timeIntervalSince1970)
         #expect(times.count == 2)
-        if times.count == 2 { #expect(times[1] - times[0] >= 3600 && times[1] - times[0] < 200_000, "\(times)") }
+        if times.count == 2 { #expect(times[1] - times[0] >= 3600 && times[1] - times[0] < 20 * 36_000, "\(times)") }
     }
 }

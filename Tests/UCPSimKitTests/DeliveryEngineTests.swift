@@ -105,9 +105,10 @@ import Testing
     }
 
     @Test func timeoutsAreRetried() async throws {
-        // Only the first answer is late; later attempts get room to spare on a loaded machine.
-        let receiver = try await ScriptedReceiver.start { index, _ in .init(status: 200, delay: index == 0 ? 5 : 0) }
-        let shop = try await TestSupport.shop(delays: [0.1, 0.1, 0.1, 0.1], timeoutMilliseconds: 1_000)
+        // Only the first answer is late (past the 3 s timeout); later attempts get room to spare on a loaded
+        // machine (a CI run with every suite in parallel saw five 1 s timeouts in a row).
+        let receiver = try await ScriptedReceiver.start { index, _ in .init(status: 200, delay: index == 0 ? 10 : 0) }
+        let shop = try await TestSupport.shop(delays: [0.1, 0.1, 0.1, 0.1, 0.1, 0.1], timeoutMilliseconds: 3_000)
         let outcome = try await TestSupport.deliverOne(TestSupport.event(), shop: shop, receiver: receiver)
         #expect(outcome.accepted)
         #expect(outcome.attempts.count >= 2)

@@ -27,14 +27,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+import headless_chromium
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 SCOPES = ["dev.ucp.shopping.order:read", "dev.ucp.shopping.order:manage"]
 
 
@@ -105,12 +102,7 @@ def main():
     )
     url = f"{args.shop.rstrip('/')}/oauth/authorize?{query}"
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=900,1000"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver = headless_chromium.start(900, 1000)
     try:
         driver.set_page_load_timeout(args.timeout)
         wait = WebDriverWait(driver, args.timeout)
@@ -163,21 +155,13 @@ def main():
                 failures.append(f"state {result.get('state')!r} is not the one sent ({state!r})")
             if result.get("iss") != issuer:
                 failures.append(f"iss {result.get('iss')!r} is not the issuer {issuer!r}")
-        violations = [
-            entry["message"]
-            for entry in driver.get_log("browser")
-            if "Content Security Policy" in entry.get("message", "")
-        ]
-        if violations:
-            failures.append(f"the browser logged CSP violations: {violations}")
+        headless_chromium.check_csp(driver, failures)
     except Exception as error:  # a driver failure is a failure of this run, reported in the JSON line
         failures.append(f"{type(error).__name__}: {error}")
     finally:
         driver.quit()
         server.shutdown()
-    result["ok"] = not failures
-    print(json.dumps(result, sort_keys=True))
-    return 0 if result["ok"] else 1
+    return headless_chromium.report(result, failures)
 
 
 if __name__ == "__main__":

@@ -39,15 +39,12 @@ import time
 import urllib.error
 import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+import headless_chromium
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 TITLE = "<script>window.__pwned=1</script><b>x</b>"
 ROW_LIMIT = 200
 
@@ -158,18 +155,7 @@ def main():
     measurements = {}
     result = {"ok": False, "failures": failures, "measurements": measurements}
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1440,1000",
-        "--enable-precise-memory-info",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver = headless_chromium.start(1440, 1000, "--enable-precise-memory-info")
     try:
         driver.set_page_load_timeout(args.timeout)
         wait = WebDriverWait(driver, args.timeout, poll_frequency=0.05)
@@ -398,20 +384,12 @@ def main():
             measurements["rss_after_kb"] = rss_kb(args.serve_pid)
             measurements["rows_after"] = count
 
-        violations = [
-            entry["message"]
-            for entry in driver.get_log("browser")
-            if "Content Security Policy" in entry.get("message", "")
-        ]
-        if violations:
-            failures.append(f"the browser logged CSP violations: {violations}")
+        headless_chromium.check_csp(driver, failures)
     except Exception as error:  # a driver failure is a failure of this run, reported in the JSON line
         failures.append(f"{type(error).__name__}: {error}")
     finally:
         driver.quit()
-    result["ok"] = not failures
-    print(json.dumps(result, sort_keys=True))
-    return 0 if result["ok"] else 1
+    return headless_chromium.report(result, failures)
 
 
 if __name__ == "__main__":

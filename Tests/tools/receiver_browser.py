@@ -27,13 +27,10 @@ import sys
 import urllib.error
 import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+import headless_chromium
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 TITLE = "<script>window.__pwned=1</script><b>x</b>"
 # Headers the HTTP client sets itself when it re-sends the forged request.
 HOP_HEADERS = {"host", "content-length", "connection", "accept", "accept-encoding", "expect", "user-agent"}
@@ -66,12 +63,7 @@ def main():
     result = {"ok": False, "failures": failures}
     auth = {"Authorization": f"Bearer {args.token}"}
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1250"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver = headless_chromium.start(1400, 1250)
     try:
         driver.set_page_load_timeout(args.timeout)
         wait = WebDriverWait(driver, args.timeout)
@@ -167,20 +159,12 @@ def main():
                 "pre.scrollTop = Math.max(0, at - 6) * (pre.scrollHeight / lines.length);"
             )
             driver.save_screenshot(args.screenshot)
-        violations = [
-            entry["message"]
-            for entry in driver.get_log("browser")
-            if "Content Security Policy" in entry.get("message", "")
-        ]
-        if violations:
-            failures.append(f"the browser logged CSP violations: {violations}")
+        headless_chromium.check_csp(driver, failures)
     except Exception as error:  # a driver failure is a failure of this run, reported in the JSON line
         failures.append(f"{type(error).__name__}: {error}")
     finally:
         driver.quit()
-    result["ok"] = not failures
-    print(json.dumps(result, sort_keys=True))
-    return 0 if result["ok"] else 1
+    return headless_chromium.report(result, failures)
 
 
 if __name__ == "__main__":
